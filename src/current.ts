@@ -1,0 +1,23 @@
+/**
+ * The current work: which work item is executing "here".
+ *
+ * During a handler's synchronous segment the answer is a plain variable (`running.work`), set and cleared by the
+ * worker around the call: nothing on the hot path pays for context propagation. Handlers written as `async
+ * function`s are also run inside an AsyncLocalStorage scope, so that after an await the answer is still theirs
+ * while other handlers run in between. (A plain function that returns a promise is tracked during its synchronous
+ * part only; see docs/design.md.)
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Work } from './work.js';
+
+export const workContext = new AsyncLocalStorage<Work<any>>();
+
+export const running: { work: Work<any> | null } = { work: null };
+
+/** The work item whose handler is executing in this context (across awaits), or null outside any handler. */
+export function currentWork(): Work<any> | null {
+  const work = running.work;
+  if (work !== null) return work;
+  const stored = workContext.getStore();
+  return stored !== undefined && stored._worker !== null ? stored : null;
+}

@@ -1,0 +1,30 @@
+/**
+ * Errors. Every error cmwq throws is a WorkqueueError with a stable `code` (SPEC §5). Misuse is thrown
+ * synchronously, at the call that made the mistake, before anything is queued or changed.
+ */
+
+export type WorkqueueErrorCode =
+  | 'ERR_WQ_INVALID_ARG'
+  | 'ERR_WQ_DRAINING'
+  | 'ERR_WQ_DESTROYED'
+  | 'ERR_WQ_DEADLOCK'
+  | 'ERR_WQ_NOT_PORTABLE'
+  | 'ERR_WQ_DATA_CLONE'
+  | 'ERR_WQ_WORKER_EXITED'
+  | 'ERR_WQ_MODULE'
+  | 'ERR_WQ_BH_ASYNC';
+
+export class WorkqueueError extends Error {
+  readonly code: WorkqueueErrorCode;
+
+  constructor(code: WorkqueueErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WorkqueueError';
+    this.code = code;
+  }
+}
+
+/** Throws ERR_WQ_INVALID_ARG; a helper so validation reads as one line. */
+export function invalidArg(message: string): never {
+  throw new WorkqueueError('ERR_WQ_INVALID_ARG', message);
+}

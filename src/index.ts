@@ -1,0 +1,80 @@
+/**
+ * cmwq: the Linux kernel's concurrency-managed workqueue for Node.js. The public surface, and only it.
+ */
+export {
+  WQ_BH,
+  WQ_UNBOUND,
+  WQ_FREEZABLE,
+  WQ_MEM_RECLAIM,
+  WQ_HIGHPRI,
+  WQ_CPU_INTENSIVE,
+  WQ_SYSFS,
+  WQ_POWER_EFFICIENT,
+  WQ_MAX_ACTIVE,
+  WQ_UNBOUND_MAX_ACTIVE,
+  WQ_DFL_ACTIVE,
+  WQ_DFL_MIN_ACTIVE,
+  WORK_BUSY_PENDING,
+  WORK_BUSY_RUNNING,
+  WORK_CPU_UNBOUND,
+} from './constants.js';
+export { WorkqueueError, type WorkqueueErrorCode } from './errors.js';
+export { type Clock, ManualClock } from './clock.js';
+export { workqueueInit, type WorkqueueInitOptions } from './init.js';
+export {
+  Work,
+  DelayedWork,
+  type WorkFunc,
+  type WorkOptions,
+  workPending,
+  delayedWorkPending,
+  workBusy,
+} from './work.js';
+export { currentWork } from './current.js';
+export {
+  Workqueue,
+  type WorkqueueAttrs,
+  allocWorkqueue,
+  allocOrderedWorkqueue,
+  destroyWorkqueue,
+  workqueueSetMaxActive,
+  workqueueSetMinActive,
+  applyWorkqueueAttrs,
+  workqueueCongested,
+} from './workqueue.js';
+export {
+  queueWork,
+  queueWorkOn,
+  queueDelayedWork,
+  queueDelayedWorkOn,
+  modDelayedWork,
+  modDelayedWorkOn,
+} from './queue.js';
+export { scheduleWork, scheduleDelayedWork, workOnCpu } from './schedule.js';
+export { flushWork, flushDelayedWork, flushWorkqueue, drainWorkqueue } from './flush.js';
+export {
+  cancelWork,
+  cancelWorkSync,
+  cancelDelayedWork,
+  cancelDelayedWorkSync,
+  disableWork,
+  disableWorkSync,
+  disableDelayedWork,
+  disableDelayedWorkSync,
+  enableWork,
+  enableDelayedWork,
+  enableAndQueueWork,
+} from './cancel.js';
+export {
+  systemWq,
+  systemHighpriWq,
+  systemLongWq,
+  systemUnboundWq,
+  systemFreezableWq,
+  systemPowerEfficientWq,
+  systemFreezablePowerEfficientWq,
+  systemBhWq,
+  systemBhHighpriWq,
+} from './system-workqueues.js';
+export { freezeWorkqueuesBegin, freezeWorkqueuesBusy, thawWorkqueues, freezeWorkqueues } from './freezer.js';
+export { type WorkEvent } from './diagnostics.js';

@@ -1,0 +1,9 @@
+/**
+ * The timer base of this thread, wired to the configured clock and to the queueing of expired delayed works.
+ */
+import { config } from './init.js';
+import { delayedWorkTimerFn } from './queue.js';
+import { TimerBase } from './timer-base.js';
+import type { DelayedWork } from './work.js';
+
+export const timerBase = new TimerBase<DelayedWork<any>>(() => config.clock, (dwork) => delayedWorkTimerFn(dwork));

@@ -1,0 +1,123 @@
+/**
+ * Work items: Work and DelayedWork (the kernel's work_struct and delayed_work).
+ *
+ * A work item is a function plus its data, owned by the caller and reused: queueing it sets its pending bit and
+ * links it onto a list; nothing is allocated per queueing. Its state lives in a few fields that only the
+ * workqueue core changes:
+ *
+ *   _flags     PENDING while queued (armed, inactive, on a worklist or a worker's scheduled list); cleared just
+ *              before the handler is called. ASYNC when func is an `async function` (its handler runs inside
+ *              AsyncLocalStorage so that currentWork() holds across awaits).
+ *   _disable   disableWork() depth; while > 0 every queue call fails.
+ *   _pwq       the pool workqueue it is queued on (valid while PENDING) or last ran on.
+ *   _list      the list it is linked on, with _next/_prev; null when not linked.
+ *   _color     the workqueue flush color the pending instance counts in.
+ *   _worker    the worker executing it, null when not running. One pointer, so a work never runs twice at once.
+ *   _flushers  flushWork()/cancel...Sync() waiters, null when nobody waits (the common case).
+ *
+ * DelayedWork adds the workqueue and CPU its timer will queue it on, and its expiry.
+ */
+import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING } from './constants.js';
+import { invalidArg } from './errors.js';
+import type { FlushColor } from './flush.js';
+import type { PoolWorkqueue } from './pool-workqueue.js';
+import type { Worker } from './worker.js';
+import type { Workqueue } from './workqueue.js';
+import type { WorkList } from './worklist.js';
+
+/** A work function: called with its work item; may return a promise (the worker then sleeps until it settles). */
+export type WorkFunc<W> = (work: W) => unknown;
+
+export interface WorkOptions {
+  /** Orders the item within its pool's worklist: higher runs first, FIFO among equals. Default 0. */
+  priority?: number;
+}
+
+/** A flushWork()/cancel...Sync() waiter. `pending` is true while it still waits for the queued instance to start. */
+export interface Flusher {
+  pending: boolean;
+  resolve: () => void;
+}
+
+export const PENDING = 1;
+export const ASYNC = 2;
+
+const AsyncFunction = (async () => {}).constructor;
+
+export class Work<T = unknown> {
+  /** The handler. */
+  readonly func: WorkFunc<any>;
+  /** The payload, free for the caller to use. */
+  data: T;
+  /** Worklist priority for the next queueing (cmwq's addition; see WorkOptions). */
+  priority: number;
+
+  /** @internal */ _flags: number;
+  /** @internal */ _disable = 0;
+  /** @internal */ _pwq: PoolWorkqueue | null = null;
+  /** @internal */ _next: Work<any> | null = null;
+  /** @internal */ _prev: Work<any> | null = null;
+  /** @internal */ _list: WorkList<any> | null = null;
+  /** @internal */ _color: FlushColor | null = null;
+  /** @internal */ _worker: Worker | null = null;
+  /** @internal */ _flushers: Flusher[] | null = null;
+
+  constructor(func: WorkFunc<Work<T>>, data?: T, options?: WorkOptions) {
+    if (typeof func !== 'function') invalidArg(`work function must be a function, got ${describe(func)}`);
+    const priority = options?.priority ?? 0;
+    if (!Number.isFinite(priority)) invalidArg(`work priority must be a finite number, got ${describe(priority)}`);
+    this.func = func;
+    this.data = data as T;
+    this.priority = priority;
+    this._flags = func instanceof AsyncFunction ? ASYNC : 0;
+  }
+
+  /** The handler's name, as tracepoints and reports print it. */
+  get funcName(): string {
+    return this.func.name || '<anonymous>';
+  }
+}
+
+export class DelayedWork<T = unknown> extends Work<T> {
+  /** @internal The workqueue the timer queues on. */ _wq: Workqueue | null = null;
+  /** @internal The CPU the timer queues on. */ _cpu = -1;
+  /** @internal The timer's expiry (clock ms), valid while armed. */ _expires = 0;
+
+  constructor(func: WorkFunc<DelayedWork<T>>, data?: T, options?: WorkOptions) {
+    super(func as WorkFunc<Work<T>>, data, options);
+  }
+}
+
+/** A short description of a value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  if (typeof value === 'string') return JSON.stringify(value);
+  return String(value);
+}
+
+export function checkWork(work: unknown): asserts work is Work {
+  if (!(work instanceof Work)) invalidArg(`expected a Work, got ${describe(work)}`);
+}
+
+export function checkDelayedWork(dwork: unknown): asserts dwork is DelayedWork {
+  if (!(dwork instanceof DelayedWork)) invalidArg(`expected a DelayedWork, got ${describe(dwork)}`);
+}
+
+/** Whether work is pending: queued, or armed on its timer. */
+export function workPending(work: Work<any>): boolean {
+  checkWork(work);
+  return (work._flags & PENDING) !== 0;
+}
+
+export function delayedWorkPending(dwork: DelayedWork<any>): boolean {
+  checkDelayedWork(dwork);
+  return (dwork._flags & PENDING) !== 0;
+}
+
+/** WORK_BUSY_PENDING | WORK_BUSY_RUNNING, as they hold now. */
+export function workBusy(work: Work<any>): number {
+  checkWork(work);
+  return ((work._flags & PENDING) !== 0 ? WORK_BUSY_PENDING : 0) | (work._worker !== null ? WORK_BUSY_RUNNING : 0);
+}

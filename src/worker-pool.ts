@@ -1,0 +1,143 @@
+/**
+ * Worker pools (the kernel's worker_pool): a worklist and the workers that execute it, on one CPU's event loop.
+ *
+ * Each CPU has a normal and a highpri pool, plus a BH pair for WQ_BH workqueues; unbound workqueues share pools
+ * by attributes. The pool's CPU loop (cpu.ts) calls processOne() while the worklist is not empty and the loop's
+ * budget lasts. Workers are taken from the idle list (LIFO, like the kernel's) or made on demand, so a pool has
+ * as many workers as it has handlers asleep at once, plus one; the surplus idle ones are culled after
+ * IDLE_WORKER_TIMEOUT, keeping two and one idle per four busy, as the kernel's too_many_workers().
+ *
+ * Who changes what: only queueing (via pool workqueues) pushes onto the worklist; only processOne() and cancel
+ * take items off it; workers move between the idle list and busy only here and in worker.ts.
+ */
+import type { Clock, TimerHandle } from './clock.js';
+import { IDLE_WORKER_TIMEOUT_MS, MAX_IDLE_WORKERS_RATIO } from './constants.js';
+import type { Cpu } from './cpu.js';
+import type { Work } from './work.js';
+import { processOneWork, Worker, WorkerState } from './worker.js';
+import { ListKind, PriorityWorklist } from './worklist.js';
+
+export interface PoolKind {
+  /** The CPU the pool belongs to, or -1 for an unbound pool. */
+  cpu: number;
+  highpri: boolean;
+  bh: boolean;
+}
+
+let nextPoolId = 0;
+
+export class WorkerPool {
+  readonly id = nextPoolId++;
+  readonly cpu: number;
+  readonly highpri: boolean;
+  readonly bh: boolean;
+  /** Per-CPU pools are concurrency managed: a sleeping handler lets the next item start (counted as cmWakeup). */
+  readonly concurrencyManaged: boolean;
+  /** Service order on the CPU loop: BH highpri, BH, highpri, normal. */
+  readonly rank: number;
+  readonly worklist = new PriorityWorklist<Work<any>>(ListKind.Worklist);
+  readonly workers = new Set<Worker>();
+  private readonly idle: Worker[] = [];
+  nrSleeping = 0;
+  /** Bumped each time the idle timer fires; workers idle since an older generation have idled a full period. */
+  private idleGen = 0;
+  private idleTimer: TimerHandle | null = null;
+
+  constructor(
+    kind: PoolKind,
+    readonly loop: Cpu,
+    /** Hash of the attributes an unbound pool was made for (empty for per-CPU pools). */
+    readonly attrsKey: string,
+    private readonly clock: () => Clock,
+  ) {
+    this.cpu = kind.cpu;
+    this.highpri = kind.highpri;
+    this.bh = kind.bh;
+    this.concurrencyManaged = kind.cpu >= 0 && !kind.bh;
+    this.rank = (kind.bh ? 0 : 2) + (kind.highpri ? 0 : 1);
+  }
+
+  get nrIdle(): number {
+    return this.idle.length;
+  }
+
+  get nrWorkers(): number {
+    return this.workers.size;
+  }
+
+  /** Puts an activated item on the worklist and makes sure the loop will come to it. */
+  insertWork(work: Work<any>): void {
+    this.worklist.push(work);
+    this.loop.kick(this);
+  }
+
+  /** Executes the next item of the worklist. */
+  processOne(): void {
+    const work = this.worklist.shift()!;
+    const owner = work._worker;
+    if (owner !== null) {
+      // Its previous instance is asleep on another worker: run after it, there (never concurrently).
+      owner.scheduled.push(work);
+      return;
+    }
+    processOneWork(this.idle.pop() ?? this.createWorker(), work);
+  }
+
+  /** worker's instance ended: its scheduled items go back to the front of their worklists, in order. */
+  requeueScheduled(worker: Worker): void {
+    const items: Work<any>[] = [];
+    for (let w = worker.scheduled.shift(); w !== null; w = worker.scheduled.shift()) items.push(w);
+    for (let i = items.length - 1; i >= 0; i--) {
+      const pool = items[i]._pwq!.pool;
+      pool.worklist.unshift(items[i]);
+      pool.loop.kick(pool);
+    }
+  }
+
+  workerIdle(worker: Worker): void {
+    worker.idleGen = this.idleGen;
+    this.idle.push(worker);
+    if (this.idleTimer === null && this.tooManyWorkers()) {
+      this.idleTimer = this.clock().setTimer(this.onIdleTimer, IDLE_WORKER_TIMEOUT_MS, false);
+    }
+  }
+
+  private tooManyWorkers(): boolean {
+    const nrIdle = this.idle.length;
+    const nrBusy = this.workers.size - nrIdle;
+    return nrIdle > 2 && (nrIdle - 2) * MAX_IDLE_WORKERS_RATIO >= nrBusy;
+  }
+
+  private createWorker(): Worker {
+    const ids = new Set<number>();
+    for (const w of this.workers) ids.add(w.id);
+    let id = 0;
+    while (ids.has(id)) id++;
+    const worker = new Worker(this, id, this.workerName(id));
+    this.workers.add(worker);
+    return worker;
+  }
+
+  private workerName(id: number): string {
+    if (this.bh) return `ksoftirqd/${this.cpu}`;
+    if (this.cpu < 0) return `kworker/u${this.id}:${id}`;
+    return `kworker/${this.cpu}:${id}${this.highpri ? 'H' : ''}`;
+  }
+
+  /**
+   * Culls workers that have been idle since before the previous firing (a whole period at least), oldest first,
+   * while there are too many, and re-arms while there still are.
+   */
+  private readonly onIdleTimer = (): void => {
+    this.idleTimer = null;
+    const gen = this.idleGen++;
+    // The idle list is LIFO, so its bottom holds the longest idle.
+    while (this.tooManyWorkers() && this.idle[0].idleGen < gen) this.workers.delete(this.idle.shift()!);
+    if (this.tooManyWorkers()) this.idleTimer = this.clock().setTimer(this.onIdleTimer, IDLE_WORKER_TIMEOUT_MS, false);
+  };
+
+  /** Workers by state, for dumps. */
+  workersIn(state: WorkerState): Worker[] {
+    return [...this.workers].filter((w) => w.state === state);
+  }
+}

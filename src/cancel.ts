@@ -10,10 +10,11 @@
 import { WORK_OFFQ_DISABLE_MAX } from './constants.js';
 import { currentWork } from './current.js';
 import { invalidArg, WorkqueueError } from './errors.js';
-import { flushColorDone, flushersPendingCancelled, waitForWork } from './flush.js';
+import { flushersPendingCancelled, putColor, waitForWork } from './flush.js';
 import { queueWork } from './queue.js';
 import { timerBase } from './timers.js';
-import { checkDelayedWork, checkWork, type DelayedWork, PENDING, type Work } from './work.js';
+import { checkDelayedWork, type DelayedWork } from './delayed-work.js';
+import { checkWork, PENDING, type Work } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
 import { ListKind } from './worklist.js';
 
@@ -22,7 +23,7 @@ export function grabPending(work: Work<any>): boolean {
   if ((work._flags & PENDING) === 0) return false;
   const list = work._list!;
   const color = work._color;
-  work._color = null;
+  work._color = -1;
   switch (list.kind) {
     case ListKind.Timer:
       timerBase.remove(work as DelayedWork<any>);
@@ -30,8 +31,7 @@ export function grabPending(work: Work<any>): boolean {
       break;
     case ListKind.Inactive: {
       list.remove(work);
-      const wq = work._pwq!.wq;
-      if (color !== null && --color.count === 0) flushColorDone(wq);
+      putColor(work._pwq!.wq, color);
       break;
     }
     default:

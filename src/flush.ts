@@ -7,49 +7,62 @@
  * is released. A waiter made while the item only runs waits for that run to end.
  *
  * flushWorkqueue(wq) waits for every instance queued before the call, with flush colors, the kernel's idea
- * without its 4-bit limit: each workqueue has a FIFO of colors; every queued instance is counted in the newest
- * color from queueing until its handler ends (or it is cancelled); a flush closes the newest color and opens a
- * fresh one, and is released when every color up to its own has drained. Colors are released strictly in order,
+ * without its 4-bit limit: each workqueue has a FIFO of colors (wq.colors, ids counting up from wq.colorBase);
+ * every queued instance is counted in the newest color from queueing until its handler ends (or it is
+ * cancelled); a flush closes the newest color and opens a fresh one, and is released when every color up to its
+ * own has drained. Colors are released strictly in order,
  * so overlapping flushes resolve in the order they were made, and items queued after a flush (a self-requeuing
  * item included) count in a later color and never hold it up.
  */
 import { currentWork } from './current.js';
 import { WorkqueueError } from './errors.js';
-import { delayedWorkTimerFn } from './queue.js';
+import { type DelayedWork, delayedWorkTimerFn } from './delayed-work.js';
 import { timerBase } from './timers.js';
-import { checkDelayedWork, checkWork, type DelayedWork, type Flusher, PENDING, type Work } from './work.js';
+import { checkWork, type Flusher, PENDING, type Work } from './work.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
-import { ListKind } from './worklist.js';
 
 export class FlushColor {
   /** Instances counted in this color that have not ended. */
   count = 0;
-  next: FlushColor | null = null;
   /** Flushers released when this color and every older one have drained. */
-  waiters: (() => void)[] = [];
+  readonly waiters: (() => void)[] = [];
+}
+
+/**
+ * Counts a new instance in wq's newest color and returns the color's id. Items hold color ids (small integers),
+ * not color objects: a million long-lived items pointing at a young object would make every scavenge walk them.
+ */
+export function takeColor(wq: Workqueue): number {
+  const colors = wq.colors;
+  colors[colors.length - 1].count++;
+  return wq.colorBase + colors.length - 1;
+}
+
+/** An instance counted in color id ended or was cancelled. */
+export function putColor(wq: Workqueue, id: number): void {
+  if (--wq.colors[id - wq.colorBase].count === 0) flushColorDone(wq);
 }
 
 /** A color's count reached 0: release every flush whose colors have all drained, oldest first. */
-export function flushColorDone(wq: Workqueue): void {
-  while (wq.colorHead !== wq.colorTail && wq.colorHead.count === 0) {
-    const done = wq.colorHead;
-    wq.colorHead = done.next!;
+function flushColorDone(wq: Workqueue): void {
+  const colors = wq.colors;
+  while (colors.length > 1 && colors[0].count === 0) {
+    const done = colors.shift()!;
+    wq.colorBase++;
     for (const resolve of done.waiters) resolve();
   }
 }
 
 /** Whether any instance queued on wq is pending (queued, not armed) or running. */
 export function workqueueBusy(wq: Workqueue): boolean {
-  return wq.colorHead !== wq.colorTail || wq.colorTail.count !== 0;
+  return wq.colors.length > 1 || wq.colors[0].count !== 0;
 }
 
 /** Starts a flush of wq: a promise for the end of every instance queued so far. */
 export function startFlushWorkqueue(wq: Workqueue): Promise<void> {
   if (!workqueueBusy(wq)) return Promise.resolve();
-  const closed = wq.colorTail;
-  const fresh = new FlushColor();
-  closed.next = fresh;
-  wq.colorTail = fresh;
+  const closed = wq.colors[wq.colors.length - 1];
+  wq.colors.push(new FlushColor());
   const promise = new Promise<void>((resolve) => closed.waiters.push(resolve));
   if (closed.count === 0) flushColorDone(wq);
   return promise;
@@ -111,19 +124,6 @@ export function flushWork(work: Work<any>): Promise<boolean> {
   }
   const wait = waitForWork(work);
   return wait === null ? Promise.resolve(false) : wait.then(() => true);
-}
-
-/** Fires dwork's armed timer at once, then flushWork(). */
-export function flushDelayedWork(dwork: DelayedWork<any>): Promise<boolean> {
-  checkDelayedWork(dwork);
-  if (currentWork() === dwork) {
-    throw new WorkqueueError('ERR_WQ_DEADLOCK', `flushDelayedWork(${dwork.funcName}) called from that work's own handler would wait for itself`);
-  }
-  if (dwork._list?.kind === ListKind.Timer) {
-    timerBase.remove(dwork);
-    delayedWorkTimerFn(dwork);
-  }
-  return flushWork(dwork);
 }
 
 /**

@@ -21,15 +21,16 @@ export {
 export { WorkqueueError, type WorkqueueErrorCode } from './errors.js';
 export { type Clock, ManualClock } from './clock.js';
 export { workqueueInit, type WorkqueueInitOptions } from './init.js';
+export { Work, type WorkFunc, type WorkOptions, workPending, workBusy } from './work.js';
 export {
-  Work,
   DelayedWork,
-  type WorkFunc,
-  type WorkOptions,
-  workPending,
   delayedWorkPending,
-  workBusy,
-} from './work.js';
+  queueDelayedWork,
+  queueDelayedWorkOn,
+  modDelayedWork,
+  modDelayedWorkOn,
+  flushDelayedWork,
+} from './delayed-work.js';
 export { currentWork } from './current.js';
 export {
   Workqueue,
@@ -42,16 +43,9 @@ export {
   applyWorkqueueAttrs,
   workqueueCongested,
 } from './workqueue.js';
-export {
-  queueWork,
-  queueWorkOn,
-  queueDelayedWork,
-  queueDelayedWorkOn,
-  modDelayedWork,
-  modDelayedWorkOn,
-} from './queue.js';
+export { queueWork, queueWorkOn } from './queue.js';
 export { scheduleWork, scheduleDelayedWork, workOnCpu } from './schedule.js';
-export { flushWork, flushDelayedWork, flushWorkqueue, drainWorkqueue } from './flush.js';
+export { flushWork, flushWorkqueue, drainWorkqueue } from './flush.js';
 export {
   cancelWork,
   cancelWorkSync,

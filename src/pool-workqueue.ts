@@ -7,8 +7,7 @@
  * workqueue has an effective limit of 0. The pwq also keeps the workqueue's per-pool statistics.
  */
 import { chActivateWork, workEvent } from './diagnostics.js';
-import type { FlushColor } from './flush.js';
-import { flushColorDone } from './flush.js';
+import { putColor } from './flush.js';
 import { freezer, freezerCheck } from './freezer.js';
 import type { Work } from './work.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -18,8 +17,6 @@ import { ListKind, WorkList } from './worklist.js';
 export interface PwqStats {
   /** Items whose handler started (wq_monitor "total"). */
   started: number;
-  /** Items whose handler ended, successfully or not. */
-  completed: number;
   /** Items whose handler threw or rejected. */
   failed: number;
   /** Concurrency-management wake-ups: a handler went to sleep and another worker took the next item. */
@@ -40,7 +37,6 @@ export class PoolWorkqueue {
   readonly inactive = new WorkList<Work<any>>(ListKind.Inactive);
   readonly stats: PwqStats = {
     started: 0,
-    completed: 0,
     failed: 0,
     cmWakeup: 0,
     cpuIntensive: 0,
@@ -86,10 +82,10 @@ export class PoolWorkqueue {
    * An active instance is gone (its handler ended, or it was cancelled while active): the kernel's
    * pwq_dec_nr_in_flight. Activates the next inactive item and retires the instance's flush color.
    */
-  decActive(color: FlushColor | null): void {
+  decActive(color: number): void {
     this.nrActive--;
     if (this.inactive.length > 0) this.activateInactive();
-    if (color !== null && --color.count === 0) flushColorDone(this.wq);
-    if (this.nrActive === 0 && freezer.waiters.length > 0) freezerCheck();
+    putColor(this.wq, color);
+    if (freezer.waiters.length > 0 && this.nrActive === 0) freezerCheck();
   }
 }

@@ -9,10 +9,9 @@ import { WORK_CPU_UNBOUND } from './constants.js';
 import { currentWork } from './current.js';
 import { chQueueWork, workEvent } from './diagnostics.js';
 import { invalidArg, WorkqueueError } from './errors.js';
-import { grabPending } from './cancel.js';
+import { takeColor } from './flush.js';
 import { config, localCpu } from './init.js';
-import { timerBase } from './timers.js';
-import { checkDelayedWork, checkWork, describe, type DelayedWork, PENDING, type Work } from './work.js';
+import { checkWork, describe, PENDING, type Work } from './work.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
 
 /** Validates a CPU number: WORK_CPU_UNBOUND (-1) or 0..nrCpus-1. */
@@ -38,8 +37,8 @@ function isChainedWork(wq: Workqueue): boolean {
  * Throws unless work may be queued on wq at cpu by this caller: the workqueue is alive, not draining (unless
  * the caller is one of its handlers), and a function work stays on this thread.
  */
-function checkQueueable(cpu: number, wq: Workqueue, what: string): void {
-  if (wq.destroyed || wq.draining > 0) {
+export function checkQueueable(cpu: number, wq: Workqueue, what: string): void {
+  if (wq.draining > 0 || wq.destroyed) {
     checkAlive(wq, what);
     if (!isChainedWork(wq)) {
       throw new WorkqueueError('ERR_WQ_DRAINING', `${what}: workqueue ${wq.name} is draining; only its own handlers may queue on it`);
@@ -52,27 +51,13 @@ function checkQueueable(cpu: number, wq: Workqueue, what: string): void {
 
 /** Puts a pending item on wq (the kernel's __queue_work). The caller has set PENDING and validated everything. */
 export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void {
-  const pwq = wq.pwqFor(reqCpu === WORK_CPU_UNBOUND ? localCpu : reqCpu);
-  const color = wq.colorTail;
-  color.count++;
-  work._color = color;
+  const pwq = wq.pwqs[wq.unbound || reqCpu === WORK_CPU_UNBOUND ? 0 : reqCpu - localCpu] ?? wq.pwqFor(reqCpu === WORK_CPU_UNBOUND ? localCpu : reqCpu);
+  work._color = takeColor(wq);
   if (chQueueWork.hasSubscribers) {
     work._pwq = pwq;
     chQueueWork.publish(workEvent(work, pwq, reqCpu));
   }
   pwq.insert(work, reqCpu);
-}
-
-/** Arms dwork's timer (PENDING is set) to queue it on wq at cpu after delay ms; delay 0 queues at once. */
-function queueDelayed(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): void {
-  dwork._wq = wq;
-  dwork._cpu = cpu;
-  if (delay === 0) {
-    insertWork(cpu, wq, dwork);
-    return;
-  }
-  wq.nrArmed++;
-  timerBase.add(dwork, delay);
 }
 
 /** Queues work on wq, on cpu. Returns false, doing nothing, if work was already pending or is disabled. */
@@ -92,48 +77,3 @@ export function queueWork(wq: Workqueue, work: Work<any>): boolean {
   return queueWorkOn(WORK_CPU_UNBOUND, wq, work);
 }
 
-/** Queues dwork on wq, on cpu, after delay ms (0: at once, with no timer). A pending dwork is left as it is. */
-export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
-  checkCpu(cpu);
-  checkWorkqueue(wq);
-  checkDelayedWork(dwork);
-  checkDelay(delay);
-  checkQueueable(cpu, wq, 'queueDelayedWork');
-  if ((dwork._flags & PENDING) !== 0 || dwork._disable !== 0) return false;
-  dwork._flags |= PENDING;
-  queueDelayed(cpu, wq, dwork, delay);
-  return true;
-}
-
-export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
-  return queueDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
-}
-
-/**
- * Queues dwork to run delay ms from now whatever its state: a pending dwork (armed or already queued) is taken
- * back and re-armed. Returns true if it was pending, false if it was idle. A disabled dwork is only cancelled.
- */
-export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
-  checkCpu(cpu);
-  checkWorkqueue(wq);
-  checkDelayedWork(dwork);
-  checkDelay(delay);
-  checkQueueable(cpu, wq, 'modDelayedWork');
-  const wasPending = grabPending(dwork);
-  if (dwork._disable === 0) {
-    dwork._flags |= PENDING;
-    queueDelayed(cpu, wq, dwork, delay);
-  }
-  return wasPending;
-}
-
-export function modDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
-  return modDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
-}
-
-/** The timer of dwork expired: queue it where it was aimed. */
-export function delayedWorkTimerFn(dwork: DelayedWork<any>): void {
-  const wq = dwork._wq!;
-  wq.nrArmed--;
-  insertWork(dwork._cpu, wq, dwork);
-}

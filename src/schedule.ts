@@ -4,9 +4,10 @@
 import { WORK_CPU_UNBOUND } from './constants.js';
 import { invalidArg, WorkqueueError } from './errors.js';
 import { localCpu } from './init.js';
-import { checkCpu, queueDelayedWork, queueWork, queueWorkOn } from './queue.js';
+import { type DelayedWork, queueDelayedWork } from './delayed-work.js';
+import { checkCpu, queueWork, queueWorkOn } from './queue.js';
 import { systemWq } from './system-workqueues.js';
-import { type DelayedWork, describe, Work } from './work.js';
+import { describe, Work } from './work.js';
 
 /** queueWork(systemWq, work). */
 export function scheduleWork(work: Work<any>): boolean {

@@ -2,8 +2,7 @@
  * The timer base of this thread, wired to the configured clock and to the queueing of expired delayed works.
  */
 import { config } from './init.js';
-import { delayedWorkTimerFn } from './queue.js';
+import { type DelayedWork, delayedWorkTimerFn } from './delayed-work.js';
 import { TimerBase } from './timer-base.js';
-import type { DelayedWork } from './work.js';
 
 export const timerBase = new TimerBase<DelayedWork<any>>(() => config.clock, (dwork) => delayedWorkTimerFn(dwork));

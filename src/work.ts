@@ -11,7 +11,7 @@
  *   _disable   disableWork() depth; while > 0 every queue call fails.
  *   _pwq       the pool workqueue it is queued on (valid while PENDING) or last ran on.
  *   _list      the list it is linked on, with _next/_prev; null when not linked.
- *   _color     the workqueue flush color the pending instance counts in.
+ *   _color     the id of the workqueue flush color the pending instance counts in (-1 when not pending).
  *   _worker    the worker executing it, null when not running. One pointer, so a work never runs twice at once.
  *   _flushers  flushWork()/cancel...Sync() waiters, null when nobody waits (the common case).
  *
@@ -19,10 +19,8 @@
  */
 import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING } from './constants.js';
 import { invalidArg } from './errors.js';
-import type { FlushColor } from './flush.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Worker } from './worker.js';
-import type { Workqueue } from './workqueue.js';
 import type { WorkList } from './worklist.js';
 
 /** A work function: called with its work item; may return a promise (the worker then sleeps until it settles). */
@@ -58,7 +56,7 @@ export class Work<T = unknown> {
   /** @internal */ _next: Work<any> | null = null;
   /** @internal */ _prev: Work<any> | null = null;
   /** @internal */ _list: WorkList<any> | null = null;
-  /** @internal */ _color: FlushColor | null = null;
+  /** @internal */ _color = -1;
   /** @internal */ _worker: Worker | null = null;
   /** @internal */ _flushers: Flusher[] | null = null;
 
@@ -78,16 +76,6 @@ export class Work<T = unknown> {
   }
 }
 
-export class DelayedWork<T = unknown> extends Work<T> {
-  /** @internal The workqueue the timer queues on. */ _wq: Workqueue | null = null;
-  /** @internal The CPU the timer queues on. */ _cpu = -1;
-  /** @internal The timer's expiry (clock ms), valid while armed. */ _expires = 0;
-
-  constructor(func: WorkFunc<DelayedWork<T>>, data?: T, options?: WorkOptions) {
-    super(func as WorkFunc<Work<T>>, data, options);
-  }
-}
-
 /** A short description of a value for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -101,19 +89,10 @@ export function checkWork(work: unknown): asserts work is Work {
   if (!(work instanceof Work)) invalidArg(`expected a Work, got ${describe(work)}`);
 }
 
-export function checkDelayedWork(dwork: unknown): asserts dwork is DelayedWork {
-  if (!(dwork instanceof DelayedWork)) invalidArg(`expected a DelayedWork, got ${describe(dwork)}`);
-}
-
 /** Whether work is pending: queued, or armed on its timer. */
 export function workPending(work: Work<any>): boolean {
   checkWork(work);
   return (work._flags & PENDING) !== 0;
-}
-
-export function delayedWorkPending(dwork: DelayedWork<any>): boolean {
-  checkDelayedWork(dwork);
-  return (dwork._flags & PENDING) !== 0;
 }
 
 /** WORK_BUSY_PENDING | WORK_BUSY_RUNNING, as they hold now. */

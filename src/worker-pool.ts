@@ -13,6 +13,7 @@
 import type { Clock, TimerHandle } from './clock.js';
 import { IDLE_WORKER_TIMEOUT_MS, MAX_IDLE_WORKERS_RATIO } from './constants.js';
 import type { Cpu } from './cpu.js';
+import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Work } from './work.js';
 import { processOneWork, Worker, WorkerState } from './worker.js';
 import { ListKind, PriorityWorklist } from './worklist.js';
@@ -71,7 +72,7 @@ export class WorkerPool {
     this.loop.kick(this);
   }
 
-  /** Executes the next item of the worklist. */
+  /** Executes the next item of the worklist, on the most recently idle worker. */
   processOne(): void {
     const work = this.worklist.shift()!;
     const owner = work._worker;
@@ -80,7 +81,15 @@ export class WorkerPool {
       owner.scheduled.push(work);
       return;
     }
-    processOneWork(this.idle.pop() ?? this.createWorker(), work);
+    const idle = this.idle;
+    processOneWork(idle.length > 0 ? idle[idle.length - 1] : this.createWorker(), work);
+  }
+
+  /** worker (the top of the idle list) went to sleep on pwq's item. */
+  workerSleeps(worker: Worker, pwq: PoolWorkqueue): void {
+    this.idle.pop();
+    this.nrSleeping++;
+    if (this.concurrencyManaged && this.worklist.length > 0) pwq.stats.cmWakeup++;
   }
 
   /** worker's instance ended: its scheduled items go back to the front of their worklists, in order. */
@@ -94,10 +103,11 @@ export class WorkerPool {
     }
   }
 
+  /** A sleeping worker woke and finished: back on the idle list. */
   workerIdle(worker: Worker): void {
     worker.idleGen = this.idleGen;
     this.idle.push(worker);
-    if (this.idleTimer === null && this.tooManyWorkers()) {
+    if (this.idle.length > 2 && this.idleTimer === null && this.tooManyWorkers()) {
       this.idleTimer = this.clock().setTimer(this.onIdleTimer, IDLE_WORKER_TIMEOUT_MS, false);
     }
   }
@@ -115,6 +125,8 @@ export class WorkerPool {
     while (ids.has(id)) id++;
     const worker = new Worker(this, id, this.workerName(id));
     this.workers.add(worker);
+    worker.idleGen = this.idleGen;
+    this.idle.push(worker);
     return worker;
   }
 

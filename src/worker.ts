@@ -10,7 +10,6 @@
 import { chExecuteEnd, chExecuteStart, reportFailure, workEvent } from './diagnostics.js';
 import { WorkqueueError } from './errors.js';
 import { running, workContext } from './current.js';
-import type { FlushColor } from './flush.js';
 import { flushersRunEnded, flushersStarted } from './flush.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Work } from './work.js';
@@ -25,12 +24,13 @@ export const enum WorkerState {
 }
 
 export class Worker {
-  state: WorkerState = WorkerState.Idle;
-  /** The work executing, its pool workqueue, and the flush color its instance counts in. */
+  /** The work executing (null when idle) and its pool workqueue (stale when idle). */
   current: Work<any> | null = null;
   currentPwq: PoolWorkqueue | null = null;
-  currentColor: FlushColor | null = null;
-  /** Items queued again while their previous instance runs here; they run after it (the kernel's scheduled list). */
+  /** The flush color of the instance this worker sleeps on (the running path keeps it in a local). */
+  currentColor = -1;
+  sleeping = false;
+  /** Items queued again while their previous instance sleeps here; they run after it (the kernel's scheduled list). */
   readonly scheduled = new WorkList<Work<any>>(ListKind.Scheduled);
   /** The pool's idle generation when this worker last went idle (idle culling). */
   idleGen = 0;
@@ -40,21 +40,26 @@ export class Worker {
     readonly id: number,
     readonly name: string,
   ) {}
+
+  get state(): WorkerState {
+    return this.current === null ? WorkerState.Idle : this.sleeping ? WorkerState.Sleeping : WorkerState.Running;
+  }
 }
 
 /**
- * Runs work on worker: the kernel's process_one_work. Clears the pending bit just before calling the handler;
- * a handler that returns a promise leaves the worker sleeping until it settles.
+ * Runs work on worker, which is the top of its pool's idle list: the kernel's process_one_work. Clears the
+ * pending bit just before calling the handler. A handler that returns a promise takes the worker off the idle
+ * list, asleep until the promise settles; one that returns anything else leaves it where it was, so the hot path
+ * of synchronous handlers moves no worker.
  */
 export function processOneWork(worker: Worker, work: Work<any>): void {
   const pwq = work._pwq!;
-  worker.current = work;
-  worker.currentPwq = pwq;
-  worker.currentColor = work._color;
-  worker.state = WorkerState.Running;
-  work._color = null;
+  const color = work._color;
+  work._color = -1;
   work._worker = worker;
   work._flags &= ~PENDING;
+  worker.current = work;
+  worker.currentPwq = pwq;
   if (work._flushers !== null) flushersStarted(work);
   pwq.stats.started++;
   if (chExecuteStart.hasSubscribers) chExecuteStart.publish(workEvent(work, pwq, -1));
@@ -65,43 +70,58 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
     ret = (work._flags & ASYNC) !== 0 ? workContext.run(work, work.func, work) : work.func(work);
   } catch (error) {
     running.work = null;
-    workDone(worker, error, true);
+    finishWork(worker, work, pwq, color, error, true);
     return;
   }
   running.work = null;
 
-  if (ret !== undefined && ret !== null && typeof (ret as PromiseLike<unknown>).then === 'function') {
-    const pool = worker.pool;
-    if (pool.bh) {
-      const error = new WorkqueueError(
-        'ERR_WQ_BH_ASYNC',
-        `${work.funcName} returned a promise on BH workqueue ${pwq.wq.name}; BH work must be synchronous`,
-      );
-      // The promise's own outcome is not waited for; a later rejection must not become an unhandled one.
-      (ret as PromiseLike<unknown>).then(undefined, () => {});
-      workDone(worker, error, true);
-      return;
-    }
-    worker.state = WorkerState.Sleeping;
-    pool.nrSleeping++;
-    if (pool.concurrencyManaged && pool.worklist.length > 0) pwq.stats.cmWakeup++;
-    (ret as PromiseLike<unknown>).then(
-      () => workDone(worker, undefined, false),
-      (error: unknown) => workDone(worker, error, true),
-    );
+  if (ret === undefined || ret === null || typeof (ret as PromiseLike<unknown>).then !== 'function') {
+    finishWork(worker, work, pwq, color, undefined, false);
     return;
   }
-  workDone(worker, undefined, false);
+  const pool = worker.pool;
+  if (pool.bh) {
+    const error = new WorkqueueError(
+      'ERR_WQ_BH_ASYNC',
+      `${work.funcName} returned a promise on BH workqueue ${pwq.wq.name}; BH work must be synchronous`,
+    );
+    // The promise's own outcome is not waited for; a later rejection must not become an unhandled one.
+    (ret as PromiseLike<unknown>).then(undefined, () => {});
+    finishWork(worker, work, pwq, color, error, true);
+    return;
+  }
+  // The worker goes to sleep; the pool's next item will take another one (a concurrency-management wake-up).
+  worker.sleeping = true;
+  worker.currentColor = color;
+  pool.workerSleeps(worker, pwq);
+  (ret as PromiseLike<unknown>).then(
+    () => sleeperDone(worker, undefined, false),
+    (error: unknown) => sleeperDone(worker, error, true),
+  );
 }
 
-/** The handler on worker ended (failed tells whether it threw or rejected): the tail of process_one_work. */
-function workDone(worker: Worker, error: unknown, failed: boolean): void {
+/** A sleeping worker's promise settled: finish its item and return it to the idle list. */
+function sleeperDone(worker: Worker, error: unknown, failed: boolean): void {
   const work = worker.current;
-  if (work === null) return; // a misbehaving thenable settled twice
-  const pwq = worker.currentPwq!;
-  const pool = worker.pool;
+  if (work === null || !worker.sleeping) return; // a misbehaving thenable settled twice
   const color = worker.currentColor;
-  pwq.stats.completed++;
+  worker.currentColor = -1;
+  worker.sleeping = false;
+  worker.pool.nrSleeping--;
+  finishWork(worker, work, worker.currentPwq!, color, error, failed);
+  if (worker.scheduled.length > 0) worker.pool.requeueScheduled(worker);
+  worker.pool.workerIdle(worker);
+}
+
+/** The handler of work on worker ended: the tail of process_one_work. */
+function finishWork(
+  worker: Worker,
+  work: Work<any>,
+  pwq: PoolWorkqueue,
+  color: number,
+  error: unknown,
+  failed: boolean,
+): void {
   if (failed) reportFailure(pwq, work, error);
   if (chExecuteEnd.hasSubscribers) {
     const event = workEvent(work, pwq, -1);
@@ -110,12 +130,6 @@ function workDone(worker: Worker, error: unknown, failed: boolean): void {
   }
   work._worker = null;
   worker.current = null;
-  worker.currentPwq = null;
-  worker.currentColor = null;
-  if (worker.state === WorkerState.Sleeping) pool.nrSleeping--;
-  worker.state = WorkerState.Idle;
   if (work._flushers !== null) flushersRunEnded(work);
-  if (worker.scheduled.length > 0) pool.requeueScheduled(worker);
-  pool.workerIdle(worker);
   pwq.decActive(color);
 }

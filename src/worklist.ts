@@ -32,11 +32,7 @@ export class WorkList<T extends ListNode> {
   tail: T | null = null;
   length = 0;
 
-  /** The priority worklist this list is a level of, which counts its items too. */
-  constructor(
-    readonly kind: ListKind,
-    readonly parent: { length: number } | null = null,
-  ) {}
+  constructor(readonly kind: ListKind) {}
 
   push(node: T): void {
     node._list = this;
@@ -46,7 +42,6 @@ export class WorkList<T extends ListNode> {
     else this.tail._next = node;
     this.tail = node;
     this.length++;
-    if (this.parent !== null) this.parent.length++;
   }
 
   unshift(node: T): void {
@@ -57,7 +52,6 @@ export class WorkList<T extends ListNode> {
     else this.head._prev = node;
     this.head = node;
     this.length++;
-    if (this.parent !== null) this.parent.length++;
   }
 
   shift(): T | null {
@@ -69,7 +63,6 @@ export class WorkList<T extends ListNode> {
     node._next = node._prev = null;
     node._list = null;
     this.length--;
-    if (this.parent !== null) this.parent.length--;
     return node;
   }
 
@@ -81,7 +74,6 @@ export class WorkList<T extends ListNode> {
     node._next = node._prev = null;
     node._list = null;
     this.length--;
-    if (this.parent !== null) this.parent.length--;
   }
 
   *[Symbol.iterator](): IterableIterator<T> {
@@ -92,17 +84,16 @@ export class WorkList<T extends ListNode> {
 /**
  * A pool's worklist, ordered by work priority (higher first), FIFO among equals. Priority is cmwq's own addition
  * (the kernel has only the highpri pools): with every item at priority 0, which is the default, there is one level
- * and push/shift cost what a plain WorkList costs. Each level is a WorkList whose parent is this worklist, so
- * an item unlinked from its level by cancel (node._list.remove) is uncounted here too.
+ * and push/shift cost what a plain WorkList costs. Cancel unlinks an item from its level directly
+ * (node._list.remove), so the length is the levels' sum, not a separate count.
  */
 export class PriorityWorklist<T extends ListNode> {
   /** Levels in descending priority; always holds the level for priority 0. */
   private levels: { priority: number; list: WorkList<T> }[];
   private readonly dfl: WorkList<T>;
-  length = 0;
 
   constructor(kind: ListKind) {
-    this.dfl = new WorkList<T>(kind, this);
+    this.dfl = new WorkList<T>(kind);
     this.levels = [{ priority: 0, list: this.dfl }];
   }
 
@@ -111,9 +102,16 @@ export class PriorityWorklist<T extends ListNode> {
     let i = 0;
     while (i < this.levels.length && this.levels[i].priority > priority) i++;
     if (i < this.levels.length && this.levels[i].priority === priority) return this.levels[i].list;
-    const list = new WorkList<T>(this.dfl.kind, this);
+    const list = new WorkList<T>(this.dfl.kind);
     this.levels.splice(i, 0, { priority, list });
     return list;
+  }
+
+  get length(): number {
+    if (this.levels.length === 1) return this.dfl.length;
+    let n = 0;
+    for (const { list } of this.levels) n += list.length;
+    return n;
   }
 
   push(node: T): void {

@@ -92,9 +92,9 @@ export class Workqueue {
   onError: WorkqueueAttrs['onError'];
   /** Pool workqueues: per CPU for a per-CPU workqueue, one for an unbound workqueue. */
   readonly pwqs: PoolWorkqueue[] = [];
-  /** Flush colors, oldest to newest (flush.ts). */
-  colorHead = new FlushColor();
-  colorTail = this.colorHead;
+  /** Flush colors, oldest to newest (flush.ts); colors[0] has id colorBase. */
+  readonly colors: FlushColor[] = [new FlushColor()];
+  colorBase = 0;
   /** Nesting depth of drains in progress: only chained queueing is accepted while > 0. */
   draining = 0;
   destroying = false;
@@ -108,15 +108,14 @@ export class Workqueue {
   constructor(name: string, flags: number, maxActive: number, attrs: WorkqueueAttrs, system: boolean) {
     this.name = name;
     this.flags = flags;
+    this.unbound = (flags & WQ_UNBOUND) !== 0;
     this.maxActive = maxActive;
     this.attrs = { ...attrs };
     this.onError = attrs.onError;
     this.system = system;
   }
 
-  get unbound(): boolean {
-    return (this.flags & WQ_UNBOUND) !== 0;
-  }
+  readonly unbound: boolean;
 
   get ordered(): boolean {
     return (this.flags & __WQ_ORDERED) !== 0;

@@ -12,6 +12,7 @@
  * every item once items are slow, so the budget costs the hot path almost nothing.
  */
 import { performance } from 'node:perf_hooks';
+import { HB_PENDING, heartbeat, watchdogKick } from './watchdog.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** How long the run loop may hold the event loop before yielding to timers and I/O. */
@@ -42,6 +43,8 @@ export class Cpu {
     }
     if (!this.scheduled) {
       this.scheduled = true;
+      heartbeat[HB_PENDING] = 1;
+      watchdogKick();
       queueMicrotask(this.run);
     }
   }
@@ -77,6 +80,7 @@ export class Cpu {
           }
         }
       }
+      heartbeat[HB_PENDING] = 0;
     } finally {
       this.running = false;
     }

@@ -72,3 +72,12 @@ export {
 } from './system-workqueues.js';
 export { freezeWorkqueuesBegin, freezeWorkqueuesBusy, thawWorkqueues, freezeWorkqueues } from './freezer.js';
 export { type WorkEvent } from './diagnostics.js';
+export {
+  wqMonitor,
+  wqDump,
+  showAllWorkqueues,
+  type WqMonitorRow,
+  type WqDump,
+  type WqDumpPool,
+  type WqDumpWorkqueue,
+} from './monitor.js';

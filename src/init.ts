@@ -5,11 +5,12 @@ import { availableParallelism } from 'node:os';
 import { type Clock, realClock } from './clock.js';
 import { invalidArg } from './errors.js';
 import { describe } from './work.js';
+import { watchdogReconfigure } from './watchdog.js';
 
 export interface WorkqueueInitOptions {
   /** CPUs (event loops): CPU 0 is this thread, 1..nrCpus-1 worker threads. Default os.availableParallelism(). */
   nrCpus?: number;
-  /** A handler's synchronous segment longer than this counts as CPU intensive. Default 10 ms. */
+  /** A handler's synchronous segment longer than this counts as CPU intensive. Default 10 ms; 0 turns it off. */
   cpuIntensiveThreshMs?: number;
   /** The watchdog reports a pool stuck this long; 0 turns it off. Default 30 s. */
   watchdogThreshS?: number;
@@ -45,8 +46,8 @@ export function workqueueInit(options: WorkqueueInitOptions = {}): void {
   if (options === null || typeof options !== 'object') invalidArg(`workqueueInit options must be an object, got ${describe(options)}`);
   const { nrCpus, cpuIntensiveThreshMs, watchdogThreshS, clock } = options;
   if (nrCpus !== undefined && !(Number.isInteger(nrCpus) && nrCpus >= 1)) invalidArg(`nrCpus must be an integer >= 1, got ${describe(nrCpus)}`);
-  if (cpuIntensiveThreshMs !== undefined && !(Number.isFinite(cpuIntensiveThreshMs) && cpuIntensiveThreshMs > 0)) {
-    invalidArg(`cpuIntensiveThreshMs must be a positive number, got ${describe(cpuIntensiveThreshMs)}`);
+  if (cpuIntensiveThreshMs !== undefined && !(Number.isFinite(cpuIntensiveThreshMs) && cpuIntensiveThreshMs >= 0)) {
+    invalidArg(`cpuIntensiveThreshMs must be a number >= 0, got ${describe(cpuIntensiveThreshMs)}`);
   }
   if (watchdogThreshS !== undefined && !(Number.isFinite(watchdogThreshS) && watchdogThreshS >= 0)) {
     invalidArg(`watchdogThreshS must be a number >= 0, got ${describe(watchdogThreshS)}`);
@@ -59,4 +60,5 @@ export function workqueueInit(options: WorkqueueInitOptions = {}): void {
   if (cpuIntensiveThreshMs !== undefined) config.cpuIntensiveThreshMs = cpuIntensiveThreshMs;
   if (watchdogThreshS !== undefined) config.watchdogThreshS = watchdogThreshS;
   if (clock !== undefined) config.clock = clock;
+  watchdogReconfigure();
 }

@@ -8,15 +8,23 @@
  */
 import { chActivateWork, workEvent } from './diagnostics.js';
 import { putColor } from './flush.js';
+import { Histogram } from './histogram.js';
+import { registerPwq } from './watchdog.js';
 import { freezer, freezerCheck } from './freezer.js';
 import type { Work } from './work.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { Workqueue } from './workqueue.js';
 import { ListKind, WorkList } from './worklist.js';
 
+/** The first items of a pool workqueue are all timed; then one in SAMPLE_EVERY (a power of two). */
+const SAMPLE_ALL_FIRST = 256;
+const SAMPLE_EVERY = 64;
+
 export interface PwqStats {
   /** Items whose handler started (wq_monitor "total"). */
   started: number;
+  /** Items whose handler ended (infl = started - completed). */
+  completed: number;
   /** Items whose handler threw or rejected. */
   failed: number;
   /** Concurrency-management wake-ups: a handler went to sleep and another worker took the next item. */
@@ -37,6 +45,7 @@ export class PoolWorkqueue {
   readonly inactive = new WorkList<Work<any>>(ListKind.Inactive);
   readonly stats: PwqStats = {
     started: 0,
+    completed: 0,
     failed: 0,
     cmWakeup: 0,
     cpuIntensive: 0,
@@ -45,6 +54,15 @@ export class PoolWorkqueue {
     rescued: 0,
   };
 
+  /** Queue-wait and run-time samples (ms). */
+  readonly waitHist = new Histogram();
+  readonly runHist = new Histogram();
+  /** Every (sampleMask + 1)th queueing is timed: all of them at first, one in SAMPLE_EVERY once busy. */
+  sampleTick = 0;
+  sampleMask = 0;
+  /** The id the watchdog's heartbeat names this pwq by. */
+  readonly hbId: number;
+
   constructor(
     readonly wq: Workqueue,
     /** The pool items are activated on; applyWorkqueueAttrs() may repoint it (active items finish where they are). */
@@ -52,6 +70,14 @@ export class PoolWorkqueue {
     maxActive: number,
   ) {
     this.maxActive = maxActive;
+    this.hbId = registerPwq(this);
+  }
+
+  /** Whether the next queueing is timed (queue wait and run time are sampled, never measured on every item). */
+  sampleNext(): boolean {
+    if ((++this.sampleTick & this.sampleMask) !== 0) return false;
+    if (this.sampleTick >= SAMPLE_ALL_FIRST) this.sampleMask = SAMPLE_EVERY - 1;
+    return true;
   }
 
   /** Queues a pending work: activates it if max_active allows, else parks it inactive. */

@@ -53,6 +53,7 @@ export function checkQueueable(cpu: number, wq: Workqueue, what: string): void {
 export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void {
   const pwq = wq.pwqs[wq.unbound || reqCpu === WORK_CPU_UNBOUND ? 0 : reqCpu - localCpu] ?? wq.pwqFor(reqCpu === WORK_CPU_UNBOUND ? localCpu : reqCpu);
   work._color = takeColor(wq);
+  work._stamp = pwq.sampleNext() ? config.clock.now() : -1;
   if (chQueueWork.hasSubscribers) {
     work._pwq = pwq;
     chQueueWork.publish(workEvent(work, pwq, reqCpu));

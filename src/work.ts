@@ -14,12 +14,14 @@
  *   _color     the id of the workqueue flush color the pending instance counts in (-1 when not pending).
  *   _worker    the worker executing it, null when not running. One pointer, so a work never runs twice at once.
  *   _flushers  flushWork()/cancel...Sync() waiters, null when nobody waits (the common case).
+ *   _stamp     queueing time of an instance sampled for the queue-wait and run-time statistics, else -1.
  *
  * DelayedWork adds the workqueue and CPU its timer will queue it on, and its expiry.
  */
 import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING } from './constants.js';
 import { invalidArg } from './errors.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
+import { type FuncInfo, funcInfo } from './watchdog.js';
 import type { Worker } from './worker.js';
 import type { WorkList } from './worklist.js';
 
@@ -59,6 +61,8 @@ export class Work<T = unknown> {
   /** @internal */ _color = -1;
   /** @internal */ _worker: Worker | null = null;
   /** @internal */ _flushers: Flusher[] | null = null;
+  /** @internal The function's record (heartbeat id, CPU-hog count). */ readonly _fn: FuncInfo;
+  /** @internal When this instance was queued (clock ms), if it is sampled for statistics; else -1. */ _stamp = -1;
 
   constructor(func: WorkFunc<Work<T>>, data?: T, options?: WorkOptions) {
     if (typeof func !== 'function') invalidArg(`work function must be a function, got ${describe(func)}`);
@@ -68,6 +72,7 @@ export class Work<T = unknown> {
     this.data = data as T;
     this.priority = priority;
     this._flags = func instanceof AsyncFunction ? ASYNC : 0;
+    this._fn = funcInfo(func);
   }
 
   /** The handler's name, as tracepoints and reports print it. */

@@ -149,7 +149,7 @@ export class WorkerPool {
   };
 
   /** Workers by state, for dumps. */
-  workersIn(state: WorkerState): Worker[] {
+  workersIn(state: `${WorkerState}`): Worker[] {
     return [...this.workers].filter((w) => w.state === state);
   }
 }

@@ -10,6 +10,8 @@
 import { chExecuteEnd, chExecuteStart, reportFailure, workEvent } from './diagnostics.js';
 import { WorkqueueError } from './errors.js';
 import { running, workContext } from './current.js';
+import { config } from './init.js';
+import { cpuHog, HB_FUNC, HB_HOG, HB_PWQ, HB_SEQ, HB_WORKER, heartbeat, registerName } from './watchdog.js';
 import { flushersRunEnded, flushersStarted } from './flush.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Work } from './work.js';
@@ -30,16 +32,23 @@ export class Worker {
   /** The flush color of the instance this worker sleeps on (the running path keeps it in a local). */
   currentColor = -1;
   sleeping = false;
+  /** When the sleeping instance started (clock ms), if it is sampled for statistics; else -1. */
+  startedAt = -1;
   /** Items queued again while their previous instance sleeps here; they run after it (the kernel's scheduled list). */
   readonly scheduled = new WorkList<Work<any>>(ListKind.Scheduled);
   /** The pool's idle generation when this worker last went idle (idle culling). */
   idleGen = 0;
 
+  /** The id the watchdog's heartbeat names this worker by. */
+  readonly hbId: number;
+
   constructor(
     readonly pool: WorkerPool,
     readonly id: number,
     readonly name: string,
-  ) {}
+  ) {
+    this.hbId = registerName('workers', name);
+  }
 
   get state(): WorkerState {
     return this.current === null ? WorkerState.Idle : this.sleeping ? WorkerState.Sleeping : WorkerState.Running;
@@ -62,21 +71,37 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   worker.currentPwq = pwq;
   if (work._flushers !== null) flushersStarted(work);
   pwq.stats.started++;
+  let startedAt = -1;
+  if (work._stamp >= 0) {
+    startedAt = config.clock.now();
+    pwq.waitHist.record(startedAt - work._stamp);
+    work._stamp = -1;
+  }
   if (chExecuteStart.hasSubscribers) chExecuteStart.publish(workEvent(work, pwq, -1));
 
   let ret: unknown;
+  const hb = heartbeat;
+  const seq = (hb[HB_SEQ] + 1) | 0;
+  hb[HB_FUNC] = work._fn.id;
+  hb[HB_PWQ] = pwq.hbId;
+  hb[HB_WORKER] = worker.hbId;
+  hb[HB_SEQ] = seq;
   running.work = work;
   try {
     ret = (work._flags & ASYNC) !== 0 ? workContext.run(work, work.func, work) : work.func(work);
   } catch (error) {
     running.work = null;
-    finishWork(worker, work, pwq, color, error, true);
+    hb[HB_SEQ] = seq + 1;
+    if (hb[HB_HOG] === seq) cpuHog(work, pwq, work._fn);
+    finishWork(worker, work, pwq, color, error, true, startedAt);
     return;
   }
   running.work = null;
+  hb[HB_SEQ] = seq + 1;
+  if (hb[HB_HOG] === seq) cpuHog(work, pwq, work._fn);
 
   if (ret === undefined || ret === null || typeof (ret as PromiseLike<unknown>).then !== 'function') {
-    finishWork(worker, work, pwq, color, undefined, false);
+    finishWork(worker, work, pwq, color, undefined, false, startedAt);
     return;
   }
   const pool = worker.pool;
@@ -87,12 +112,13 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
     );
     // The promise's own outcome is not waited for; a later rejection must not become an unhandled one.
     (ret as PromiseLike<unknown>).then(undefined, () => {});
-    finishWork(worker, work, pwq, color, error, true);
+    finishWork(worker, work, pwq, color, error, true, startedAt);
     return;
   }
   // The worker goes to sleep; the pool's next item will take another one (a concurrency-management wake-up).
   worker.sleeping = true;
   worker.currentColor = color;
+  worker.startedAt = startedAt;
   pool.workerSleeps(worker, pwq);
   (ret as PromiseLike<unknown>).then(
     () => sleeperDone(worker, undefined, false),
@@ -108,7 +134,7 @@ function sleeperDone(worker: Worker, error: unknown, failed: boolean): void {
   worker.currentColor = -1;
   worker.sleeping = false;
   worker.pool.nrSleeping--;
-  finishWork(worker, work, worker.currentPwq!, color, error, failed);
+  finishWork(worker, work, worker.currentPwq!, color, error, failed, worker.startedAt);
   if (worker.scheduled.length > 0) worker.pool.requeueScheduled(worker);
   worker.pool.workerIdle(worker);
 }
@@ -121,7 +147,10 @@ function finishWork(
   color: number,
   error: unknown,
   failed: boolean,
+  startedAt: number,
 ): void {
+  pwq.stats.completed++;
+  if (startedAt >= 0) pwq.runHist.record(config.clock.now() - startedAt);
   if (failed) reportFailure(pwq, work, error);
   if (chExecuteEnd.hasSubscribers) {
     const event = workEvent(work, pwq, -1);

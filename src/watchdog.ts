@@ -1,0 +1,170 @@
+/**
+ * The watchdog, loop side: the heartbeat this loop writes for the watchdog thread (watchdog-thread.ts), the
+ * thread's start, and what the loop does with its reports (CPU-hog accounting and warnings, CPU time, lockups).
+ *
+ * Heartbeat writes are plain stores into a SharedArrayBuffer, a few per item: the hot path pays nothing else.
+ * The thread starts the first time the loop has work, unless both cpuIntensiveThreshMs and watchdogThreshS are
+ * 0, and never keeps the process alive.
+ */
+import { Worker as Thread } from 'node:worker_threads';
+import { chCpuIntensive, chStall, warn, workEvent } from './diagnostics.js';
+import { config } from './init.js';
+import type { PoolWorkqueue } from './pool-workqueue.js';
+import type { Work } from './work.js';
+
+/** Heartbeat slots. */
+export const HB_SEQ = 0; // item sequence: odd while a handler's synchronous segment runs
+export const HB_FUNC = 1; // the running item's function id
+export const HB_PWQ = 2; // its pool workqueue id
+export const HB_WORKER = 3; // its worker's id
+export const HB_PENDING = 4; // 1 while the loop has work scheduled
+export const HB_HOG = 5; // written by the thread: the sequence number of a run found CPU intensive
+export const HB_ASLEEP = 6; // written by the thread: it stopped ticking; wake it with a message
+const HB_SLOTS = 8;
+
+export const heartbeat = new Int32Array(new SharedArrayBuffer(HB_SLOTS * 4));
+
+export type WatchdogMessage =
+  | { type: 'names'; funcs: [number, string][]; workers: [number, string][]; pwqs: [number, string][] }
+  | { type: 'config'; cpuIntensiveThreshMs: number; watchdogThreshS: number }
+  | { type: 'wake' };
+
+export type WatchdogReport =
+  | { type: 'cpuTime'; ms: [number, number][] }
+  | { type: 'stall'; stuckS: number; inFlight: string | null };
+
+/** Per-function record: a small id for the heartbeat, and the CPU-hog count behind the kernel-style warning. */
+export interface FuncInfo {
+  id: number;
+  name: string;
+  hogs: number;
+}
+
+const funcInfos = new WeakMap<Function, FuncInfo>();
+let lastFunc: Function | null = null;
+let lastInfo: FuncInfo | null = null;
+let nextFuncId = 1;
+let nextId = 1;
+const pwqsById = new Map<number, WeakRef<PoolWorkqueue>>();
+
+/** Names not yet sent to the thread. */
+let unsent: { funcs: [number, string][]; workers: [number, string][]; pwqs: [number, string][] } = { funcs: [], workers: [], pwqs: [] };
+let thread: Thread | null = null;
+let flushScheduled = false;
+
+/** The FuncInfo of a work function (one-entry cache in front of a WeakMap: works mostly share functions). */
+export function funcInfo(func: Function): FuncInfo {
+  if (func === lastFunc) return lastInfo!;
+  let info = funcInfos.get(func);
+  if (info === undefined) {
+    info = { id: nextFuncId++, name: func.name || '<anonymous>', hogs: 0 };
+    funcInfos.set(func, info);
+    unsent.funcs.push([info.id, info.name]);
+    scheduleNames();
+  }
+  lastFunc = func;
+  lastInfo = info;
+  return info;
+}
+
+/** A heartbeat id for a worker or pool workqueue, its name sent to the thread. */
+export function registerName(kind: 'workers' | 'pwqs', name: string): number {
+  const id = nextId++;
+  unsent[kind].push([id, name]);
+  scheduleNames();
+  return id;
+}
+
+export function registerPwq(pwq: PoolWorkqueue): number {
+  const id = registerName('pwqs', pwq.wq.name);
+  pwqsById.set(id, new WeakRef(pwq));
+  return id;
+}
+
+function scheduleNames(): void {
+  if (thread === null || flushScheduled) return;
+  flushScheduled = true;
+  queueMicrotask(sendNames);
+}
+
+function sendNames(): void {
+  flushScheduled = false;
+  if (thread === null) return;
+  const message: WatchdogMessage = { type: 'names', ...unsent };
+  unsent = { funcs: [], workers: [], pwqs: [] };
+  thread.postMessage(message);
+}
+
+function wanted(): boolean {
+  return config.cpuIntensiveThreshMs > 0 || config.watchdogThreshS > 0;
+}
+
+/** The loop has work: make sure the thread watches. Called when the run loop is scheduled. */
+export function watchdogKick(): void {
+  if (thread === null) {
+    if (wanted()) startThread();
+  } else if (heartbeat[HB_ASLEEP] === 1) {
+    Atomics.store(heartbeat, HB_ASLEEP, 0);
+    thread.postMessage({ type: 'wake' } satisfies WatchdogMessage);
+  }
+}
+
+/** workqueueInit() changed the thresholds. */
+export function watchdogReconfigure(): void {
+  thread?.postMessage({
+    type: 'config',
+    cpuIntensiveThreshMs: config.cpuIntensiveThreshMs,
+    watchdogThreshS: config.watchdogThreshS,
+  } satisfies WatchdogMessage);
+}
+
+function startThread(): void {
+  thread = new Thread(new URL('./watchdog-thread.js', import.meta.url), {
+    workerData: {
+      heartbeat: heartbeat.buffer,
+      cpuIntensiveThreshMs: config.cpuIntensiveThreshMs,
+      watchdogThreshS: config.watchdogThreshS,
+    },
+    name: 'cmwq watchdog',
+    stdout: false,
+    stderr: false,
+  });
+  thread.on('message', onReport);
+  thread.on('error', (error) => warn('workqueue: the watchdog thread failed; CPU-hog and lockup detection are off', String(error)));
+  // After the listeners: adding a message listener refs the port again.
+  thread.unref();
+  sendNames();
+}
+
+function onReport(report: WatchdogReport): void {
+  if (report.type === 'cpuTime') {
+    for (const [id, ms] of report.ms) {
+      const pwq = pwqsById.get(id)?.deref();
+      if (pwq !== undefined) pwq.stats.cpuTime += ms;
+    }
+    return;
+  }
+  if (chStall.hasSubscribers) chStall.publish({ stuckS: report.stuckS, inFlight: report.inFlight });
+  void import('./monitor.js').then(({ showAllWorkqueues }) => {
+    process.stderr.write(`workqueue: lockup of ${report.stuckS}s reported by the watchdog; state now:\n${showAllWorkqueues()}`);
+  });
+}
+
+/**
+ * The run of work on pwq that just returned was found CPU intensive: count it, publish it, and warn about its
+ * function from the 4th time on with exponential back-off (4, 5, 7, 11, 19, ... times), as the kernel does.
+ */
+export function cpuHog(work: Work<any>, pwq: PoolWorkqueue, info: FuncInfo): void {
+  pwq.stats.cpuIntensive++;
+  if (chCpuIntensive.hasSubscribers) chCpuIntensive.publish(workEvent(work, pwq, -1));
+  if (!pwq.pool.concurrencyManaged) return;
+  const count = ++info.hogs;
+  const n = count + 1 - WARNING_THRESH;
+  if (count >= WARNING_THRESH && (n & (n - 1)) === 0) {
+    warn(
+      `workqueue: ${info.name} hogged CPU for >${Math.round(config.cpuIntensiveThreshMs * 1000)}us ${count} times, consider switching to WQ_UNBOUND`,
+    );
+  }
+}
+
+const WARNING_THRESH = 4;

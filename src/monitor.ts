@@ -167,6 +167,19 @@ export function wqDump(): WqDump {
   return { pools, workqueues: wqs };
 }
 
+/**
+ * Every cmwq instance loaded in this process registers its readers here, so that the monitor agent (loaded with
+ * --import by `cmwq top`/`cmwq dump`) finds the application's cmwq whatever path it was imported from.
+ */
+export interface MonitorSource {
+  wqMonitor(): WqMonitorRow[];
+  wqDump(): WqDump;
+  showAllWorkqueues(): string;
+}
+const registryKey = Symbol.for('cmwq.monitorSources');
+const registry = ((globalThis as Record<symbol, unknown>)[registryKey] ??= []) as MonitorSource[];
+registry.push({ wqMonitor, wqDump, showAllWorkqueues });
+
 /** "func, 3*other, func": runs of one function collapse to N*func, as the kernel prints pending work. */
 function collapse(works: Iterable<Work<any>>): string {
   const parts: string[] = [];

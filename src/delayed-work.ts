@@ -7,13 +7,13 @@
  * checks (a draining workqueue accepts it: it was queued before the drain, only late).
  */
 import { WORK_CPU_UNBOUND } from './constants.js';
-import { invalidArg, WorkqueueError } from './errors.js';
+import { describe, invalidArg, WorkqueueError } from './errors.js';
 import { currentWork } from './current.js';
 import { grabPending } from './cancel.js';
 import { flushWork } from './flush.js';
 import { checkCpu, checkDelay, checkQueueable, insertWork } from './queue.js';
 import { timerBase } from './timers.js';
-import { describe, PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
+import { PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
 import { ListKind } from './worklist.js';
 

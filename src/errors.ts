@@ -28,3 +28,12 @@ export class WorkqueueError extends Error {
 export function invalidArg(message: string): never {
   throw new WorkqueueError('ERR_WQ_INVALID_ARG', message);
 }
+
+/** A short description of a value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  if (typeof value === 'string') return JSON.stringify(value);
+  return String(value);
+}

@@ -19,6 +19,7 @@ import { WorkqueueError } from './errors.js';
 import { type DelayedWork, delayedWorkTimerFn } from './delayed-work.js';
 import { timerBase } from './timers.js';
 import { checkWork, type Flusher, PENDING, type Work } from './work.js';
+import { ListKind } from './worklist.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
 
 export class FlushColor {
@@ -79,9 +80,13 @@ export function checkNotFromOwnHandler(wq: Workqueue, what: string): void {
   }
 }
 
-/** Adds a waiter for work: for the pending instance if there is one, else the running one. False when idle. */
+/**
+ * Adds a waiter for work: for the queued instance if there is one, else the running one; null when there is
+ * neither. An instance still waiting on its timer does not count (as in the kernel, flushWork does not wait for
+ * timers; flushDelayedWork fires them first).
+ */
 export function waitForWork(work: Work<any>): Promise<void> | null {
-  const pending = (work._flags & PENDING) !== 0;
+  const pending = (work._flags & PENDING) !== 0 && work._list?.kind !== ListKind.Timer;
   if (!pending && work._worker === null) return null;
   return new Promise<void>((resolve) => {
     const flusher: Flusher = { pending, resolve };
@@ -114,8 +119,8 @@ function releaseFlushers(work: Work<any>, pending: boolean): void {
 }
 
 /**
- * Waits for work's instance that is pending or running now. Resolves false at once if it is idle, true when
- * that instance has ended (or, pending only, was cancelled).
+ * Waits for work's instance that is queued or running now. Resolves false at once if it is idle (or only armed
+ * on its timer), true when that instance has ended (or, queued only, was cancelled).
  */
 export function flushWork(work: Work<any>): Promise<boolean> {
   checkWork(work);

@@ -3,9 +3,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { type Clock, realClock } from './clock.js';
-import { invalidArg } from './errors.js';
-import { describe } from './work.js';
-import { watchdogReconfigure } from './watchdog.js';
+import { describe, invalidArg } from './errors.js';
 
 export interface WorkqueueInitOptions {
   /** CPUs (event loops): CPU 0 is this thread, 1..nrCpus-1 worker threads. Default os.availableParallelism(). */
@@ -35,6 +33,9 @@ export const config: WorkqueueConfig = {
 /** The CPU this thread is (0 on the thread that loaded cmwq first). */
 export const localCpu = 0;
 
+/** Called after workqueueInit() changed the configuration (the watchdog listens; avoids an import cycle). */
+export const reconfigureHooks: (() => void)[] = [];
+
 /** Reports whether anything is queued, running or armed; set by the workqueue core (avoids an import cycle). */
 export const busyProbe: { busy: () => boolean } = { busy: () => false };
 
@@ -60,5 +61,5 @@ export function workqueueInit(options: WorkqueueInitOptions = {}): void {
   if (cpuIntensiveThreshMs !== undefined) config.cpuIntensiveThreshMs = cpuIntensiveThreshMs;
   if (watchdogThreshS !== undefined) config.watchdogThreshS = watchdogThreshS;
   if (clock !== undefined) config.clock = clock;
-  watchdogReconfigure();
+  for (const hook of reconfigureHooks) hook();
 }

@@ -9,6 +9,7 @@ import { threadId } from 'node:worker_threads';
 import { WQ_MEM_RECLAIM } from './constants.js';
 import { combineHistograms } from './histogram.js';
 import { allPools } from './pools.js';
+import { stateReport } from './watchdog.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Work } from './work.js';
 import type { Worker } from './worker.js';
@@ -179,6 +180,7 @@ export interface MonitorSource {
 const registryKey = Symbol.for('cmwq.monitorSources');
 const registry = ((globalThis as Record<symbol, unknown>)[registryKey] ??= []) as MonitorSource[];
 registry.push({ wqMonitor, wqDump, showAllWorkqueues });
+stateReport.text = showAllWorkqueues;
 
 /** "func, 3*other, func": runs of one function collapse to N*func, as the kernel prints pending work. */
 function collapse(works: Iterable<Work<any>>): string {

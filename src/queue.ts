@@ -8,10 +8,10 @@
 import { WORK_CPU_UNBOUND } from './constants.js';
 import { currentWork } from './current.js';
 import { chQueueWork, workEvent } from './diagnostics.js';
-import { invalidArg, WorkqueueError } from './errors.js';
+import { describe, invalidArg, WorkqueueError } from './errors.js';
 import { takeColor } from './flush.js';
 import { config, localCpu } from './init.js';
-import { checkWork, describe, PENDING, type Work } from './work.js';
+import { checkWork, PENDING, type Work } from './work.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
 
 /** Validates a CPU number: WORK_CPU_UNBOUND (-1) or 0..nrCpus-1. */

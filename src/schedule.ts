@@ -2,12 +2,12 @@
  * The system-workqueue shorthands (schedule_work and friends) and workOnCpu().
  */
 import { WORK_CPU_UNBOUND } from './constants.js';
-import { invalidArg, WorkqueueError } from './errors.js';
+import { describe, invalidArg, WorkqueueError } from './errors.js';
 import { localCpu } from './init.js';
 import { type DelayedWork, queueDelayedWork } from './delayed-work.js';
 import { checkCpu, queueWork, queueWorkOn } from './queue.js';
 import { systemWq } from './system-workqueues.js';
-import { describe, Work } from './work.js';
+import { Work } from './work.js';
 
 /** queueWork(systemWq, work). */
 export function scheduleWork(work: Work<any>): boolean {

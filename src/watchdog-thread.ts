@@ -21,7 +21,7 @@
 import { writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { HB_ASLEEP, HB_FUNC, HB_HOG, HB_PENDING, HB_PWQ, HB_SEQ, HB_WORKER, type WatchdogMessage, type WatchdogReport } from './watchdog.js';
+import { HB_ASLEEP, HB_FUNC, HB_HOG, HB_PENDING, HB_PWQ, HB_SEQ, HB_STALLS, HB_WORKER, type WatchdogMessage, type WatchdogReport } from './watchdog.js';
 
 const hb = new Int32Array(workerData.heartbeat as SharedArrayBuffer);
 const port = parentPort!;
@@ -88,6 +88,7 @@ function tick(): void {
         // stderr closed: the report still reaches the loop below.
       }
       const report: WatchdogReport = { type: 'stall', stuckS: secs, inFlight };
+      Atomics.add(hb, HB_STALLS, 1);
       port.postMessage(report);
       lastChange = now;
     }

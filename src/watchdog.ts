@@ -8,7 +8,7 @@
  */
 import { Worker as Thread } from 'node:worker_threads';
 import { chCpuIntensive, chStall, warn, workEvent } from './diagnostics.js';
-import { config } from './init.js';
+import { config, reconfigureHooks } from './init.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Work } from './work.js';
 
@@ -20,6 +20,7 @@ export const HB_WORKER = 3; // its worker's id
 export const HB_PENDING = 4; // 1 while the loop has work scheduled
 export const HB_HOG = 5; // written by the thread: the sequence number of a run found CPU intensive
 export const HB_ASLEEP = 6; // written by the thread: it stopped ticking; wake it with a message
+export const HB_STALLS = 7; // written by the thread: lockups reported so far
 const HB_SLOTS = 8;
 
 export const heartbeat = new Int32Array(new SharedArrayBuffer(HB_SLOTS * 4));
@@ -109,8 +110,13 @@ export function watchdogKick(): void {
   }
 }
 
+/** What the loop prints after a lockup: showAllWorkqueues(), set by monitor.ts (avoids an import cycle). */
+export const stateReport = { text: (): string => '' };
+
+reconfigureHooks.push(watchdogReconfigure);
+
 /** workqueueInit() changed the thresholds. */
-export function watchdogReconfigure(): void {
+function watchdogReconfigure(): void {
   thread?.postMessage({
     type: 'config',
     cpuIntensiveThreshMs: config.cpuIntensiveThreshMs,
@@ -144,10 +150,24 @@ function onReport(report: WatchdogReport): void {
     }
     return;
   }
-  if (chStall.hasSubscribers) chStall.publish({ stuckS: report.stuckS, inFlight: report.inFlight });
-  void import('./monitor.js').then(({ showAllWorkqueues }) => {
-    process.stderr.write(`workqueue: lockup of ${report.stuckS}s reported by the watchdog; state now:\n${showAllWorkqueues()}`);
-  });
+  lastStall = report;
+  noteStalls();
+}
+
+let stallsSeen = 0;
+let lastStall: WatchdogReport & { type: 'stall' } = { type: 'stall', stuckS: 0, inFlight: null };
+
+/**
+ * The loop runs again after lockups the thread reported (HB_STALLS moved): publish cmwq:workqueue_stall and
+ * print the state. Called when the stuck handler returns (synchronously, so it is said even if the process
+ * then exits) and when the thread's message arrives, whichever comes first.
+ */
+function noteStalls(): void {
+  const stalls = Atomics.load(heartbeat, HB_STALLS);
+  if (stalls === stallsSeen) return;
+  stallsSeen = stalls;
+  if (chStall.hasSubscribers) chStall.publish({ stuckS: lastStall.stuckS, inFlight: lastStall.inFlight, reports: stalls });
+  process.stderr.write(`workqueue: the watchdog reported ${stalls} lockup(s); the loop runs again, state now:\n${stateReport.text()}`);
 }
 
 /**
@@ -155,6 +175,7 @@ function onReport(report: WatchdogReport): void {
  * function from the 4th time on with exponential back-off (4, 5, 7, 11, 19, ... times), as the kernel does.
  */
 export function cpuHog(work: Work<any>, pwq: PoolWorkqueue, info: FuncInfo): void {
+  noteStalls();
   pwq.stats.cpuIntensive++;
   if (chCpuIntensive.hasSubscribers) chCpuIntensive.publish(workEvent(work, pwq, -1));
   if (!pwq.pool.concurrencyManaged) return;

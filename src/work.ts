@@ -19,7 +19,7 @@
  * DelayedWork adds the workqueue and CPU its timer will queue it on, and its expiry.
  */
 import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING } from './constants.js';
-import { invalidArg } from './errors.js';
+import { describe, invalidArg } from './errors.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import { type FuncInfo, funcInfo } from './watchdog.js';
 import type { Worker } from './worker.js';
@@ -79,15 +79,6 @@ export class Work<T = unknown> {
   get funcName(): string {
     return this.func.name || '<anonymous>';
   }
-}
-
-/** A short description of a value for error messages. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
-  if (typeof value === 'string') return JSON.stringify(value);
-  return String(value);
 }
 
 export function checkWork(work: unknown): asserts work is Work {

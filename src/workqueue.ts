@@ -54,14 +54,14 @@ import {
   WQ_USER_FLAGS,
 } from './constants.js';
 import { warn } from './diagnostics.js';
-import { invalidArg, WorkqueueError } from './errors.js';
+import { describe, invalidArg, WorkqueueError } from './errors.js';
 import { checkNotFromOwnHandler, drain, FlushColor, workqueueBusy } from './flush.js';
 import { freezer } from './freezer.js';
 import { busyProbe, localCpu } from './init.js';
 import { timerBase } from './timers.js';
 import { PoolWorkqueue } from './pool-workqueue.js';
 import { cpuPool, getUnboundPool, putUnboundPool } from './pools.js';
-import { describe, type Work } from './work.js';
+import type { Work } from './work.js';
 
 /** Workqueue attributes. onError applies to any workqueue; the rest shape an unbound workqueue's pool. */
 export interface WorkqueueAttrs {

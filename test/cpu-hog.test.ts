@@ -1,0 +1,58 @@
+/**
+ * SPEC §6: CPU hogs are counted, published on cmwq:workqueue_cpu_intensive, and warned about from the 4th
+ * offence with the kernel's exponential back-off (4, 5, 7, 11, ... times).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
+import { allocWorkqueue, destroyWorkqueue, flushWork, queueWork, Work, workqueueInit, wqMonitor } from '../src/index.js';
+
+workqueueInit({ cpuIntensiveThreshMs: 10 });
+
+function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+test('§6 each synchronous segment over the threshold counts; warnings at the 4th, 5th, 7th and 11th offence', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => {
+    if (w.name === 'CmwqWarning' && w.message.includes('hogged CPU')) warnings.push(w.message);
+  };
+  process.on('warning', onWarning);
+  let published = 0;
+  const onHog = () => published++;
+  diagnosticsChannel.subscribe('cmwq:workqueue_cpu_intensive', onHog);
+  const wq = allocWorkqueue('hogs');
+  try {
+    // Let the watchdog thread start before the first offence.
+    const warm = new Work(function warmUp() {});
+    queueWork(wq, warm);
+    await flushWork(warm);
+    await new Promise((r) => setTimeout(r, 300));
+
+    const hog = new Work(function hogger() {
+      spin(60);
+    });
+    const fast = new Work(function quick() {});
+    for (let i = 0; i < 12; i++) {
+      queueWork(wq, hog);
+      queueWork(wq, fast);
+      await flushWork(fast);
+    }
+    await new Promise((r) => setImmediate(r));
+    const row = wqMonitor().find((r) => r.name === 'hogs')!;
+    assert.equal(row.cpuIntensive, 12, 'every 60 ms segment counted, no fast one');
+    assert.equal(published, 12);
+    assert.deepEqual(
+      warnings.map((m) => Number(/ (\d+) times/.exec(m)![1])),
+      [4, 5, 7, 11],
+    );
+    assert.match(warnings[0], /^workqueue: hogger hogged CPU for >10000us 4 times, consider switching to WQ_UNBOUND$/);
+  } finally {
+    process.off('warning', onWarning);
+    diagnosticsChannel.unsubscribe('cmwq:workqueue_cpu_intensive', onHog);
+    await destroyWorkqueue(wq);
+  }
+});

@@ -1,0 +1,102 @@
+/**
+ * SPEC §6: wqMonitor() counters agree with the tracepoints on random workloads.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import {
+  allocWorkqueue,
+  cancelWork,
+  destroyWorkqueue,
+  flushWorkqueue,
+  queueWork,
+  Work,
+  wqMonitor,
+  type WorkEvent,
+} from '../src/index.js';
+
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('§6 total = execute_start events, infl = starts - ends, failed = errors, on random workloads', async () => {
+  const wq = allocWorkqueue('mon-random', 0, 3, { onError: () => {} });
+  let starts = 0;
+  let ends = 0;
+  let errors = 0;
+  const onStart = (m: unknown) => {
+    if ((m as WorkEvent).workqueue === 'mon-random') starts++;
+  };
+  const onEnd = (m: unknown) => {
+    const e = m as WorkEvent;
+    if (e.workqueue !== 'mon-random') return;
+    ends++;
+    if (e.error !== undefined) errors++;
+  };
+  diagnosticsChannel.subscribe('cmwq:workqueue_execute_start', onStart);
+  diagnosticsChannel.subscribe('cmwq:workqueue_execute_end', onEnd);
+  try {
+    const random = rng(42);
+    const works = Array.from(
+      { length: 12 },
+      (_, i) =>
+        new Work(async function item() {
+          if (random() < 0.5) await new Promise((r) => setTimeout(r, 1));
+          if (i % 5 === 0 && random() < 0.5) throw new Error('boom');
+        }),
+    );
+    const row = () => wqMonitor().find((r) => r.name === 'mon-random')!;
+    for (let round = 0; round < 40; round++) {
+      for (const w of works) {
+        const r = random();
+        if (r < 0.6) queueWork(wq, w);
+        else if (r < 0.7) cancelWork(w);
+      }
+      await new Promise((r) => setImmediate(r));
+      const now = row();
+      assert.equal(now.total, starts, `round ${round}: total`);
+      assert.equal(now.infl, starts - ends, `round ${round}: infl`);
+      assert.equal(now.failed, errors, `round ${round}: failed`);
+    }
+    await flushWorkqueue(wq);
+    const end = row();
+    assert.equal(end.total, starts);
+    assert.equal(end.infl, 0);
+    assert.equal(end.pending, 0);
+    assert.equal(end.failed, errors);
+    assert.ok(starts > 40, `enough items ran (${starts})`);
+    assert.ok(errors > 0, 'some failed');
+    assert.ok(end.runP99 >= end.runP50 && end.waitP99 >= end.waitP50, 'percentiles are ordered');
+  } finally {
+    diagnosticsChannel.unsubscribe('cmwq:workqueue_execute_start', onStart);
+    diagnosticsChannel.unsubscribe('cmwq:workqueue_execute_end', onEnd);
+    await destroyWorkqueue(wq);
+  }
+});
+
+test('§6 pending counts queued and inactive items not yet started; cmWakeup counts handlers that slept with work waiting', async () => {
+  const wq = allocWorkqueue('mon-pending', 0, 2);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const sleepers = Array.from({ length: 5 }, () => new Work(async function sleeper() {
+    await gate;
+  }));
+  for (const w of sleepers) queueWork(wq, w);
+  let row = wqMonitor().find((r) => r.name === 'mon-pending')!;
+  assert.deepEqual([row.total, row.infl, row.pending], [0, 0, 5]);
+  await new Promise((r) => setImmediate(r));
+  row = wqMonitor().find((r) => r.name === 'mon-pending')!;
+  assert.deepEqual([row.total, row.infl, row.pending], [2, 2, 3]);
+  assert.equal(row.cmWakeup, 1, 'the first sleeper let the second start');
+  release();
+  await flushWorkqueue(wq);
+  row = wqMonitor().find((r) => r.name === 'mon-pending')!;
+  assert.deepEqual([row.total, row.infl, row.pending], [5, 0, 0]);
+  await destroyWorkqueue(wq);
+  assert.equal(wqMonitor().find((r) => r.name === 'mon-pending'), undefined, 'a destroyed workqueue has no row');
+});

@@ -89,17 +89,21 @@ export class Workqueue {
   maxActive: number;
   minActive = 0;
   attrs: Readonly<WorkqueueAttrs>;
+  /** @internal */
   onError: WorkqueueAttrs['onError'];
-  /** Pool workqueues: per CPU for a per-CPU workqueue, one for an unbound workqueue. */
+  /** @internal Pool workqueues: per CPU for a per-CPU workqueue, one for an unbound workqueue. */
   readonly pwqs: PoolWorkqueue[] = [];
-  /** Flush colors, oldest to newest (flush.ts); colors[0] has id colorBase. */
+  /** @internal Flush colors, oldest to newest (flush.ts); colors[0] has id colorBase. */
   readonly colors: FlushColor[] = [new FlushColor()];
+  /** @internal */
   colorBase = 0;
-  /** Nesting depth of drains in progress: only chained queueing is accepted while > 0. */
+  /** @internal Nesting depth of drains in progress: only chained queueing is accepted while > 0. */
   draining = 0;
+  /** @internal */
   destroying = false;
+  /** @internal */
   destroyed = false;
-  /** Delayed works whose timer will queue them here. */
+  /** @internal Delayed works whose timer will queue them here. */
   nrArmed = 0;
   /** System workqueues cannot be destroyed. */
   readonly system: boolean;
@@ -121,12 +125,12 @@ export class Workqueue {
     return (this.flags & __WQ_ORDERED) !== 0;
   }
 
-  /** max_active in force now: 0 for a freezable workqueue while the system is frozen. */
+  /** @internal max_active in force now: 0 for a freezable workqueue while the system is frozen. */
   get effectiveMaxActive(): number {
     return freezer.freezing && (this.flags & WQ_FREEZABLE) !== 0 ? 0 : this.maxActive;
   }
 
-  /** The pool workqueue for cpu, made on first use. */
+  /** @internal The pool workqueue for cpu, made on first use. */
   pwqFor(cpu: number): PoolWorkqueue {
     const index = this.unbound ? 0 : cpu - localCpu;
     let pwq = this.pwqs[index];

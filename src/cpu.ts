@@ -4,7 +4,8 @@
  * In cmwq a CPU is an event loop. The loop's pools (BH highpri, BH, highpri, normal, and the unbound pools whose
  * function works run here) are served in that order by one run loop: it picks the first pool with work, runs its
  * items back to back, and goes back to the top whenever a higher-ranked pool gets work (preemption between items;
- * a handler's synchronous segment itself cannot be preempted).
+ * a handler's synchronous segment itself cannot be preempted). A pool that uses up a budget goes behind the other
+ * pools of its rank, so a pool that never empties cannot starve its equals.
  *
  * The run loop starts in a microtask after the first item is queued (queueing never runs a handler
  * synchronously) and holds the loop for at most RUN_BUDGET_MS before it yields with setImmediate, so timers and
@@ -49,6 +50,17 @@ export class Cpu {
     }
   }
 
+  /** pool used up a budget: it goes behind the other pools of its rank, so that none of them starves. */
+  private rotate(pool: WorkerPool): void {
+    const pools = this.pools;
+    let i = pools.indexOf(pool);
+    while (i + 1 < pools.length && pools[i + 1].rank === pool.rank) {
+      pools[i] = pools[i + 1];
+      i++;
+    }
+    pools[i] = pool;
+  }
+
   private firstReady(): WorkerPool | null {
     for (const pool of this.pools) if (pool.worklist.length > 0) return pool;
     return null;
@@ -70,6 +82,7 @@ export class Cpu {
           if (--countdown === 0) {
             const now = performance.now();
             if (now - start >= RUN_BUDGET_MS) {
+              this.rotate(pool);
               this.scheduled = true;
               setImmediate(this.run);
               return;

@@ -34,14 +34,24 @@ export function getUnboundPool(key: string, highpri: boolean): WorkerPool {
   return entry.pool;
 }
 
-/** Drops a reference on an unbound pool; the last one frees it once its worklist is empty. */
+/** Drops a reference on an unbound pool; the last one frees it as soon as it has nothing left to run. */
 export function putUnboundPool(pool: WorkerPool): void {
   const entry = unboundPools.get(pool.attrsKey);
   if (entry === undefined || entry.pool !== pool) return;
-  if (--entry.refs === 0 && pool.worklist.length === 0 && pool.workers.size === pool.nrIdle) {
-    unboundPools.delete(pool.attrsKey);
-    loop.pools.splice(loop.pools.indexOf(pool), 1);
+  if (--entry.refs === 0) reapUnboundPool(pool);
+}
+
+/** Frees pool if nobody references it and it is idle; a busy one is looked at again when a worker goes idle. */
+export function reapUnboundPool(pool: WorkerPool): void {
+  const entry = unboundPools.get(pool.attrsKey);
+  if (entry === undefined || entry.pool !== pool || entry.refs > 0) return;
+  if (pool.worklist.length > 0 || pool.workers.size !== pool.nrIdle) {
+    pool.unreferenced = true;
+    return;
   }
+  pool.unreferenced = false;
+  unboundPools.delete(pool.attrsKey);
+  loop.pools.splice(loop.pools.indexOf(pool), 1);
 }
 
 /** Every live pool of this thread, per-CPU first. */

@@ -52,6 +52,7 @@ const pwqsById = new Map<number, WeakRef<PoolWorkqueue>>();
 let unsent: { funcs: [number, string][]; workers: [number, string][]; pwqs: [number, string][] } = { funcs: [], workers: [], pwqs: [] };
 let thread: Thread | null = null;
 let flushScheduled = false;
+let starting = false;
 
 /** The FuncInfo of a work function (one-entry cache in front of a WeakMap: works mostly share functions). */
 export function funcInfo(func: Function): FuncInfo {
@@ -103,7 +104,11 @@ function wanted(): boolean {
 /** The loop has work: make sure the thread watches. Called when the run loop is scheduled. */
 export function watchdogKick(): void {
   if (thread === null) {
-    if (wanted()) startThread();
+    // Starting a thread takes milliseconds: not inside the queueing call that got here first.
+    if (!starting && wanted()) {
+      starting = true;
+      setImmediate(startThread).unref();
+    }
   } else if (heartbeat[HB_ASLEEP] === 1) {
     Atomics.store(heartbeat, HB_ASLEEP, 0);
     thread.postMessage({ type: 'wake' } satisfies WatchdogMessage);

@@ -13,6 +13,7 @@
 import type { Clock, TimerHandle } from './clock.js';
 import { IDLE_WORKER_TIMEOUT_MS, MAX_IDLE_WORKERS_RATIO } from './constants.js';
 import type { Cpu } from './cpu.js';
+import { reapUnboundPool } from './pools.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Work } from './work.js';
 import { processOneWork, Worker, WorkerState } from './worker.js';
@@ -40,6 +41,8 @@ export class WorkerPool {
   readonly workers = new Set<Worker>();
   private readonly idle: Worker[] = [];
   nrSleeping = 0;
+  /** An unbound pool whose last user left while it was busy: freed when its last sleeping worker wakes. */
+  unreferenced = false;
   /** Bumped each time the idle timer fires; workers idle since an older generation have idled a full period. */
   private idleGen = 0;
   private idleTimer: TimerHandle | null = null;
@@ -107,6 +110,7 @@ export class WorkerPool {
   workerIdle(worker: Worker): void {
     worker.idleGen = this.idleGen;
     this.idle.push(worker);
+    if (this.unreferenced && this.nrSleeping === 0) queueMicrotask(() => reapUnboundPool(this));
     if (this.idle.length > 2 && this.idleTimer === null && this.tooManyWorkers()) {
       this.idleTimer = this.clock().setTimer(this.onIdleTimer, IDLE_WORKER_TIMEOUT_MS, false);
     }

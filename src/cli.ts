@@ -90,6 +90,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `cmwq demo | head`: a reader that goes away is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -65,7 +65,6 @@ export const DEDICATED_WQ_NAME = 'workqueue_demo';
  * public API; nothing else in the demo touches internals.
  */
 function workerNameOf(work: Work<any> | null): string | null {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return ((work as any)?._worker?.name as string | undefined) ?? null;
 }
 
@@ -283,11 +282,12 @@ function printTimeline(out: (line: string) => void, runs: Run[], total: number):
       if (run.worker !== worker) continue;
       const from = Math.min(TIMELINE_COLUMNS - 1, Math.floor(run.start / perColumn));
       const to = Math.min(TIMELINE_COLUMNS - 1, Math.floor(run.end / perColumn));
-      for (let c = from; c <= to; c++) lane[c] = letters.get(run.func)!;
+      const letter = letters.get(run.func)!;
+      for (let c = from; c <= to; c++) lane[c] = lane[c] === '.' || lane[c] === letter ? letter : '*';
     }
     out(`  ${worker.padEnd(width)}  tid ${threadId}  |${lane.join('')}|`);
   }
-  out(`  ${[...letters].map(([func, letter]) => `${letter} = ${func}`).join(', ')}`);
+  out(`  ${[...letters].map(([func, letter]) => `${letter} = ${func}`).join(', ')}, * = several in one column`);
   for (const worker of workers) {
     out(`  ${worker} (tid ${threadId}):`);
     for (const run of runs) {

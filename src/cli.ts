@@ -3,14 +3,15 @@
  * The `cmwq` command line.
  *
  *   cmwq demo [--fast] [--timeline]   the workqueue demo module, run for real (src/demo.ts)
- *   cmwq top -- <command>             wqMonitor live for a Node program (not implemented yet)
- *   cmwq dump -- <command>            wqDump and showAllWorkqueues at a program's exit (not implemented yet)
+ *   cmwq top -- <command>             wqMonitor live for a Node program (src/top.ts)
+ *   cmwq dump -- <command>            wqDump and showAllWorkqueues at a program's exit, and on SIGUSR2
  *
- * Exit codes: 0 success, 1 the command failed, 2 usage error or a subcommand not implemented yet.
+ * Exit codes: 0 success, 1 the command failed, 2 usage error; top and dump exit with the program's own exit code.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runDemo } from './demo.js';
+import { runDump, runTop } from './top.js';
 
 const USAGE = `Usage: cmwq <command> [options]
 
@@ -21,8 +22,14 @@ Commands:
                                with worker names and thread ids.
       --fast                   Divide every delay by 20 (the demo takes about half a second).
       --timeline               At the end, print which worker ran which function, when.
-  top -- <command...>          Run a Node program and show wqMonitor live (not implemented yet).
-  dump -- <command...>         Run a Node program and print wqDump at its exit (not implemented yet).
+  top [--json] [--interval ms] [regex...] -- <command...>
+                               Run a Node program with cmwq's monitor attached and show wqMonitor()
+                               live, one row per workqueue (those matching a regex), refreshed every
+                               interval (1000 ms), like the kernel's wq_monitor.py. The program's own
+                               output goes to stderr. --json prints one JSON object per refresh.
+  dump [--json] -- <command...>
+                               Run a Node program and print wqDump() and showAllWorkqueues() when it
+                               exits, and each time it receives SIGUSR2.
   help                         Show this help.
 
 Options:
@@ -83,11 +90,49 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'top':
     case 'dump':
-      process.stderr.write(`cmwq ${command}: not implemented yet (coming in a later release). Try: cmwq demo\n`);
-      return 2;
+      return watch(command, rest);
     default:
       return usageError(`unknown command ${JSON.stringify(command)}`);
   }
+}
+
+/** `cmwq top [--json] [--interval ms] [regex] -- <command...>` and `cmwq dump [--json] -- <command...>`. */
+async function watch(command: 'top' | 'dump', args: string[]): Promise<number> {
+  const dashes = args.indexOf('--');
+  if (dashes < 0 || dashes === args.length - 1) return usageError(`${command} needs a command after --, e.g. cmwq ${command} -- node app.js`);
+  let values: { json?: boolean; interval?: string; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: args.slice(0, dashes),
+      options: {
+        json: { type: 'boolean' },
+        interval: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: command === 'top',
+      strict: true,
+    }));
+  } catch (error) {
+    return usageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const program = args.slice(dashes + 1);
+  if (command === 'dump') return runDump(program, { json: values.json === true });
+  const intervalMs = values.interval === undefined ? 1000 : Number(values.interval);
+  if (!(Number.isFinite(intervalMs) && intervalMs > 0)) return usageError(`--interval must be a number of milliseconds, got ${values.interval}`);
+  let filter: RegExp | undefined;
+  if (positionals.length > 0) {
+    try {
+      filter = new RegExp(positionals.join('|'));
+    } catch (error) {
+      return usageError(`bad filter: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return runTop(program, { json: values.json === true, intervalMs, filter });
 }
 
 // `cmwq demo | head`: a reader that goes away is not an error worth a stack trace.

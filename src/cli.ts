@@ -66,26 +66,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${version()}\n`);
       return 0;
     case 'demo': {
-      let values: { fast?: boolean; timeline?: boolean; help?: boolean };
-      try {
-        ({ values } = parseArgs({
-          args: rest,
-          options: {
-            fast: { type: 'boolean' },
-            timeline: { type: 'boolean' },
-            help: { type: 'boolean', short: 'h' },
-          },
-          allowPositionals: false,
-          strict: true,
-        }));
-      } catch (error) {
-        return usageError(error instanceof Error ? error.message : String(error));
-      }
-      if (values.help === true) {
-        process.stdout.write(USAGE);
-        return 0;
-      }
-      await runDemo({ fast: values.fast === true, timeline: values.timeline === true });
+      const parsed = parseOptions(rest, { fast: { type: 'boolean' }, timeline: { type: 'boolean' } }, false);
+      if (typeof parsed === 'number') return parsed;
+      await runDemo({ fast: parsed.values.fast === true, timeline: parsed.values.timeline === true });
       return 0;
     }
     case 'top':
@@ -96,34 +79,41 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+type OptionSpec = Record<string, { type: 'boolean' | 'string' }>;
+
+/**
+ * Parses a subcommand's options (plus -h/--help). Returns the exit code instead when there is nothing more to
+ * do: 0 after printing the help, 2 after a usage error.
+ */
+function parseOptions(
+  args: string[],
+  options: OptionSpec,
+  allowPositionals: boolean,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } | number {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+  } catch (error) {
+    return usageError(error instanceof Error ? error.message : String(error));
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  return parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+}
+
 /** `cmwq top [--json] [--interval ms] [regex] -- <command...>` and `cmwq dump [--json] -- <command...>`. */
 async function watch(command: 'top' | 'dump', args: string[]): Promise<number> {
   const dashes = args.indexOf('--');
   if (dashes < 0 || dashes === args.length - 1) return usageError(`${command} needs a command after --, e.g. cmwq ${command} -- node app.js`);
-  let values: { json?: boolean; interval?: string; help?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: args.slice(0, dashes),
-      options: {
-        json: { type: 'boolean' },
-        interval: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: command === 'top',
-      strict: true,
-    }));
-  } catch (error) {
-    return usageError(error instanceof Error ? error.message : String(error));
-  }
-  if (values.help === true) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = parseOptions(args.slice(0, dashes), { json: { type: 'boolean' }, interval: { type: 'string' } }, command === 'top');
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   const program = args.slice(dashes + 1);
   if (command === 'dump') return runDump(program, { json: values.json === true });
   const intervalMs = values.interval === undefined ? 1000 : Number(values.interval);
-  if (!(Number.isFinite(intervalMs) && intervalMs > 0)) return usageError(`--interval must be a number of milliseconds, got ${values.interval}`);
+  if (!(Number.isFinite(intervalMs) && intervalMs > 0)) return usageError(`--interval must be a number of milliseconds, got ${String(values.interval)}`);
   let filter: RegExp | undefined;
   if (positionals.length > 0) {
     try {

@@ -111,6 +111,7 @@ port.on('message', (message: WatchdogMessage) => {
       for (const [id, name] of message.funcs) funcs.set(id, name);
       for (const [id, name] of message.workers) workers.set(id, name);
       for (const [id, name] of message.pwqs) pwqs.set(id, name);
+      for (const id of message.forget) pwqs.delete(id);
       break;
     case 'config':
       hogMs = message.cpuIntensiveThreshMs;

@@ -26,7 +26,7 @@ const HB_SLOTS = 8;
 export const heartbeat = new Int32Array(new SharedArrayBuffer(HB_SLOTS * 4));
 
 export type WatchdogMessage =
-  | { type: 'names'; funcs: [number, string][]; workers: [number, string][]; pwqs: [number, string][] }
+  | { type: 'names'; funcs: [number, string][]; workers: [number, string][]; pwqs: [number, string][]; forget: number[] }
   | { type: 'config'; cpuIntensiveThreshMs: number; watchdogThreshS: number }
   | { type: 'wake' };
 
@@ -34,33 +34,39 @@ export type WatchdogReport =
   | { type: 'cpuTime'; ms: [number, number][] }
   | { type: 'stall'; stuckS: number; inFlight: string | null };
 
-/** Per-function record: a small id for the heartbeat, and the CPU-hog count behind the kernel-style warning. */
+/**
+ * Per-function record: a small id for the heartbeat, and the CPU-hog count behind the kernel-style warning. Keyed
+ * by the function's name, as the kernel's reports name functions by symbol: a work made per request with its own
+ * closure shares the record of its siblings, so records (here and in the thread) do not grow with items.
+ */
 export interface FuncInfo {
   id: number;
   name: string;
   hogs: number;
 }
 
-const funcInfos = new WeakMap<Function, FuncInfo>();
+const funcInfos = new Map<string, FuncInfo>();
 let lastFunc: Function | null = null;
 let lastInfo: FuncInfo | null = null;
 let nextFuncId = 1;
-let nextId = 1;
-const pwqsById = new Map<number, WeakRef<PoolWorkqueue>>();
+let nextPwqId = 1;
+const pwqsById = new Map<number, PoolWorkqueue>();
 
+type Names = { funcs: [number, string][]; workers: [number, string][]; pwqs: [number, string][]; forget: number[] };
 /** Names not yet sent to the thread. */
-let unsent: { funcs: [number, string][]; workers: [number, string][]; pwqs: [number, string][] } = { funcs: [], workers: [], pwqs: [] };
+let unsent: Names = { funcs: [], workers: [], pwqs: [], forget: [] };
 let thread: Thread | null = null;
 let flushScheduled = false;
 let starting = false;
 
-/** The FuncInfo of a work function (one-entry cache in front of a WeakMap: works mostly share functions). */
+/** The FuncInfo of a work function (a one-entry cache in front of the map: works mostly share functions). */
 export function funcInfo(func: Function): FuncInfo {
   if (func === lastFunc) return lastInfo!;
-  let info = funcInfos.get(func);
+  const name = func.name || '<anonymous>';
+  let info = funcInfos.get(name);
   if (info === undefined) {
-    info = { id: nextFuncId++, name: func.name || '<anonymous>', hogs: 0 };
-    funcInfos.set(func, info);
+    info = { id: nextFuncId++, name, hogs: 0 };
+    funcInfos.set(name, info);
     unsent.funcs.push([info.id, info.name]);
     scheduleNames();
   }
@@ -69,18 +75,31 @@ export function funcInfo(func: Function): FuncInfo {
   return info;
 }
 
-/** A heartbeat id for a worker or pool workqueue, its name sent to the thread. */
-export function registerName(kind: 'workers' | 'pwqs', name: string): number {
-  const id = nextId++;
-  unsent[kind].push([id, name]);
+/**
+ * The heartbeat id of a worker: derived from its pool and its id in the pool, which are reused, so that the
+ * thread's table of names stays as small as the set of workers that ever coexist.
+ */
+export function registerWorker(poolId: number, workerId: number, name: string): number {
+  const id = poolId * 65536 + workerId;
+  unsent.workers.push([id, name]);
   scheduleNames();
   return id;
 }
 
+/** The heartbeat id of a pool workqueue (its workqueue's name is what the thread prints). */
 export function registerPwq(pwq: PoolWorkqueue): number {
-  const id = registerName('pwqs', pwq.wq.name);
-  pwqsById.set(id, new WeakRef(pwq));
+  const id = nextPwqId++;
+  pwqsById.set(id, pwq);
+  unsent.pwqs.push([id, pwq.wq.name]);
+  scheduleNames();
   return id;
+}
+
+/** A pool workqueue is gone with its workqueue: forget its id here and in the thread. */
+export function unregisterPwq(pwq: PoolWorkqueue): void {
+  pwqsById.delete(pwq.hbId);
+  unsent.forget.push(pwq.hbId);
+  scheduleNames();
 }
 
 function scheduleNames(): void {
@@ -93,7 +112,7 @@ function sendNames(): void {
   flushScheduled = false;
   if (thread === null) return;
   const message: WatchdogMessage = { type: 'names', ...unsent };
-  unsent = { funcs: [], workers: [], pwqs: [] };
+  unsent = { funcs: [], workers: [], pwqs: [], forget: [] };
   thread.postMessage(message);
 }
 
@@ -150,7 +169,7 @@ function startThread(): void {
 function onReport(report: WatchdogReport): void {
   if (report.type === 'cpuTime') {
     for (const [id, ms] of report.ms) {
-      const pwq = pwqsById.get(id)?.deref();
+      const pwq = pwqsById.get(id);
       if (pwq !== undefined) pwq.stats.cpuTime += ms;
     }
     return;

@@ -11,7 +11,7 @@ import { chExecuteEnd, chExecuteStart, reportFailure, workEvent } from './diagno
 import { WorkqueueError } from './errors.js';
 import { running, workContext } from './current.js';
 import { config } from './init.js';
-import { cpuHog, HB_FUNC, HB_HOG, HB_PWQ, HB_SEQ, HB_WORKER, heartbeat, registerName } from './watchdog.js';
+import { cpuHog, HB_FUNC, HB_HOG, HB_PWQ, HB_SEQ, HB_WORKER, heartbeat, registerWorker } from './watchdog.js';
 import { flushersRunEnded, flushersStarted } from './flush.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Work } from './work.js';
@@ -47,7 +47,7 @@ export class Worker {
     readonly id: number,
     readonly name: string,
   ) {
-    this.hbId = registerName('workers', name);
+    this.hbId = registerWorker(pool.id, id, name);
   }
 
   get state(): WorkerState {

@@ -59,6 +59,7 @@ import { checkNotFromOwnHandler, drain, FlushColor, workqueueBusy } from './flus
 import { freezer } from './freezer.js';
 import { busyProbe, localCpu } from './init.js';
 import { timerBase } from './timers.js';
+import { unregisterPwq } from './watchdog.js';
 import { PoolWorkqueue } from './pool-workqueue.js';
 import { cpuPool, getUnboundPool, putUnboundPool } from './pools.js';
 import type { Work } from './work.js';
@@ -290,6 +291,7 @@ export function workqueueCongested(cpu: number, wq: Workqueue): boolean {
 function releaseWorkqueue(wq: Workqueue): void {
   wq.destroyed = true;
   workqueues.delete(wq);
+  for (const pwq of wq.pwqs) if (pwq !== undefined) unregisterPwq(pwq);
   if (wq.unbound && wq.pwqs[0] !== undefined) putUnboundPool(wq.pwqs[0].pool);
 }
 

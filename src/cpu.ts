@@ -28,6 +28,8 @@ export class Cpu {
   private running = false;
   private runRank = 0;
   private preempt = false;
+  /** Items between clock reads; kept from run to run, so a loop of slow items checks after every one. */
+  private interval = CHECK_EVERY;
 
   constructor(readonly id: number) {}
 
@@ -54,6 +56,7 @@ export class Cpu {
   private rotate(pool: WorkerPool): void {
     const pools = this.pools;
     let i = pools.indexOf(pool);
+    if (i < 0) return; // freed meanwhile
     while (i + 1 < pools.length && pools[i + 1].rank === pool.rank) {
       pools[i] = pools[i + 1];
       i++;
@@ -71,7 +74,7 @@ export class Cpu {
     this.running = true;
     const start = performance.now();
     let lastCheck = start;
-    let interval = CHECK_EVERY;
+    let interval = this.interval;
     let countdown = interval;
     try {
       for (let pool = this.firstReady(); pool !== null; pool = this.firstReady()) {
@@ -81,13 +84,14 @@ export class Cpu {
           pool.processOne();
           if (--countdown === 0) {
             const now = performance.now();
+            interval = now - lastCheck > SLOW_ITEM_MS * interval ? 1 : CHECK_EVERY;
+            this.interval = interval;
             if (now - start >= RUN_BUDGET_MS) {
               this.rotate(pool);
               this.scheduled = true;
               setImmediate(this.run);
               return;
             }
-            interval = now - lastCheck > SLOW_ITEM_MS * interval ? 1 : CHECK_EVERY;
             countdown = interval;
             lastCheck = now;
           }

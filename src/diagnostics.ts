@@ -7,6 +7,7 @@
  * process warning of type CmwqWarning.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { inspect } from 'node:util';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Work } from './work.js';
 
@@ -47,9 +48,18 @@ export function reportFailure(pwq: PoolWorkqueue, work: Work<any>, error: unknow
       onError(error, work);
       return;
     } catch (onErrorFailure) {
-      warn(`workqueue ${pwq.wq.name}: onError threw while reporting a failure of ${work.funcName}`, String(onErrorFailure));
+      warn(`workqueue ${pwq.wq.name}: onError threw while reporting a failure of ${work.funcName}`, safeString(onErrorFailure, true));
     }
   }
-  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-  warn(`workqueue ${pwq.wq.name}: work function ${work.funcName} failed: ${error instanceof Error ? error.message : String(error)}`, text);
+  warn(`workqueue ${pwq.wq.name}: work function ${work.funcName} failed: ${safeString(error, false)}`, safeString(error, true));
+}
+
+/** A value as text for a report, whatever it is (an object without toString, or whose toString throws). */
+function safeString(value: unknown, stack: boolean): string {
+  try {
+    if (value instanceof Error) return stack ? (value.stack ?? String(value)) : value.message;
+    return typeof value === 'string' ? value : inspect(value, { depth: 2 });
+  } catch {
+    return inspect(value, { depth: 0, customInspect: false });
+  }
 }

@@ -38,14 +38,15 @@ export function getUnboundPool(key: string, highpri: boolean): WorkerPool {
 export function putUnboundPool(pool: WorkerPool): void {
   const entry = unboundPools.get(pool.attrsKey);
   if (entry === undefined || entry.pool !== pool) return;
-  if (--entry.refs === 0) reapUnboundPool(pool);
+  // Not now: the caller may be a handler running on this very pool, in the middle of the run loop.
+  if (--entry.refs === 0) queueMicrotask(() => reapUnboundPool(pool));
 }
 
 /** Frees pool if nobody references it and it is idle; a busy one is looked at again when a worker goes idle. */
 export function reapUnboundPool(pool: WorkerPool): void {
   const entry = unboundPools.get(pool.attrsKey);
   if (entry === undefined || entry.pool !== pool || entry.refs > 0) return;
-  if (pool.worklist.length > 0 || pool.workers.size !== pool.nrIdle) {
+  if (pool.worklist.length > 0 || pool.workers.size !== pool.nrIdle || pool.nrRunning > 0) {
     pool.unreferenced = true;
     return;
   }

@@ -83,7 +83,8 @@ export class TimerBase<T extends TimerNode> {
     const clock = this.clock();
     if (this.handle !== null) clock.clearTimer(this.handle);
     this.armedFor = key;
-    const wait = Math.min(Math.max(key - clock.now(), 1), TIMER_MAX_MS);
+    // Whole milliseconds, rounded up: Node's timers count in them, and a timer that fires early costs a re-arm.
+    const wait = Math.min(Math.max(Math.ceil(key - clock.now()), 1), TIMER_MAX_MS);
     this.handle = clock.setTimer(this.onTimer, wait, true);
   }
 

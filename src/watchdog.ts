@@ -6,8 +6,9 @@
  * The thread starts the first time the loop has work, unless both cpuIntensiveThreshMs and watchdogThreshS are
  * 0, and never keeps the process alive.
  */
-import { Worker as Thread } from 'node:worker_threads';
+import type { Worker as Thread } from 'node:worker_threads';
 import { chCpuIntensive, chStall, warn, workEvent } from './diagnostics.js';
+import { startThread as spawnThread } from './exec-argv.js';
 import { config, reconfigureHooks } from './init.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Work } from './work.js';
@@ -149,7 +150,7 @@ function watchdogReconfigure(): void {
 }
 
 function startThread(): void {
-  thread = new Thread(new URL('./watchdog-thread.js', import.meta.url), {
+  thread = spawnThread(new URL('./watchdog-thread.js', import.meta.url), {
     workerData: {
       heartbeat: heartbeat.buffer,
       cpuIntensiveThreshMs: config.cpuIntensiveThreshMs,

@@ -41,6 +41,8 @@ export class WorkerPool {
   readonly workers = new Set<Worker>();
   private readonly idle: Worker[] = [];
   nrSleeping = 0;
+  /** 1 while a handler's synchronous segment runs on this pool (the kernel's nr_running, on one loop). */
+  nrRunning = 0;
   /** An unbound pool whose last user left while it was busy: freed when its last sleeping worker wakes. */
   unreferenced = false;
   /** Bumped each time the idle timer fires; workers idle since an older generation have idled a full period. */
@@ -61,8 +63,9 @@ export class WorkerPool {
     this.rank = (kind.bh ? 0 : 2) + (kind.highpri ? 0 : 1);
   }
 
+  /** Idle workers (the one running a synchronous segment sits on the idle list but is not idle). */
   get nrIdle(): number {
-    return this.idle.length;
+    return this.idle.length - this.nrRunning;
   }
 
   get nrWorkers(): number {
@@ -117,7 +120,7 @@ export class WorkerPool {
   }
 
   private tooManyWorkers(): boolean {
-    const nrIdle = this.idle.length;
+    const nrIdle = this.nrIdle;
     const nrBusy = this.workers.size - nrIdle;
     return nrIdle > 2 && (nrIdle - 2) * MAX_IDLE_WORKERS_RATIO >= nrBusy;
   }

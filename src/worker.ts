@@ -86,32 +86,38 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   hb[HB_PWQ] = pwq.hbId;
   hb[HB_WORKER] = worker.hbId;
   hb[HB_SEQ] = seq;
+  let then: unknown;
+  const pool = worker.pool;
   running.work = work;
+  pool.nrRunning = 1;
   try {
     ret = (work._flags & ASYNC) !== 0 ? workContext.run(work, work.func, work) : work.func(work);
+    // Reading `then` runs user code too (a getter): a throw there is the handler's failure, as await would see it.
+    if (ret !== undefined && ret !== null) then = (ret as PromiseLike<unknown>).then;
   } catch (error) {
     running.work = null;
+    pool.nrRunning = 0;
     hb[HB_SEQ] = seq + 1;
     if (hb[HB_HOG] === seq) cpuHog(work, pwq, work._fn);
     finishWork(worker, work, pwq, color, error, true, startedAt);
     return;
   }
   running.work = null;
+  pool.nrRunning = 0;
   hb[HB_SEQ] = seq + 1;
   if (hb[HB_HOG] === seq) cpuHog(work, pwq, work._fn);
 
-  if (ret === undefined || ret === null || typeof (ret as PromiseLike<unknown>).then !== 'function') {
+  if (typeof then !== 'function') {
     finishWork(worker, work, pwq, color, undefined, false, startedAt);
     return;
   }
-  const pool = worker.pool;
   if (pool.bh) {
     const error = new WorkqueueError(
       'ERR_WQ_BH_ASYNC',
       `${work.funcName} returned a promise on BH workqueue ${pwq.wq.name}; BH work must be synchronous`,
     );
     // The promise's own outcome is not waited for; a later rejection must not become an unhandled one.
-    (ret as PromiseLike<unknown>).then(undefined, () => {});
+    Promise.resolve(ret).catch(() => {});
     finishWork(worker, work, pwq, color, error, true, startedAt);
     return;
   }
@@ -120,10 +126,15 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   worker.currentColor = color;
   worker.startedAt = startedAt;
   pool.workerSleeps(worker, pwq);
-  (ret as PromiseLike<unknown>).then(
-    () => sleeperDone(worker, undefined, false),
-    (error: unknown) => sleeperDone(worker, error, true),
-  );
+  try {
+    then.call(
+      ret,
+      () => sleeperDone(worker, undefined, false),
+      (error: unknown) => sleeperDone(worker, error, true),
+    );
+  } catch (error) {
+    sleeperDone(worker, error, true);
+  }
 }
 
 /** A sleeping worker's promise settled: finish its item and return it to the idle list. */

@@ -1,0 +1,219 @@
+/**
+ * Unit test of the timer base (src/timer-base.ts), the structure delayed works wait on, against a ManualClock.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../src/clock.js';
+import { TimerBase, type TimerNode } from '../src/timer-base.js';
+
+interface Node extends TimerNode {
+  id: number;
+}
+
+function node(id: number): Node {
+  return { id, _next: null, _prev: null, _list: null, priority: 0, _expires: 0 };
+}
+
+function setup(onExpire?: (n: Node, base: TimerBase<Node>, clock: ManualClock) => void) {
+  const clock = new ManualClock(1000);
+  const fired: { id: number; at: number }[] = [];
+  const base: TimerBase<Node> = new TimerBase<Node>(
+    () => clock,
+    (n) => {
+      fired.push({ id: n.id, at: clock.now() });
+      onExpire?.(n, base, clock);
+    },
+  );
+  return { clock, base, fired };
+}
+
+test('timer base: nodes fire in expiry order, FIFO within a millisecond, each at its own instant', () => {
+  const { clock, base, fired } = setup();
+  const delays = [50, 10, 30, 10, 50, 1, 30];
+  delays.forEach((d, i) => base.add(node(i), d));
+  assert.equal(base.count, 7);
+  clock.advance(100);
+  assert.deepEqual(
+    fired.map((f) => f.id),
+    [5, 1, 3, 2, 6, 0, 4],
+  );
+  for (const f of fired) assert.equal(f.at, 1000 + delays[f.id], `node ${f.id} fired at its expiry`);
+  assert.equal(base.count, 0);
+});
+
+test('timer base: a node never fires before its delay; fractional delays round up', () => {
+  const { clock, base, fired } = setup();
+  base.add(node(1), 10);
+  base.add(node(2), 0.3);
+  base.add(node(3), 9.5);
+  clock.advance(0);
+  assert.equal(fired.length, 0);
+  clock.advance(1);
+  assert.deepEqual(
+    fired.map((f) => f.id),
+    [2],
+  );
+  clock.advance(8);
+  assert.equal(fired.length, 1, 'nothing at 9 ms');
+  clock.advance(1);
+  // 9.5 ms and 10 ms both fall due at the same millisecond: arming order among equals.
+  assert.deepEqual(
+    fired.map((f) => f.id),
+    [2, 1, 3],
+  );
+});
+
+test('timer base: one clock timer while anything is armed, none when empty', () => {
+  const { clock, base } = setup();
+  assert.equal(clock.pendingTimers, 0);
+  const nodes = [node(1), node(2), node(3)];
+  base.add(nodes[0], 100);
+  base.add(nodes[1], 50);
+  base.add(nodes[2], 200);
+  assert.equal(clock.pendingTimers, 1);
+  assert.equal(clock.refedTimers, 1, 'an armed delayed work keeps the process alive');
+  base.remove(nodes[1]);
+  base.remove(nodes[0]);
+  assert.equal(clock.pendingTimers, 1);
+  base.remove(nodes[2]);
+  assert.equal(base.count, 0);
+  assert.equal(clock.pendingTimers, 0, 'no handle once empty');
+});
+
+test('timer base: removing the earliest node re-arms for the next one; removed nodes never fire', () => {
+  const { clock, base, fired } = setup();
+  const a = node(1);
+  const b = node(2);
+  const c = node(3);
+  base.add(a, 10);
+  base.add(b, 20);
+  base.add(c, 20);
+  base.remove(a);
+  base.remove(c);
+  clock.advance(15);
+  assert.equal(fired.length, 0);
+  assert.equal(clock.pendingTimers, 1);
+  clock.advance(5);
+  assert.deepEqual(fired, [{ id: 2, at: 1020 }]);
+  assert.equal(clock.pendingTimers, 0);
+});
+
+test('timer base: a removed node can be armed again, at a new expiry', () => {
+  const { clock, base, fired } = setup();
+  const a = node(1);
+  base.add(a, 10);
+  base.remove(a);
+  base.add(a, 30);
+  assert.equal(base.count, 1);
+  clock.advance(29);
+  assert.equal(fired.length, 0);
+  clock.advance(1);
+  assert.deepEqual(fired, [{ id: 1, at: 1030 }]);
+});
+
+test('timer base: an earlier node added after a later one re-arms the clock timer earlier', () => {
+  const { clock, base, fired } = setup();
+  base.add(node(1), 1000);
+  base.add(node(2), 5);
+  clock.advance(5);
+  assert.deepEqual(fired, [{ id: 2, at: 1005 }]);
+  clock.advance(995);
+  assert.deepEqual(
+    fired.map((f) => f.id),
+    [2, 1],
+  );
+});
+
+test('timer base: delays beyond the 2^31-1 ms Node limit fire at the right time', () => {
+  const { clock, base, fired } = setup();
+  const long = 2 ** 32 + 123;
+  base.add(node(1), long);
+  clock.advance(2 ** 31);
+  assert.equal(fired.length, 0);
+  assert.equal(base.count, 1);
+  assert.equal(clock.pendingTimers, 1);
+  clock.advance(long - 2 ** 31 - 1);
+  assert.equal(fired.length, 0);
+  clock.advance(1);
+  assert.deepEqual(fired, [{ id: 1, at: 1000 + long }]);
+  assert.equal(clock.pendingTimers, 0);
+});
+
+test('timer base: an expiry callback may arm new nodes and remove nodes due at the same instant', () => {
+  const others: Node[] = [node(10), node(11)];
+  const { clock, base, fired } = setup((n, b) => {
+    if (n.id === 1) {
+      b.remove(others[0]); // due at the same instant, not fired yet
+      b.add(node(2), 5);
+    }
+  });
+  base.add(node(1), 10);
+  base.add(others[0], 10);
+  base.add(others[1], 12);
+  clock.advance(10);
+  assert.deepEqual(
+    fired.map((f) => f.id),
+    [1],
+  );
+  clock.advance(10);
+  assert.deepEqual(fired, [
+    { id: 1, at: 1010 },
+    { id: 11, at: 1012 },
+    { id: 2, at: 1015 },
+  ]);
+  assert.equal(base.count, 0);
+  assert.equal(clock.pendingTimers, 0);
+});
+
+test('timer base: nodes() lists exactly the armed nodes', () => {
+  const { base } = setup();
+  const ns = [node(1), node(2), node(3), node(4)];
+  ns.forEach((n, i) => base.add(n, 10 * (i % 2) + 5));
+  base.remove(ns[2]);
+  assert.deepEqual(
+    [...base.nodes()].map((n) => n.id).sort(),
+    [1, 2, 4],
+  );
+});
+
+test('timer base: random adds, removes and advances match a reference model', () => {
+  let seed = 2024;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const { clock, base, fired } = setup();
+  const nodes = Array.from({ length: 200 }, (_, i) => node(i));
+  const armed = new Map<number, number>(); // id → expiry
+  const expected: { id: number; at: number }[] = [];
+  let armSeq = 0;
+  const seqOf = new Map<number, number>();
+  for (let step = 0; step < 20_000; step++) {
+    const op = rnd(10);
+    const n = nodes[rnd(nodes.length)];
+    if (op < 5) {
+      if (!armed.has(n.id)) {
+        const delay = rnd(100) + (rnd(4) === 0 ? 0.5 : 1); // the timer base is never given 0 (that queues at once)
+        base.add(n, delay);
+        armed.set(n.id, Math.ceil(clock.now() + delay));
+        seqOf.set(n.id, armSeq++);
+      }
+    } else if (op < 7) {
+      if (armed.has(n.id)) {
+        base.remove(n);
+        armed.delete(n.id);
+      }
+    } else {
+      const to = clock.now() + rnd(20);
+      const due = [...armed.entries()].filter(([, at]) => at <= to).sort((x, y) => x[1] - y[1] || seqOf.get(x[0])! - seqOf.get(y[0])!);
+      for (const [id, at] of due) {
+        expected.push({ id, at });
+        armed.delete(id);
+      }
+      clock.advance(to - clock.now());
+    }
+    assert.equal(base.count, armed.size, `step ${step}: count`);
+    assert.equal(clock.pendingTimers, armed.size > 0 ? 1 : 0, `step ${step}: one clock timer iff armed`);
+  }
+  assert.deepEqual(fired, expected);
+});

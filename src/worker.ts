@@ -126,21 +126,27 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   worker.currentColor = color;
   worker.startedAt = startedAt;
   pool.workerSleeps(worker, pwq);
+  // A thenable may call back twice, or late: only its first settlement counts, and only for this instance.
+  let settled = false;
+  const settle = (error: unknown, failed: boolean): void => {
+    if (settled) return;
+    settled = true;
+    sleeperDone(worker, error, failed);
+  };
   try {
     then.call(
       ret,
-      () => sleeperDone(worker, undefined, false),
-      (error: unknown) => sleeperDone(worker, error, true),
+      () => settle(undefined, false),
+      (error: unknown) => settle(error, true),
     );
   } catch (error) {
-    sleeperDone(worker, error, true);
+    settle(error, true);
   }
 }
 
 /** A sleeping worker's promise settled: finish its item and return it to the idle list. */
 function sleeperDone(worker: Worker, error: unknown, failed: boolean): void {
-  const work = worker.current;
-  if (work === null || !worker.sleeping) return; // a misbehaving thenable settled twice
+  const work = worker.current!;
   const color = worker.currentColor;
   worker.currentColor = -1;
   worker.sleeping = false;

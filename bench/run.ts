@@ -1,0 +1,81 @@
+/**
+ * The benchmark runner: `npm run bench [-- <scenario>...] [--json=<file>]`.
+ *
+ * Each scenario runs in a child process of its own (same Node flags), with cmwq and its peers alternating inside
+ * it, so that no scenario inherits another's heap or process-wide state (cmwq's async handlers, for one, turn on
+ * AsyncLocalStorage's promise hooks for the rest of the process on Node 20). The parent collects each scenario's
+ * figures and prints the summary of SPEC targets; --json writes them to a file.
+ */
+import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { hasGc, printTable, type ScenarioReport } from './harness.js';
+
+const SCENARIOS: Record<string, () => Promise<{ run: () => Promise<ScenarioReport> }>> = {
+  throughput: () => import('./throughput.js'),
+  sleeping: () => import('./sleeping.js'),
+  delayed: () => import('./delayed.js'),
+  memory: () => import('./memory.js'),
+};
+
+async function child(name: string): Promise<void> {
+  const mod = await SCENARIOS[name]();
+  const report = await mod.run();
+  await new Promise<void>((resolve, reject) => process.send!(report, (err: Error | null) => (err ? reject(err) : resolve())));
+  process.disconnect();
+  // Nothing should keep a finished scenario alive; if something does, say what (this timer itself is unref'd).
+  setTimeout(() => {
+    console.error(`scenario ${name}: still alive 5 s after finishing; active resources:`, process.getActiveResourcesInfo());
+  }, 5000).unref();
+}
+
+function runChild(name: string): Promise<ScenarioReport> {
+  return new Promise((resolve, reject) => {
+    const cp = fork(fileURLToPath(import.meta.url), ['--child', name], { execArgv: process.execArgv, stdio: 'inherit' });
+    let report: ScenarioReport | null = null;
+    cp.on('message', (m) => (report = m as ScenarioReport));
+    cp.on('error', reject);
+    cp.on('exit', (code, signal) => {
+      if (report !== null && code === 0) resolve(report);
+      else reject(new Error(`scenario ${name} failed (exit ${signal ?? code})`));
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const childAt = args.indexOf('--child');
+  if (childAt >= 0) return child(args[childAt + 1]);
+
+  const json = args.find((a) => a.startsWith('--json='))?.slice('--json='.length);
+  const names = args.filter((a) => !a.startsWith('--'));
+  for (const n of names) {
+    if (!(n in SCENARIOS)) {
+      console.error(`unknown scenario "${n}"; known: ${Object.keys(SCENARIOS).join(', ')}`);
+      process.exitCode = 2;
+      return;
+    }
+  }
+  const selected = names.length > 0 ? names : Object.keys(SCENARIOS);
+  if (!hasGc) console.warn('warning: run with --expose-gc (npm run bench does): heap figures and between-run GCs need it');
+
+  console.log(`cmwq benchmarks — Node ${process.version}, ${process.platform}/${process.arch}, ${availableParallelism()} CPUs`);
+  console.log(`scenarios: ${selected.join(', ')}`);
+  const started = Date.now();
+  const reports: ScenarioReport[] = [];
+  for (const name of selected) reports.push(await runChild(name));
+
+  console.log('\n== Summary: SPEC §7 targets ==');
+  printTable(
+    ['check', 'measured', 'target', 'verdict'],
+    reports.flatMap((r) => r.checks.map((c) => [c.label, c.shown, c.target, c.holds ? 'holds' : 'MISSED'])),
+  );
+  console.log(`\n(total ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (json !== undefined) {
+    writeFileSync(json, JSON.stringify({ node: process.version, cpus: availableParallelism(), reports }, null, 2));
+    console.log(`figures written to ${json}`);
+  }
+}
+
+await main();

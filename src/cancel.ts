@@ -14,7 +14,8 @@ import { flushersPendingCancelled, putColor, waitForWork } from './flush.js';
 import { queueWork } from './queue.js';
 import { timerBase } from './timers.js';
 import { checkDelayedWork, type DelayedWork } from './delayed-work.js';
-import { checkWork, PENDING, type Work } from './work.js';
+import { checkWork, FLUSHED, PENDING, SAMPLED, type Work } from './work.js';
+import { takeSample } from './pool-workqueue.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
 import { ListKind } from './worklist.js';
 
@@ -39,7 +40,8 @@ export function grabPending(work: Work<any>): boolean {
       work._pwq!.decActive(color);
   }
   work._flags &= ~PENDING;
-  if (work._flushers !== null) flushersPendingCancelled(work);
+  if ((work._flags & SAMPLED) !== 0) takeSample(work);
+  if ((work._flags & FLUSHED) !== 0) flushersPendingCancelled(work);
   return true;
 }
 

@@ -18,9 +18,18 @@ import { currentWork } from './current.js';
 import { WorkqueueError } from './errors.js';
 import { type DelayedWork, delayedWorkTimerFn } from './delayed-work.js';
 import { timerBase } from './timers.js';
-import { checkWork, type Flusher, PENDING, type Work } from './work.js';
+import { checkWork, FLUSHED, PENDING, type Work } from './work.js';
 import { ListKind } from './worklist.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
+
+/** A flushWork()/cancel...Sync() waiter. `pending` is true while it still waits for the queued instance to start. */
+export interface Flusher {
+  pending: boolean;
+  resolve: () => void;
+}
+
+/** The waiters of each work that has some (FLUSHED set). */
+const flushers = new Map<Work<any>, Flusher[]>();
 
 export class FlushColor {
   /** Instances counted in this color that have not ended. */
@@ -90,13 +99,18 @@ export function waitForWork(work: Work<any>): Promise<void> | null {
   if (!pending && work._worker === null) return null;
   return new Promise<void>((resolve) => {
     const flusher: Flusher = { pending, resolve };
-    (work._flushers ??= []).push(flusher);
+    const list = flushers.get(work);
+    if (list !== undefined) list.push(flusher);
+    else {
+      flushers.set(work, [flusher]);
+      work._flags |= FLUSHED;
+    }
   });
 }
 
 /** The pending instance of work started: its waiters now wait for this run. */
 export function flushersStarted(work: Work<any>): void {
-  for (const f of work._flushers!) f.pending = false;
+  for (const f of flushers.get(work)!) f.pending = false;
 }
 
 /** A run of work ended: release the waiters that waited for it. */
@@ -107,14 +121,18 @@ export function flushersRunEnded(work: Work<any>): void {
 /** The pending instance of work was cancelled: its waiters wait for the running instance, if any, or go. */
 export function flushersPendingCancelled(work: Work<any>): void {
   if (work._worker !== null) {
-    for (const f of work._flushers!) f.pending = false;
+    for (const f of flushers.get(work)!) f.pending = false;
   } else releaseFlushers(work, true);
 }
 
 function releaseFlushers(work: Work<any>, pending: boolean): void {
-  const all = work._flushers!;
+  const all = flushers.get(work)!;
   const keep = all.filter((f) => f.pending !== pending);
-  work._flushers = keep.length > 0 ? keep : null;
+  if (keep.length > 0) flushers.set(work, keep);
+  else {
+    flushers.delete(work);
+    work._flags &= ~FLUSHED;
+  }
   for (const f of all) if (f.pending === pending) f.resolve();
 }
 

@@ -11,10 +11,22 @@ import { putColor } from './flush.js';
 import { Histogram } from './histogram.js';
 import { registerPwq } from './watchdog.js';
 import { freezer, freezerCheck } from './freezer.js';
-import type { Work } from './work.js';
+import { config } from './init.js';
+import { SAMPLED, type Work } from './work.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { Workqueue } from './workqueue.js';
 import { ListKind, WorkList } from './worklist.js';
+
+/** When each SAMPLED pending instance was queued (clock ms). */
+const queuedAt = new Map<Work<any>, number>();
+
+/** A SAMPLED instance starts (the wait it had, or -1 if it was unsampled on the way) or is cancelled. */
+export function takeSample(work: Work<any>): number {
+  work._flags &= ~SAMPLED;
+  const at = queuedAt.get(work);
+  queuedAt.delete(work);
+  return at ?? -1;
+}
 
 /** The first items of a pool workqueue are all timed; then one in SAMPLE_EVERY (a power of two). */
 const SAMPLE_ALL_FIRST = 256;
@@ -73,11 +85,15 @@ export class PoolWorkqueue {
     this.hbId = registerPwq(this);
   }
 
-  /** Whether the next queueing is timed (queue wait and run time are sampled, never measured on every item). */
-  sampleNext(): boolean {
-    if ((++this.sampleTick & this.sampleMask) !== 0) return false;
+  /**
+   * Times this queueing of work if it is one of the sampled ones (queue wait and run time are sampled, never
+   * measured on every item): all of a pwq's first SAMPLE_ALL_FIRST, then one in SAMPLE_EVERY.
+   */
+  sample(work: Work<any>): void {
+    if ((++this.sampleTick & this.sampleMask) !== 0) return;
     if (this.sampleTick >= SAMPLE_ALL_FIRST) this.sampleMask = SAMPLE_EVERY - 1;
-    return true;
+    work._flags |= SAMPLED;
+    queuedAt.set(work, config.clock.now());
   }
 
   /** Queues a pending work: activates it if max_active allows, else parks it inactive. */

@@ -53,7 +53,7 @@ export function checkQueueable(cpu: number, wq: Workqueue, what: string): void {
 export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void {
   const pwq = wq.pwqs[wq.unbound || reqCpu === WORK_CPU_UNBOUND ? 0 : reqCpu - localCpu] ?? wq.pwqFor(reqCpu === WORK_CPU_UNBOUND ? localCpu : reqCpu);
   work._color = takeColor(wq);
-  work._stamp = pwq.sampleNext() ? config.clock.now() : -1;
+  pwq.sample(work);
   if (chQueueWork.hasSubscribers) {
     work._pwq = pwq;
     chQueueWork.publish(workEvent(work, pwq, reqCpu));
@@ -64,17 +64,22 @@ export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void
 /** Queues work on wq, on cpu. Returns false, doing nothing, if work was already pending or is disabled. */
 export function queueWorkOn(cpu: number, wq: Workqueue, work: Work<any>): boolean {
   checkCpu(cpu);
-  checkWorkqueue(wq);
-  checkWork(work);
-  checkQueueable(cpu, wq, 'queueWork');
-  if ((work._flags & PENDING) !== 0 || work._disable !== 0) return false;
-  work._flags |= PENDING;
-  insertWork(cpu, wq, work);
-  return true;
+  return queue(cpu, wq, work);
 }
 
 /** Queues work on wq, on the caller's CPU. */
 export function queueWork(wq: Workqueue, work: Work<any>): boolean {
-  return queueWorkOn(WORK_CPU_UNBOUND, wq, work);
+  return queue(WORK_CPU_UNBOUND, wq, work);
+}
+
+/** queueWorkOn() once cpu is known to be valid. */
+function queue(cpu: number, wq: Workqueue, work: Work<any>): boolean {
+  checkWorkqueue(wq);
+  checkWork(work);
+  if (wq.draining > 0 || wq.destroyed || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu)) checkQueueable(cpu, wq, 'queueWork');
+  if ((work._flags & PENDING) !== 0 || work._disable !== 0) return false;
+  work._flags |= PENDING;
+  insertWork(cpu, wq, work);
+  return true;
 }
 

@@ -7,14 +7,15 @@
  *
  *   _flags     PENDING while queued (armed, inactive, on a worklist or a worker's scheduled list); cleared just
  *              before the handler is called. ASYNC when func is an `async function` (its handler runs inside
- *              AsyncLocalStorage so that currentWork() holds across awaits).
+ *              AsyncLocalStorage so that currentWork() holds across awaits). FLUSHED while flushWork()/cancel
+ *              ...Sync() waiters wait for it (they live in a side table: rare, so no field on every item).
+ *              SAMPLED while the pending instance is timed for statistics (its queueing time is in a side
+ *              table too: one item in 64, and a field holding a fractional time would box a number per item).
  *   _disable   disableWork() depth; while > 0 every queue call fails.
  *   _pwq       the pool workqueue it is queued on (valid while PENDING) or last ran on.
  *   _list      the list it is linked on, with _next/_prev; null when not linked.
  *   _color     the id of the workqueue flush color the pending instance counts in (-1 when not pending).
  *   _worker    the worker executing it, null when not running. One pointer, so a work never runs twice at once.
- *   _flushers  flushWork()/cancel...Sync() waiters, null when nobody waits (the common case).
- *   _stamp     queueing time of an instance sampled for the queue-wait and run-time statistics, else -1.
  *
  * DelayedWork adds the workqueue and CPU its timer will queue it on, and its expiry.
  */
@@ -33,14 +34,10 @@ export interface WorkOptions {
   priority?: number;
 }
 
-/** A flushWork()/cancel...Sync() waiter. `pending` is true while it still waits for the queued instance to start. */
-export interface Flusher {
-  pending: boolean;
-  resolve: () => void;
-}
-
 export const PENDING = 1;
 export const ASYNC = 2;
+export const FLUSHED = 4;
+export const SAMPLED = 8;
 
 const AsyncFunction = (async () => {}).constructor;
 
@@ -60,9 +57,7 @@ export class Work<T = unknown> {
   /** @internal */ _list: WorkList<any> | null = null;
   /** @internal */ _color = -1;
   /** @internal */ _worker: Worker | null = null;
-  /** @internal */ _flushers: Flusher[] | null = null;
   /** @internal The function's record (heartbeat id, CPU-hog count). */ readonly _fn: FuncInfo;
-  /** @internal When this instance was queued (clock ms), if it is sampled for statistics; else -1. */ _stamp = -1;
 
   constructor(func: WorkFunc<Work<T>>, data?: T, options?: WorkOptions) {
     if (typeof func !== 'function') invalidArg(`work function must be a function, got ${describe(func)}`);

@@ -13,9 +13,9 @@ import { running, workContext } from './current.js';
 import { config } from './init.js';
 import { cpuHog, HB_FUNC, HB_HOG, HB_PWQ, HB_SEQ, HB_WORKER, heartbeat, registerWorker } from './watchdog.js';
 import { flushersRunEnded, flushersStarted } from './flush.js';
-import type { PoolWorkqueue } from './pool-workqueue.js';
+import { type PoolWorkqueue, takeSample } from './pool-workqueue.js';
 import type { Work } from './work.js';
-import { ASYNC, PENDING } from './work.js';
+import { ASYNC, FLUSHED, PENDING, SAMPLED } from './work.js';
 import type { WorkerPool } from './worker-pool.js';
 import { ListKind, WorkList } from './worklist.js';
 
@@ -69,13 +69,13 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   work._flags &= ~PENDING;
   worker.current = work;
   worker.currentPwq = pwq;
-  if (work._flushers !== null) flushersStarted(work);
+  if ((work._flags & FLUSHED) !== 0) flushersStarted(work);
   pwq.stats.started++;
   let startedAt = -1;
-  if (work._stamp >= 0) {
+  if ((work._flags & SAMPLED) !== 0) {
+    const queuedAt = takeSample(work);
     startedAt = config.clock.now();
-    pwq.waitHist.record(startedAt - work._stamp);
-    work._stamp = -1;
+    if (queuedAt >= 0) pwq.waitHist.record(startedAt - queuedAt);
   }
   if (chExecuteStart.hasSubscribers) chExecuteStart.publish(workEvent(work, pwq, -1));
 
@@ -176,6 +176,6 @@ function finishWork(
   }
   work._worker = null;
   worker.current = null;
-  if (work._flushers !== null) flushersRunEnded(work);
+  if ((work._flags & FLUSHED) !== 0) flushersRunEnded(work);
   pwq.decActive(color);
 }

@@ -1,5 +1,5 @@
 /**
- * The benchmark runner: `npm run bench [-- <scenario>...] [--json=<file>]`.
+ * The benchmark runner: `npm run bench [-- <scenario>[:noctx]...] [--json=<file>]`.
  *
  * Each scenario runs in a child process of its own (same Node flags), with cmwq and its peers alternating inside
  * it, so that no scenario inherits another's heap or process-wide state (cmwq's async handlers, for one, turn on
@@ -19,9 +19,23 @@ const SCENARIOS: Record<string, () => Promise<{ run: () => Promise<ScenarioRepor
   memory: () => import('./memory.js'),
 };
 
-async function child(name: string): Promise<void> {
+/**
+ * `<scenario>:noctx` runs a scenario with workqueueInit({ asyncContext: false }): cmwq's async handlers then run
+ * without AsyncLocalStorage, so no promise hooks slow the process (the trade-off the option documents).
+ */
+const NOCTX = ':noctx';
+
+async function child(spec: string): Promise<void> {
+  const noctx = spec.endsWith(NOCTX);
+  const name = noctx ? spec.slice(0, -NOCTX.length) : spec;
+  if (noctx) {
+    const { workqueueInit } = await import('../src/index.js');
+    workqueueInit({ asyncContext: false });
+    console.log(`\n(${name} with workqueueInit({ asyncContext: false }))`);
+  }
   const mod = await SCENARIOS[name]();
   const report = await mod.run();
+  if (noctx) for (const c of report.checks) c.label = `${c.label} [asyncContext off]`;
   await new Promise<void>((resolve, reject) => process.send!(report, (err: Error | null) => (err ? reject(err) : resolve())));
   process.disconnect();
   // Nothing should keep a finished scenario alive; if something does, say what (this timer itself is unref'd).
@@ -51,13 +65,13 @@ async function main(): Promise<void> {
   const json = args.find((a) => a.startsWith('--json='))?.slice('--json='.length);
   const names = args.filter((a) => !a.startsWith('--'));
   for (const n of names) {
-    if (!(n in SCENARIOS)) {
+    if (!(n.replace(NOCTX, '') in SCENARIOS)) {
       console.error(`unknown scenario "${n}"; known: ${Object.keys(SCENARIOS).join(', ')}`);
       process.exitCode = 2;
       return;
     }
   }
-  const selected = names.length > 0 ? names : Object.keys(SCENARIOS);
+  const selected = names.length > 0 ? names : [...Object.keys(SCENARIOS), `throughput${NOCTX}`, `sleeping${NOCTX}`];
   if (!hasGc) console.warn('warning: run with --expose-gc (npm run bench does): heap figures and between-run GCs need it');
 
   console.log(`cmwq benchmarks — Node ${process.version}, ${process.platform}/${process.arch}, ${availableParallelism()} CPUs`);

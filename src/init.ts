@@ -14,6 +14,13 @@ export interface WorkqueueInitOptions {
   watchdogThreshS?: number;
   /** The clock delays are measured on (a ManualClock in tests). Default: performance.now() and Node timers. */
   clock?: Clock;
+  /**
+   * Run `async function` handlers inside AsyncLocalStorage, so that currentWork() (and the deadlock and
+   * chained-queueing checks built on it) hold across their awaits. Default true. On Node 20 the first use turns
+   * on promise hooks for the whole process, which makes every promise in it slower; false trades the guarantee
+   * after the first await for that cost.
+   */
+  asyncContext?: boolean;
 }
 
 export interface WorkqueueConfig {
@@ -21,6 +28,7 @@ export interface WorkqueueConfig {
   cpuIntensiveThreshMs: number;
   watchdogThreshS: number;
   clock: Clock;
+  asyncContext: boolean;
 }
 
 export const config: WorkqueueConfig = {
@@ -28,6 +36,7 @@ export const config: WorkqueueConfig = {
   cpuIntensiveThreshMs: 10,
   watchdogThreshS: 30,
   clock: realClock,
+  asyncContext: true,
 };
 
 /** The CPU this thread is (0 on the thread that loaded cmwq first). */
@@ -45,7 +54,8 @@ export const busyProbe: { busy: () => boolean } = { busy: () => false };
  */
 export function workqueueInit(options: WorkqueueInitOptions = {}): void {
   if (options === null || typeof options !== 'object') invalidArg(`workqueueInit options must be an object, got ${describe(options)}`);
-  const { nrCpus, cpuIntensiveThreshMs, watchdogThreshS, clock } = options;
+  const { nrCpus, cpuIntensiveThreshMs, watchdogThreshS, clock, asyncContext } = options;
+  if (asyncContext !== undefined && typeof asyncContext !== 'boolean') invalidArg(`asyncContext must be a boolean, got ${describe(asyncContext)}`);
   if (nrCpus !== undefined && !(Number.isInteger(nrCpus) && nrCpus >= 1)) invalidArg(`nrCpus must be an integer >= 1, got ${describe(nrCpus)}`);
   if (cpuIntensiveThreshMs !== undefined && !(Number.isFinite(cpuIntensiveThreshMs) && cpuIntensiveThreshMs >= 0)) {
     invalidArg(`cpuIntensiveThreshMs must be a number >= 0, got ${describe(cpuIntensiveThreshMs)}`);
@@ -61,5 +71,6 @@ export function workqueueInit(options: WorkqueueInitOptions = {}): void {
   if (cpuIntensiveThreshMs !== undefined) config.cpuIntensiveThreshMs = cpuIntensiveThreshMs;
   if (watchdogThreshS !== undefined) config.watchdogThreshS = watchdogThreshS;
   if (clock !== undefined) config.clock = clock;
+  if (asyncContext !== undefined) config.asyncContext = asyncContext;
   for (const hook of reconfigureHooks) hook();
 }

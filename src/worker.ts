@@ -91,7 +91,7 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   running.work = work;
   pool.nrRunning = 1;
   try {
-    ret = (work._flags & ASYNC) !== 0 ? workContext.run(work, work.func, work) : work.func(work);
+    ret = (work._flags & ASYNC) !== 0 && config.asyncContext ? workContext.run(work, work.func, work) : work.func(work);
     // Reading `then` runs user code too (a getter): a throw there is the handler's failure, as await would see it.
     if (ret !== undefined && ret !== null) then = (ret as PromiseLike<unknown>).then;
   } catch (error) {

@@ -46,14 +46,9 @@ import {
   WQ_UNBOUND,
   WQ_FREEZABLE,
 } from '../src/index.js';
+import { settle, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ nrCpus: 2, clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
+const clock = useManualClock({ nrCpus: 2 });
 
 /** Asserts fn throws a WorkqueueError with code, synchronously. */
 function expectCode(code: string, fn: () => unknown, what = ''): void {
@@ -77,6 +72,15 @@ const badDelays: unknown[] = [NaN, -1, -0.5, Infinity, -Infinity, '10', null, un
 
 let runs = 0;
 const counted = () => void runs++;
+
+/** Asserts that none of works is pending, no timer is armed, and nothing runs when time passes: runs stays at before. */
+async function assertNothingQueued(works: Work[], before: number): Promise<void> {
+  for (const w of works) assert.equal(workPending(w), false);
+  assert.equal(clock.pendingTimers, 0);
+  clock.advance(100);
+  await settle();
+  assert.equal(runs, before);
+}
 
 test('§5 WorkqueueError is an Error with a stable code', () => {
   const e = new WorkqueueError('ERR_WQ_INVALID_ARG', 'x');
@@ -124,11 +128,7 @@ test('§5 a plain Work where a DelayedWork is required throws ERR_WQ_INVALID_ARG
   expectCode('ERR_WQ_INVALID_ARG', () => cancelDelayedWork(w as never));
   expectCode('ERR_WQ_INVALID_ARG', () => cancelDelayedWorkSync(w as never));
   expectCode('ERR_WQ_INVALID_ARG', () => flushDelayedWork(w as never));
-  assert.equal(workPending(w), false);
-  assert.equal(clock.pendingTimers, 0);
-  clock.advance(100);
-  await settle();
-  assert.equal(runs, before);
+  await assertNothingQueued([w], before);
   await destroyWorkqueue(wq);
 });
 
@@ -151,12 +151,7 @@ test('§5 something that is not a Workqueue throws ERR_WQ_INVALID_ARG and nothin
   disableWork(w);
   expectCode('ERR_WQ_INVALID_ARG', () => enableAndQueueWork({} as never, w));
   assert.equal(enableWork(w), true, 'the failed enableAndQueueWork left the disable depth alone');
-  assert.equal(workPending(w), false);
-  assert.equal(workPending(dw), false);
-  assert.equal(clock.pendingTimers, 0);
-  clock.advance(100);
-  await settle();
-  assert.equal(runs, before);
+  await assertNothingQueued([w, dw], before);
 });
 
 test('§5 NaN, negative, infinite and non-number delays throw ERR_WQ_INVALID_ARG and arm nothing', async () => {
@@ -263,12 +258,7 @@ test('§4 §5 queueing after destroy throws ERR_WQ_DESTROYED and leaves the work
   disableWork(w);
   expectCode('ERR_WQ_DESTROYED', () => enableAndQueueWork(wq, w));
   assert.equal(enableWork(w), true);
-  assert.equal(workPending(w), false);
-  assert.equal(workPending(dw), false);
-  assert.equal(clock.pendingTimers, 0);
-  clock.advance(100);
-  await settle();
-  assert.equal(runs, before);
+  await assertNothingQueued([w, dw], before);
   // Reusable elsewhere.
   assert.equal(queueWork(systemWq, w), true);
   assert.equal(queueDelayedWork(systemWq, dw, 0), true);
@@ -297,12 +287,7 @@ test('§5 queueWorkOn another CPU with a function work throws ERR_WQ_NOT_PORTABL
   expectCode('ERR_WQ_NOT_PORTABLE', () => queueDelayedWorkOn(1, wq, dw, 0));
   expectCode('ERR_WQ_NOT_PORTABLE', () => modDelayedWorkOn(1, wq, dw, 10));
   expectCode('ERR_WQ_NOT_PORTABLE', () => workOnCpu(1, () => 1, undefined));
-  assert.equal(workPending(w), false);
-  assert.equal(workPending(dw), false);
-  assert.equal(clock.pendingTimers, 0);
-  clock.advance(100);
-  await settle();
-  assert.equal(runs, before);
+  await assertNothingQueued([w, dw], before);
   await destroyWorkqueue(wq);
 });
 

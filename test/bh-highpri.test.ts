@@ -19,11 +19,7 @@ import {
   WQ_BH,
   WQ_HIGHPRI,
 } from '../src/index.js';
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
+import { settle, turn } from './helpers.js';
 
 test('highpri workqueues are served before normal ones on the same CPU', async () => {
   const order: string[] = [];

@@ -14,48 +14,18 @@ import {
   disableWorkSync,
   flushWork,
   flushWorkqueue,
-  ManualClock,
   modDelayedWork,
   queueDelayedWork,
   queueWork,
   Work,
   workBusy,
-  WorkqueueError,
   workPending,
-  workqueueInit,
   WQ_HIGHPRI,
   enableWork,
 } from '../src/index.js';
+import { caughtCode, deferred, settle, track, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-function track<T>(p: Promise<T>): { done: boolean; value: T | undefined } {
-  const state: { done: boolean; value: T | undefined } = { done: false, value: undefined };
-  p.then((v) => {
-    state.done = true;
-    state.value = v;
-  });
-  return state;
-}
-function caughtCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof WorkqueueError, `expected a WorkqueueError, got ${String(error)}`);
-    return error.code;
-  }
-  return undefined;
-}
+const clock = useManualClock();
 
 test('§3.11 cancelWork removes a pending instance and returns true; false when idle', async () => {
   const wq = allocWorkqueue('cw-pending');

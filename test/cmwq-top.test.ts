@@ -4,26 +4,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runNode, type NodeRun } from './helpers.js';
 
 const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const app = fileURLToPath(new URL('../../test/fixtures/busy-app.mjs', import.meta.url));
 const cmwq = new URL('../src/index.js', import.meta.url).href;
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill(), 30_000);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
+/** Runs the cmwq CLI with args; SIGTERM after 30 s. */
+function run(args: string[]): Promise<NodeRun> {
+  return runNode([cli, ...args], { timeoutMs: 30_000, killSignal: 'SIGTERM' });
 }
 
 test('§8 cmwq top --json reports the program\'s workqueues while it runs and at exit; its output goes to stderr', async () => {

@@ -5,15 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { performance } from 'node:perf_hooks';
 import { allocWorkqueue, destroyWorkqueue, flushWork, queueWork, Work, workqueueInit, wqMonitor } from '../src/index.js';
+import { spin, turn } from './helpers.js';
 
 workqueueInit({ cpuIntensiveThreshMs: 10 });
-
-function spin(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end);
-}
 
 test('§6 each synchronous segment over the threshold counts; warnings at the 4th, 5th, 7th and 11th offence', async () => {
   const warnings: string[] = [];
@@ -41,7 +36,7 @@ test('§6 each synchronous segment over the threshold counts; warnings at the 4t
       queueWork(wq, fast);
       await flushWork(fast);
     }
-    await new Promise((r) => setImmediate(r));
+    await turn();
     const row = wqMonitor().find((r) => r.name === 'hogs')!;
     assert.equal(row.cpuIntensive, 12, 'every 60 ms segment counted, no fast one');
     assert.equal(published, 12);

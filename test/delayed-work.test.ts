@@ -9,25 +9,18 @@ import {
   DelayedWork,
   delayedWorkPending,
   destroyWorkqueue,
-  ManualClock,
   queueDelayedWork,
   queueDelayedWorkOn,
   scheduleDelayedWork,
   workBusy,
   workPending,
-  workqueueInit,
   WQ_UNBOUND,
   flushWorkqueue,
   systemWq,
 } from '../src/index.js';
+import { settle, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
+const clock = useManualClock();
 
 test('§3.5 queueDelayedWork with delay 0 queues synchronously, with no timer', async () => {
   const wq = allocWorkqueue('dw-zero');

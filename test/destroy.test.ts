@@ -12,48 +12,19 @@ import {
   enableWork,
   flushWork,
   flushWorkqueue,
-  ManualClock,
   modDelayedWork,
   queueDelayedWork,
   queueWork,
   Work,
-  WorkqueueError,
   workPending,
-  workqueueInit,
   wqDump,
   wqMonitor,
   WQ_UNBOUND,
   cancelWork,
 } from '../src/index.js';
+import { caughtCode, deferred, settle, track, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-function track<T>(p: Promise<T>): { done: boolean } {
-  const state = { done: false };
-  p.then(() => {
-    state.done = true;
-  });
-  return state;
-}
-function caughtCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof WorkqueueError, `expected a WorkqueueError, got ${String(error)}`);
-    return error.code;
-  }
-  return undefined;
-}
+const clock = useManualClock();
 
 test('§4 destroyWorkqueue waits for pending, inactive and running items, then the workqueue is gone', async () => {
   const wq = allocWorkqueue('ds-drain', 0, 2);

@@ -16,7 +16,6 @@ import {
   enableDelayedWork,
   enableWork,
   flushWork,
-  ManualClock,
   modDelayedWork,
   queueDelayedWork,
   queueDelayedWorkOn,
@@ -27,32 +26,11 @@ import {
   systemHighpriWq,
   Work,
   workBusy,
-  WorkqueueError,
   workPending,
-  workqueueInit,
 } from '../src/index.js';
+import { caughtCode, deferred, settle, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-function caughtCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof WorkqueueError, `expected a WorkqueueError, got ${String(error)}`);
-    return error.code;
-  }
-  return undefined;
-}
+const clock = useManualClock();
 
 test('§3.12 while disabled every queue call returns false and nothing is queued or armed', async () => {
   const wq = allocWorkqueue('de-all');

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runNode, type NodeRun } from './helpers.js';
 
 const indexUrl = new URL('../src/index.js', import.meta.url).href;
 const ROUNDS = 6;
@@ -37,20 +37,8 @@ function program(distinct: boolean): string {
   `;
 }
 
-function run(source: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '-e', source.replace('ROUNDS', String(ROUNDS))], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(source: string): Promise<NodeRun> {
+  return runNode(['--expose-gc', '-e', source.replace('ROUNDS', String(ROUNDS))], { timeoutMs: 30_000 });
 }
 
 test('memory does not grow with the number of distinct work functions that have run', async (t) => {

@@ -10,40 +10,18 @@ import {
   drainWorkqueue,
   enableAndQueueWork,
   disableWork,
-  ManualClock,
   modDelayedWork,
   queueDelayedWork,
   queueWork,
   queueWorkOn,
   Work,
-  WorkqueueError,
   workPending,
-  workqueueInit,
   WQ_UNBOUND,
   flushWorkqueue,
 } from '../src/index.js';
+import { caughtCode, deferred, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-function caughtCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof WorkqueueError, `expected a WorkqueueError, got ${String(error)}`);
-    return error.code;
-  }
-  return undefined;
-}
+const clock = useManualClock();
 
 test('§3.10 drainWorkqueue waits until chained work has run out', async () => {
   const wq = allocWorkqueue('dr-chain');

@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runNode, type NodeRun } from './helpers.js';
 
 /** This file runs from dist/test/; the examples are compiled to dist/examples/<name>/index.js. */
 function examplePath(name: string): string {
@@ -15,37 +15,17 @@ function examplePath(name: string): string {
 
 const TIMEOUT_MS = 20_000;
 
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
+interface RunResult extends NodeRun {
   lines: string[];
 }
 
-function runExample(name: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.CMWQ_EXAMPLE_SHORT; // --short alone must be enough
-    delete env.NODE_OPTIONS;
-    const child = spawn(process.execPath, [examplePath(name), '--short'], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${name} did not exit within ${TIMEOUT_MS} ms; output so far:\n${stdout}\n${stderr}`));
-    }, TIMEOUT_MS);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, lines: stdout.split('\n').filter((l) => l.length > 0) });
-    });
-  });
+async function runExample(name: string): Promise<RunResult> {
+  const env = { ...process.env };
+  delete env.CMWQ_EXAMPLE_SHORT; // --short alone must be enough
+  delete env.NODE_OPTIONS;
+  const r = await runNode([examplePath(name), '--short'], { timeoutMs: TIMEOUT_MS, env });
+  if (r.killed) throw new Error(`${name} did not exit within ${TIMEOUT_MS} ms; output so far:\n${r.stdout}\n${r.stderr}`);
+  return { ...r, lines: r.stdout.split('\n').filter((l) => l.length > 0) };
 }
 
 /** Runs the example and checks what every example must do: exit 0 by itself, quietly on stderr. */

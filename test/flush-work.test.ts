@@ -10,44 +10,27 @@ import {
   destroyWorkqueue,
   flushDelayedWork,
   flushWork,
-  ManualClock,
   queueDelayedWork,
   queueWork,
   Work,
-  WorkqueueError,
   workPending,
-  workqueueInit,
 } from '../src/index.js';
+import { caughtCode, deferred, settle, track, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
+const clock = useManualClock();
 
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-/** Tracks a promise's settlement without awaiting it. */
-function track<T>(p: Promise<T>): { done: boolean; value: T | undefined } {
-  const state: { done: boolean; value: T | undefined } = { done: false, value: undefined };
-  p.then((v) => {
-    state.done = true;
-    state.value = v;
+/** A work whose run i records start<i>, waits for gates[i], then records end<i> (two gates, for two runs). */
+function workGatedTwice(): { w: Work; gates: ReturnType<typeof deferred>[]; events: string[] } {
+  const gates = [deferred(), deferred()];
+  const events: string[] = [];
+  let n = 0;
+  const w = new Work(async () => {
+    const i = n++;
+    events.push(`start${i}`);
+    await gates[i].promise;
+    events.push(`end${i}`);
   });
-  return state;
-}
-function caughtCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof WorkqueueError, `expected a WorkqueueError, got ${String(error)}`);
-    return error.code;
-  }
-  return undefined;
+  return { w, gates, events };
 }
 
 test('§3.8 flushWork of a never-queued work resolves false at once', async () => {
@@ -104,15 +87,7 @@ test('§3.8 flushWork of a running work resolves true only after the handler has
 
 test('§3.8 flushWork of a running and requeued work waits for the pending instance', async () => {
   const wq = allocWorkqueue('fw-requeued');
-  const gates = [deferred(), deferred()];
-  const events: string[] = [];
-  let n = 0;
-  const w = new Work(async () => {
-    const i = n++;
-    events.push(`start${i}`);
-    await gates[i].promise;
-    events.push(`end${i}`);
-  });
+  const { w, gates, events } = workGatedTwice();
   queueWork(wq, w);
   await settle();
   queueWork(wq, w);
@@ -130,15 +105,7 @@ test('§3.8 flushWork of a running and requeued work waits for the pending insta
 
 test('§3.8 flushWork does not wait for an instance queued after the call', async () => {
   const wq = allocWorkqueue('fw-later');
-  const gates = [deferred(), deferred()];
-  const events: string[] = [];
-  let n = 0;
-  const w = new Work(async () => {
-    const i = n++;
-    events.push(`start${i}`);
-    await gates[i].promise;
-    events.push(`end${i}`);
-  });
+  const { w, gates, events } = workGatedTwice();
   queueWork(wq, w);
   await settle();
   const state = track(flushWork(w));

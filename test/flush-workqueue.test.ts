@@ -11,45 +11,16 @@ import {
   DelayedWork,
   destroyWorkqueue,
   flushWorkqueue,
-  ManualClock,
   queueDelayedWork,
   queueWork,
   Work,
-  WorkqueueError,
-  workqueueInit,
   WQ_UNBOUND,
   workBusy,
   workPending,
 } from '../src/index.js';
+import { caughtCode, deferred, settle, track, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-function track<T>(p: Promise<T>): { done: boolean } {
-  const state = { done: false };
-  p.then(() => {
-    state.done = true;
-  });
-  return state;
-}
-function caughtCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof WorkqueueError, `expected a WorkqueueError, got ${String(error)}`);
-    return error.code;
-  }
-  return undefined;
-}
+useManualClock();
 
 test('§3.9 flushWorkqueue of an idle workqueue resolves at once', async () => {
   const wq = allocWorkqueue('fq-idle');

@@ -13,38 +13,19 @@ import {
   freezeWorkqueues,
   freezeWorkqueuesBegin,
   freezeWorkqueuesBusy,
-  ManualClock,
   queueDelayedWork,
   queueWork,
   systemFreezableWq,
   thawWorkqueues,
   Work,
   workPending,
-  workqueueInit,
   workqueueSetMaxActive,
   WQ_FREEZABLE,
   WQ_UNBOUND,
 } from '../src/index.js';
+import { deferred, settle, track, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-function track<T>(p: Promise<T>): { done: boolean } {
-  const state = { done: false };
-  p.then(() => {
-    state.done = true;
-  });
-  return state;
-}
+const clock = useManualClock();
 
 test('§3.17 freezeWorkqueuesBegin stops activation on freezable workqueues only; nothing is dropped; thaw resumes in order', async () => {
   const frozen = allocWorkqueue('fz-a', WQ_FREEZABLE);

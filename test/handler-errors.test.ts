@@ -3,7 +3,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import {
   allocWorkqueue,
@@ -20,11 +19,8 @@ import {
   type WorkEvent,
   type Workqueue,
 } from '../src/index.js';
+import { runNode, settle, turn, withWarnings } from './helpers.js';
 
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
 function failedOf(wq: Workqueue): number {
   const row = wqMonitor().find((r) => r.name === wq.name);
   assert.ok(row);
@@ -79,10 +75,7 @@ test('§3.16 a rejecting async handler is reported, counted, and flush and cance
 });
 
 test('§3.16 §5 without onError a failure becomes a CmwqWarning naming the workqueue, the function and the error', async () => {
-  const warnings: Error[] = [];
-  const onWarning = (w: Error) => warnings.push(w);
-  process.on('warning', onWarning);
-  try {
+  await withWarnings(async (warnings) => {
     const wq = allocWorkqueue('he-warn');
     queueWork(
       wq,
@@ -106,16 +99,11 @@ test('§3.16 §5 without onError a failure becomes a CmwqWarning naming the work
     assert.match(ours[1].message, /async-456/);
     assert.equal(failedOf(wq), 2);
     await destroyWorkqueue(wq);
-  } finally {
-    process.off('warning', onWarning);
-  }
+  });
 });
 
 test('§3.16 an onError that throws falls back to a warning and breaks nothing', async () => {
-  const warnings: Error[] = [];
-  const onWarning = (w: Error) => warnings.push(w);
-  process.on('warning', onWarning);
-  try {
+  await withWarnings(async (warnings) => {
     const wq = allocWorkqueue('he-onerror-throws', 0, 0, {
       onError: () => {
         throw new Error('onError itself failed');
@@ -135,9 +123,7 @@ test('§3.16 an onError that throws falls back to a warning and breaks nothing',
     assert.ok(warnings.some((w) => w.name === 'CmwqWarning' && w.message.includes('he-onerror-throws')));
     assert.equal(failedOf(wq), 1);
     await destroyWorkqueue(wq);
-  } finally {
-    process.off('warning', onWarning);
-  }
+  });
 });
 
 test('§3.16 thrown non-Error values (string, number, undefined, null, symbol, plain object) are reported and counted', async () => {
@@ -207,23 +193,6 @@ test('§3.16 onError can be set later with applyWorkqueueAttrs', async () => {
   await destroyWorkqueue(wq);
 });
 
-/** Runs a small program in a child process; resolves with its exit code, signal and output. */
-function runChild(source: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', source], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 const indexUrl = new URL('../src/index.js', import.meta.url).href;
 
 function edgeProgram(handlerBody: string): string {
@@ -247,7 +216,7 @@ for (const [what, body] of [
   ['a thenable whose then getter throws', "return { get then() { throw new Error('bad getter'); } };"],
 ] as const) {
   test(`§3.16 a handler failing with ${what} is not fatal to the process`, async () => {
-    const r = await runChild(edgeProgram(body));
+    const r = await runNode(['--input-type=module', '-e', edgeProgram(body)], { timeoutMs: 10_000 });
     assert.equal(r.code, 0, `the process must survive, but it exited with code ${r.code}; stderr:\n${r.stderr.slice(0, 600)}`);
     assert.match(r.stdout, /flushed after=1 failed=1/);
   });

@@ -4,44 +4,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runNode, type NodeRun } from './helpers.js';
 
 const indexUrl = new URL('../src/index.js', import.meta.url).href;
 const KILL_AFTER_MS = 10_000;
 
-interface ChildResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  killed: boolean;
-  elapsedMs: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runChild(body: string): Promise<ChildResult> {
+function runChild(body: string): Promise<NodeRun> {
   // A CommonJS -e script importing cmwq, so that its threads (the watchdog) start as in an application.
   const source = `import(${JSON.stringify(indexUrl)}).then(async (cmwq) => {\n${body}\n}).catch((e) => { console.error(e); process.exitCode = 1; });`;
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      killed = true;
-      child.kill('SIGKILL');
-    }, KILL_AFTER_MS);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, killed, elapsedMs: Date.now() - started, stdout, stderr });
-    });
-  });
+  return runNode(['-e', source], { timeoutMs: KILL_AFTER_MS });
 }
 
-function assertExitedByItself(r: ChildResult, marker: string): void {
+function assertExitedByItself(r: NodeRun, marker: string): void {
   assert.equal(r.killed, false, `the child did not exit by itself within ${KILL_AFTER_MS} ms; stdout: ${r.stdout}`);
   assert.equal(r.code, 0, `exit code ${r.code}; stderr: ${r.stderr.slice(0, 500)}`);
   assert.ok(r.stdout.includes(marker), `the child got to the end (${marker}); stdout: ${r.stdout}`);

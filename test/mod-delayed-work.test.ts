@@ -10,28 +10,16 @@ import {
   destroyWorkqueue,
   disableDelayedWork,
   enableDelayedWork,
-  ManualClock,
   modDelayedWork,
   modDelayedWorkOn,
   queueDelayedWork,
   queueWork,
   workBusy,
-  workqueueInit,
   flushWorkqueue,
 } from '../src/index.js';
+import { deferred, settle, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
+const clock = useManualClock();
 
 /** Advances the clock 1 ms at a time, letting work run after each step. */
 async function runFor(ms: number): Promise<void> {

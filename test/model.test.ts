@@ -30,39 +30,26 @@ import {
   flushDelayedWork,
   flushWork,
   flushWorkqueue,
-  ManualClock,
   modDelayedWork,
   queueDelayedWork,
   queueWork,
   workBusy,
   workPending,
-  workqueueInit,
   WQ_HIGHPRI,
   WQ_UNBOUND,
   type WorkEvent,
   type Workqueue,
 } from '../src/index.js';
+import { mulberry32, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
+const clock = useManualClock();
 
 const SEQUENCES = Number(process.env.MODEL_SEQUENCES ?? 5000);
 const BASE_SEED = Number(process.env.MODEL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 let rng = mulberry32(BASE_SEED);
 const rint = (n: number): number => Math.floor(rng() * n);
 const chance = (p: number): boolean => rng() < p;
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 class IntentionalFailure extends Error {}
 

@@ -5,25 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runNode } from './helpers.js';
 
 const indexUrl = new URL('../src/index.js', import.meta.url).href;
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Runs 60 ms CPU hogs until one is counted (3 s at most) and prints the count and any CmwqWarning. */
 const body = `
@@ -50,7 +34,7 @@ const variants: [string, string[]][] = [
 
 for (const [what, args] of variants) {
   test(`§1 §6 an app started with ${what} gets its watchdog thread: a CPU hog is counted`, async () => {
-    const r = await run(args);
+    const r = await runNode(args, { timeoutMs: 15_000 });
     assert.equal(r.code, 0, r.stderr.slice(0, 500));
     assert.ok(!/WARNING .*watchdog thread failed/.test(r.stdout), `the watchdog thread failed to start:\n${r.stdout}${r.stderr.slice(0, 400)}`);
     assert.match(r.stdout, /cpuIntensive=[1-9]/);

@@ -10,29 +10,17 @@ import {
   DelayedWork,
   destroyWorkqueue,
   flushWorkqueue,
-  ManualClock,
   queueDelayedWork,
   queueWork,
   Work,
   WorkqueueError,
-  workqueueInit,
   workqueueSetMaxActive,
   wqDump,
   WQ_HIGHPRI,
 } from '../src/index.js';
+import { deferred, settle, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
+const clock = useManualClock();
 
 test('§3.14 an ordered workqueue runs one item at a time, strictly in queueing order', async () => {
   const wq = allocOrderedWorkqueue('ord-basic');

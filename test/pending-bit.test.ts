@@ -9,7 +9,6 @@ import {
   DelayedWork,
   destroyWorkqueue,
   enableAndQueueWork,
-  ManualClock,
   queueDelayedWork,
   queueWork,
   queueWorkOn,
@@ -20,17 +19,11 @@ import {
   workPending,
   WQ_HIGHPRI,
   WQ_UNBOUND,
-  workqueueInit,
   disableWork,
 } from '../src/index.js';
+import { settle, turn, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
+const clock = useManualClock();
 
 test('§3.1 queueWork on an idle work returns true, sets pending, and any further queue call returns false until it runs once', async () => {
   const wq = allocWorkqueue('pb-a');

@@ -17,16 +17,7 @@ import {
   WQ_HIGHPRI,
   WQ_UNBOUND,
 } from '../src/index.js';
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { deferred, settle, turn } from './helpers.js';
 
 test('§3.3 a work requeued while it sleeps runs again only after the running instance ends (same workqueue)', async () => {
   const wq = allocWorkqueue('re-same');

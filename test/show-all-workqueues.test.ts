@@ -13,6 +13,7 @@ import {
   wqDump,
   WQ_MEM_RECLAIM,
 } from '../src/index.js';
+import { turn } from './helpers.js';
 
 test('§6 showAllWorkqueues lists busy workqueues with in-flight, pending (N*func) and inactive items, then busy pools', async () => {
   assert.equal(showAllWorkqueues(), 'Showing busy workqueues and worker pools:\n', 'nothing busy at first');
@@ -27,7 +28,7 @@ test('§6 showAllWorkqueues lists busy workqueues with in-flight, pending (N*fun
   queueWork(wq, a);
   for (const b of bs) queueWork(wq, b);
   queueWork(wq, c);
-  await new Promise((r) => setImmediate(r));
+  await turn();
   const pool = wqDump().workqueues.find((w) => w.name === 'snap')!.pwqs[0].pool;
   assert.equal(
     showAllWorkqueues(),
@@ -50,7 +51,7 @@ test('§6 wqDump maps workqueues to pools and names rescuers', async () => {
   const wq = allocWorkqueue('dump-reclaim', WQ_MEM_RECLAIM, 4);
   const w = new Work(function noop() {});
   queueWork(wq, w);
-  await new Promise((r) => setImmediate(r));
+  await turn();
   const dump = wqDump();
   const entry = dump.workqueues.find((x) => x.name === 'dump-reclaim')!;
   assert.equal(entry.rescuer, 'kworker/R-dump-reclaim');

@@ -10,28 +10,16 @@ import {
   destroyWorkqueue,
   flushDelayedWork,
   flushWorkqueue,
-  ManualClock,
   queueDelayedWork,
   queueWork,
   queueWorkOn,
   Work,
-  workqueueInit,
   WQ_UNBOUND,
   type WorkEvent,
 } from '../src/index.js';
+import { deferred, settle, useManualClock } from './helpers.js';
 
-const clock = new ManualClock();
-workqueueInit({ clock });
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
+const clock = useManualClock();
 
 const CHANNELS = {
   queue: 'cmwq:workqueue_queue_work',

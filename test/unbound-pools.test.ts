@@ -3,7 +3,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import {
   allocOrderedWorkqueue,
   allocWorkqueue,
@@ -19,6 +18,7 @@ import {
   WQ_UNBOUND,
   type Workqueue,
 } from '../src/index.js';
+import { runNode, turn } from './helpers.js';
 
 /** Queues a no-op on wq (pool workqueues are made on first use), flushes, and returns wq's pool ids. */
 async function poolsOf(wq: Workqueue): Promise<number[]> {
@@ -119,7 +119,7 @@ test('§3.15 a function work on an unbound workqueue runs on this thread with it
       new Work(async (self) => {
         inFlight++;
         peak = Math.max(peak, inFlight);
-        await new Promise((r) => setImmediate(r));
+        await turn();
         seen.push(currentWork() === self);
         inFlight--;
       }),
@@ -169,16 +169,6 @@ test('§3.15 applyWorkqueueAttrs from a handler, releasing the pool it runs on, 
       console.log('all ran');
     });
   `;
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', () => {
-      clearTimeout(timer);
-      resolve(stdout);
-    });
-  });
-  assert.equal(out.trim(), 'all ran');
+  const { stdout } = await runNode(['-e', source], { timeoutMs: 20_000 });
+  assert.equal(stdout.trim(), 'all ran');
 });

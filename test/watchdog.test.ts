@@ -4,16 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runNode } from './helpers.js';
 
 const fixture = new URL('../../test/fixtures/stuck-loop.mjs', import.meta.url);
 const cmwq = new URL('../src/index.js', import.meta.url).href;
 
 test('§6 a blocked main loop is reported as a workqueue lockup before the handler returns', async () => {
-  const child = spawn(process.execPath, [fixture.pathname, cmwq], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const { code, stderr } = await runNode([fixture.pathname, cmwq]);
   assert.equal(code, 0, stderr);
   const lockup = stderr.indexOf('BUG: workqueue lockup - pool cpus=0 stuck for');
   const returned = stderr.indexOf('handler returned');

@@ -16,16 +16,7 @@ import {
   allocOrderedWorkqueue,
   WQ_HIGHPRI,
 } from '../src/index.js';
-
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await turn();
-}
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { deferred, settle, turn } from './helpers.js';
 
 test('§3.4 WORK_BUSY_PENDING is 1 and WORK_BUSY_RUNNING is 2', () => {
   assert.equal(WORK_BUSY_PENDING, 1);

@@ -14,15 +14,7 @@ import {
   wqMonitor,
   type WorkEvent,
 } from '../src/index.js';
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32, turn } from './helpers.js';
 
 test('§6 total = execute_start events, infl = starts - ends, failed = errors, on random workloads', async () => {
   const wq = allocWorkqueue('mon-random', 0, 3, { onError: () => {} });
@@ -41,7 +33,7 @@ test('§6 total = execute_start events, infl = starts - ends, failed = errors, o
   diagnosticsChannel.subscribe('cmwq:workqueue_execute_start', onStart);
   diagnosticsChannel.subscribe('cmwq:workqueue_execute_end', onEnd);
   try {
-    const random = rng(42);
+    const random = mulberry32(42);
     const works = Array.from(
       { length: 12 },
       (_, i) =>
@@ -57,7 +49,7 @@ test('§6 total = execute_start events, infl = starts - ends, failed = errors, o
         if (r < 0.6) queueWork(wq, w);
         else if (r < 0.7) cancelWork(w);
       }
-      await new Promise((r) => setImmediate(r));
+      await turn();
       const now = row();
       assert.equal(now.total, starts, `round ${round}: total`);
       assert.equal(now.infl, starts - ends, `round ${round}: infl`);
@@ -89,7 +81,7 @@ test('§6 pending counts queued and inactive items not yet started; cmWakeup cou
   for (const w of sleepers) queueWork(wq, w);
   let row = wqMonitor().find((r) => r.name === 'mon-pending')!;
   assert.deepEqual([row.total, row.infl, row.pending], [0, 0, 5]);
-  await new Promise((r) => setImmediate(r));
+  await turn();
   row = wqMonitor().find((r) => r.name === 'mon-pending')!;
   assert.deepEqual([row.total, row.infl, row.pending], [2, 2, 3]);
   assert.equal(row.cmWakeup, 1, 'the first sleeper let the second start');

@@ -1,0 +1,122 @@
+/**
+ * Helpers shared by the test files: event-loop turns, deferreds, promise tracking, error codes, a seeded RNG,
+ * CPU spinning, the ManualClock set-up, and running node in a child process.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { ManualClock, WorkqueueError, workqueueInit, type WorkqueueInitOptions } from '../src/index.js';
+
+/** Resolves after one turn of the event loop (one setImmediate). */
+export const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Lets the event loop turn `turns` times (10 by default), so that queued work gets to run. */
+export async function settle(turns = 10): Promise<void> {
+  for (let i = 0; i < turns; i++) await turn();
+}
+
+/** A promise with its resolve function, for gating handlers from the test. */
+export function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Tracks a promise's settlement (and its value) without awaiting it. */
+export function track<T>(p: Promise<T>): { done: boolean; value: T | undefined } {
+  const state: { done: boolean; value: T | undefined } = { done: false, value: undefined };
+  p.then((v) => {
+    state.done = true;
+    state.value = v;
+  });
+  return state;
+}
+
+/** The code of the WorkqueueError fn throws (asserting that is what it throws), or undefined if it returns. */
+export function caughtCode(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof WorkqueueError, `expected a WorkqueueError, got ${String(error)}`);
+    return error.code;
+  }
+  return undefined;
+}
+
+/** A seeded pseudo-random generator (mulberry32) returning numbers in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Keeps the CPU busy for ms milliseconds, synchronously. */
+export function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+/** Calls workqueueInit with a new ManualClock (and any other options) and returns the clock. */
+export function useManualClock(options: Omit<WorkqueueInitOptions, 'clock'> = {}): ManualClock {
+  const clock = new ManualClock();
+  workqueueInit({ ...options, clock });
+  return clock;
+}
+
+/** How a child process run by runNode ended, and what it printed. */
+export interface NodeRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when runNode killed it for outliving its timeout. */
+  killed: boolean;
+  elapsedMs: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node <args>` in a child process, collecting its output; kills it (SIGKILL by default) after timeoutMs. */
+export function runNode(
+  args: string[],
+  { timeoutMs, killSignal = 'SIGKILL', env }: { timeoutMs?: number; killSignal?: NodeJS.Signals; env?: NodeJS.ProcessEnv } = {},
+): Promise<NodeRun> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            killed = true;
+            child.kill(killSignal);
+          }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, killed, elapsedMs: Date.now() - started, stdout, stderr });
+    });
+  });
+}
+
+/** Runs fn with the process warnings emitted meanwhile collected in the array it is given. */
+export async function withWarnings(fn: (warnings: Error[]) => Promise<void>): Promise<void> {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    await fn(warnings);
+  } finally {
+    process.off('warning', onWarning);
+  }
+}

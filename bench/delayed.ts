@@ -23,9 +23,11 @@ import {
 } from '../src/index.js';
 import {
   check,
+  checkAtLeast,
   type Contender,
   fmtBytes,
   fmtMs,
+  fmtRange,
   fmtX,
   hasGc,
   heading,
@@ -133,19 +135,13 @@ async function armCancel(report: ScenarioReport, wq: ReturnType<typeof allocWork
     ['contender', 'median', 'min .. max', 'ns/item', 'speed vs setTimeout'],
     [...results].map(([name, ms]) => {
       const m = median(ms);
-      return [name, fmtMs(m), `${fmtMs(Math.min(...ms))} .. ${fmtMs(Math.max(...ms))}`, ((m * 1e6) / N).toFixed(0), fmtX(nodeMs / m)];
+      return [name, fmtMs(m), fmtRange(ms), ((m * 1e6) / N).toFixed(0), fmtX(nodeMs / m)];
     }),
   );
   for (const [name, ms] of results) report.figures[`armcancel.${name}.ms`] = median(ms);
   for (const name of [CM_PRE, CM_NEW]) {
     const r = nodeMs / median(results.get(name)!);
-    check(report, {
-      label: `delayed: ${name} speed / setTimeout+clearTimeout`,
-      value: r,
-      shown: fmtX(r),
-      target: `>= ${SPEED_TARGET}x`,
-      holds: r >= SPEED_TARGET,
-    });
+    checkAtLeast(report, `delayed: ${name} speed / setTimeout+clearTimeout`, r, SPEED_TARGET);
   }
 }
 

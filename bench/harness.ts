@@ -79,6 +79,33 @@ export interface Contender {
   warmup?: number;
 }
 
+/** What a timed run checks afterwards: a counter the handlers bump, reset before each run. */
+export interface Counter {
+  reset(): void;
+  read(): number;
+  /** The word for the error when items are missing: "executed", "finished". */
+  verb: string;
+}
+
+/**
+ * A contender timed from the call to `fn(n)` until what it returns settles; the counter is reset before and must
+ * read n after, or the run throws.
+ */
+export function timedContender(name: string, n: number, counter: Counter, fn: (n: number) => Promise<void> | void): Contender {
+  return {
+    name,
+    async run() {
+      counter.reset();
+      const t0 = now();
+      await fn(n);
+      const ms = now() - t0;
+      const got = counter.read();
+      if (got !== n) throw new Error(`${name}: ${got} of ${n} items ${counter.verb}`);
+      return ms;
+    },
+  };
+}
+
 export interface RoundsOptions {
   runs: number;
   warmup: number;
@@ -154,6 +181,11 @@ export function fmtMs(ms: number, digits = 1): string {
   return Number.isFinite(ms) ? `${ms.toFixed(digits)} ms` : '-';
 }
 
+/** "min .. max" of a contender's run times. */
+export function fmtRange(ms: readonly number[]): string {
+  return `${fmtMs(Math.min(...ms))} .. ${fmtMs(Math.max(...ms))}`;
+}
+
 export function fmtBytes(b: number): string {
   return Number.isFinite(b) ? `${b.toFixed(1)} B` : '-';
 }
@@ -210,6 +242,11 @@ export function newReport(scenario: string): ScenarioReport {
 export function check(report: ScenarioReport, c: Check): void {
   report.checks.push(c);
   console.log(`   -> ${c.label}: ${c.shown} (SPEC target ${c.target}): ${c.holds ? 'HOLDS' : 'MISSED'}`);
+}
+
+/** check() for a speed ratio that must reach `min`: shown as "1.62x" against the target ">= 1.5x". */
+export function checkAtLeast(report: ScenarioReport, label: string, ratio: number, min: number): void {
+  check(report, { label, value: ratio, shown: fmtX(ratio), target: `>= ${min}x`, holds: ratio >= min });
 }
 
 // ---- the hand-written floor ----

@@ -11,18 +11,20 @@ import { allocWorkqueue, destroyWorkqueue, flushWorkqueue, queueWork, Work } fro
 import {
   check,
   type Contender,
+  type Counter,
   FloorQueue,
   fmtMs,
   fmtPct,
+  fmtRange,
   fmtX,
   heading,
   median,
   newReport,
-  now,
   printTable,
   rounds,
   type ScenarioReport,
   scaled,
+  timedContender,
 } from './harness.js';
 
 const N = scaled(10_000);
@@ -42,19 +44,9 @@ async function sleeper(): Promise<void> {
   done++;
 }
 
-function timed(name: string, fn: () => Promise<void>): Contender {
-  return {
-    name,
-    async run() {
-      done = 0;
-      const t0 = now();
-      await fn();
-      const ms = now() - t0;
-      if (done !== N) throw new Error(`${name}: ${done} of ${N} items finished`);
-      return ms;
-    },
-  };
-}
+const finished: Counter = { reset: () => (done = 0), read: () => done, verb: 'finished' };
+/** Times a run of all N items; every sleeper must have finished. */
+const timed = (name: string, fn: () => Promise<void>): Contender => timedContender(name, N, finished, fn);
 
 const CMWQ = `cmwq (maxActive ${CONCURRENCY})`;
 const FLOOR = `hand-written (limit ${CONCURRENCY})`;
@@ -99,7 +91,7 @@ export async function run(): Promise<ScenarioReport> {
     ['contender', 'median', 'min .. max', 'vs hand-written', 'vs ideal'],
     [...results].map(([name, ms]) => {
       const m = median(ms);
-      return [name, fmtMs(m), `${fmtMs(Math.min(...ms))} .. ${fmtMs(Math.max(...ms))}`, fmtPct(m / floorMs - 1), fmtX(m / IDEAL_MS)];
+      return [name, fmtMs(m), fmtRange(ms), fmtPct(m / floorMs - 1), fmtX(m / IDEAL_MS)];
     }),
   );
   for (const [name, ms] of results) report.figures[`${name}.ms`] = median(ms);

@@ -20,21 +20,23 @@ import {
   type Workqueue,
 } from '../src/index.js';
 import {
-  check,
+  checkAtLeast,
   describeRuns,
   type Contender,
+  type Counter,
   FloorQueue,
   fmtMs,
+  fmtRange,
   fmtRate,
   fmtX,
   heading,
   median,
   newReport,
-  now,
   printTable,
   rounds,
   type ScenarioReport,
   scaled,
+  timedContender,
 } from './harness.js';
 
 const N = scaled(1_000_000);
@@ -72,20 +74,11 @@ type Kind = 'sync' | 'async';
 /** Items each contender runs (N, or SLOW_N for the slow peers). */
 const itemsOf = new Map<string, number>();
 
+const executedCount: Counter = { reset: () => (executed = 0), read: () => executed, verb: 'executed' };
 /** Wraps a run of n items: resets the counter, times fn, checks that all n items ran. */
 function timed(name: string, fn: (n: number) => Promise<void> | void, n = N): Contender {
   itemsOf.set(name, n);
-  return {
-    name,
-    async run() {
-      executed = 0;
-      const t0 = now();
-      await fn(n);
-      const ms = now() - t0;
-      if (executed !== n) throw new Error(`${name}: ${executed} of ${n} items executed`);
-      return ms;
-    },
-  };
+  return timedContender(name, n, executedCount, fn);
 }
 
 function cmwqContender(name: string, wq: Workqueue, works: Work<unknown>[]): Contender {
@@ -167,7 +160,7 @@ function printResults(rows: [string, number[]][], refRate: number): void {
     rows.map(([name, ms]) => {
       const rate = rateOf(name, ms);
       const items = itemsOf.get(name.replace(' [hooks off]', ''))!;
-      return [name, items.toLocaleString('en-US'), fmtMs(median(ms)), `${fmtMs(Math.min(...ms))} .. ${fmtMs(Math.max(...ms))}`, fmtRate(rate), fmtX(rate / refRate)];
+      return [name, items.toLocaleString('en-US'), fmtMs(median(ms)), fmtRange(ms), fmtRate(rate), fmtX(rate / refRate)];
     }),
   );
 }
@@ -211,29 +204,11 @@ async function section(kind: Kind, report: ScenarioReport): Promise<void> {
   const fl = median(results.get(sync ? 'hand-written floor' : `hand-written floor (limit ${FLOOR_ASYNC_LIMIT})`)!);
   for (const [name, ms] of rows) report.figures[`${kind}.${name}.itemsPerSec`] = rateOf(name, ms);
 
-  check(report, {
-    label: `${kind}: cmwq (maxActive ${WQ_MAX_ACTIVE}) speed / fastq callback`,
-    value: fq / cm,
-    shown: fmtX(fq / cm),
-    target: `>= ${TARGET}x`,
-    holds: fq / cm >= TARGET,
-  });
-  check(report, {
-    label: `${kind}: cmwq (default maxActive) speed / fastq callback`,
-    value: fq / cd,
-    shown: fmtX(fq / cd),
-    target: `>= ${TARGET}x`,
-    holds: fq / cd >= TARGET,
-  });
+  checkAtLeast(report, `${kind}: cmwq (maxActive ${WQ_MAX_ACTIVE}) speed / fastq callback`, fq / cm, TARGET);
+  checkAtLeast(report, `${kind}: cmwq (default maxActive) speed / fastq callback`, fq / cd, TARGET);
   if (hooksOff !== null) {
     const fqOff = median(hooksOff.get(FASTQ_CB)!);
-    check(report, {
-      label: `${kind}: cmwq (maxActive ${WQ_MAX_ACTIVE}) speed / fastq callback [hooks off]`,
-      value: fqOff / cm,
-      shown: fmtX(fqOff / cm),
-      target: `>= ${TARGET}x`,
-      holds: fqOff / cm >= TARGET,
-    });
+    checkAtLeast(report, `${kind}: cmwq (maxActive ${WQ_MAX_ACTIVE}) speed / fastq callback [hooks off]`, fqOff / cm, TARGET);
   }
   console.log(`   (cmwq maxActive ${WQ_MAX_ACTIVE} costs ${fmtX(cm / fl)} the hand-written floor's time)`);
 }

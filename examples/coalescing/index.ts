@@ -18,7 +18,6 @@
  *
  * Run: npm run build && node dist/examples/coalescing/index.js [--short]
  */
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   allocWorkqueue,
@@ -26,28 +25,12 @@ import {
   flushWork,
   queueWork,
   Work,
-  WORK_BUSY_PENDING,
-  WORK_BUSY_RUNNING,
   workBusy,
   workPending,
 } from 'cmwq';
+import { busyText, createLog, ms } from '../shared.js';
 
-// --short (or CMWQ_EXAMPLE_SHORT=1) divides every delay by 10.
-const SHORT = process.argv.includes('--short') || process.env.CMWQ_EXAMPLE_SHORT === '1';
-const ms = (n: number): number => Math.max(1, Math.round(SHORT ? n / 10 : n));
-
-const t0 = performance.now();
-function log(who: string, line: string): void {
-  const t = ((performance.now() - t0) / 1000).toFixed(3).padStart(8);
-  console.log(`[${t}] ${who.padEnd(9)} ${line}`);
-}
-
-function busyText(bits: number): string {
-  const parts = [];
-  if (bits & WORK_BUSY_PENDING) parts.push('PENDING');
-  if (bits & WORK_BUSY_RUNNING) parts.push('RUNNING');
-  return `${bits} (${parts.length > 0 ? parts.join('|') : 'idle'})`;
-}
+const log = createLog(9); // who-column width
 
 /** Prints the two views of the work's state. */
 function state(who: string, when: string): void {

@@ -24,7 +24,6 @@
  *
  * Run: npm run build && node dist/examples/completion-pipeline/index.js [--short]
  */
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   allocOrderedWorkqueue,
@@ -35,16 +34,9 @@ import {
   Work,
   WQ_UNBOUND,
 } from 'cmwq';
+import { createLog, ms } from '../shared.js';
 
-// --short (or CMWQ_EXAMPLE_SHORT=1) divides every delay by 10.
-const SHORT = process.argv.includes('--short') || process.env.CMWQ_EXAMPLE_SHORT === '1';
-const ms = (n: number): number => Math.max(1, Math.round(SHORT ? n / 10 : n));
-
-const t0 = performance.now();
-function log(who: string, line: string): void {
-  const t = ((performance.now() - t0) / 1000).toFixed(3).padStart(8);
-  console.log(`[${t}] ${who.padEnd(10)} ${line}`);
-}
+const log = createLog(10); // who-column width
 
 // One workqueue per kind of stage.
 const ioWq = allocWorkqueue('io', 0, 0);

@@ -36,20 +36,16 @@ import {
   wqMonitor,
   WQ_UNBOUND,
 } from 'cmwq';
+import { createLog, SHORT } from '../shared.js';
+
+const log = createLog(9); // who-column width
 
 // --short (or CMWQ_EXAMPLE_SHORT=1) runs fewer jobs of fewer slices; each slice stays well above the 10 ms threshold.
-const SHORT = process.argv.includes('--short') || process.env.CMWQ_EXAMPLE_SHORT === '1';
 const JOBS = SHORT ? 4 : 6;
 const SLICES = SHORT ? 2 : 8;
 /** One slice of computation: a synchronous segment this long (> cpuIntensiveThreshMs, 10 ms by default). */
 const SLICE_MS = SHORT ? 35 : 25;
 const HEARTBEAT_MS = 10;
-
-const t0 = performance.now();
-function log(who: string, line: string): void {
-  const t = ((performance.now() - t0) / 1000).toFixed(3).padStart(8);
-  console.log(`[${t}] ${who.padEnd(9)} ${line}`);
-}
 
 /** Burns the CPU for about `msec` milliseconds (a stand-in for hashing, compression, image work, ...). */
 function crunchFor(msec: number, seed: number): number {

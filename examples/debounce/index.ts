@@ -16,23 +16,18 @@
  *
  * Run: npm run build && node dist/examples/debounce/index.js [--short]
  */
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { allocWorkqueue, DelayedWork, delayedWorkPending, destroyWorkqueue, flushDelayedWork, modDelayedWork } from 'cmwq';
+import { createLog, ms } from '../shared.js';
 
-// --short (or CMWQ_EXAMPLE_SHORT=1) divides every delay by 5 (keystrokes stay well apart from the debounce delay).
-const SHORT = process.argv.includes('--short') || process.env.CMWQ_EXAMPLE_SHORT === '1';
-const ms = (n: number): number => Math.max(1, Math.round(SHORT ? n / 5 : n));
+const log = createLog(8); // who-column width
 
-const t0 = performance.now();
-function log(who: string, line: string): void {
-  const t = ((performance.now() - t0) / 1000).toFixed(3).padStart(8);
-  console.log(`[${t}] ${who.padEnd(8)} ${line}`);
-}
+// --short (or CMWQ_EXAMPLE_SHORT=1) divides every delay by 5, not 10 (keystrokes stay well apart from the debounce delay).
+const SHORT_DIVISOR = 5;
 
 /** Time between keystrokes in a burst, and the quiet time after which the text is saved. */
-const KEY_MS = ms(40);
-const DEBOUNCE_MS = ms(250);
+const KEY_MS = ms(40, SHORT_DIVISOR);
+const DEBOUNCE_MS = ms(250, SHORT_DIVISOR);
 
 /** The document, as the editor holds it. */
 const doc = { text: '', closed: false };
@@ -95,7 +90,7 @@ await destroyWorkqueue(editorWq);
 log('editor', `closed: flushDelayedWork = ${flushed}, last save "${saves[saves.length - 1]}"`);
 
 // Let the naive timers run out (they keep the process alive until they have all fired).
-await sleep(DEBOUNCE_MS + ms(50));
+await sleep(DEBOUNCE_MS + ms(50, SHORT_DIVISOR));
 log('result', `keystrokes: ${keystrokes}`);
 log('result', `cmwq saves: ${saves.length} (modDelayedWork re-armed a pending save ${rearmed} times)`);
 log('result', `naive saves: ${naiveSaves.length}, of which ${naiveAfterClose} after the editor closed`);

@@ -18,7 +18,6 @@
  *
  * Run: npm run build && node dist/examples/driver/index.js [--short]
  */
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   cancelDelayedWorkSync,
@@ -31,16 +30,9 @@ import {
   Work,
   workBusy,
 } from 'cmwq';
+import { createLog, ms } from '../shared.js';
 
-// --short (or CMWQ_EXAMPLE_SHORT=1) divides every delay by 10.
-const SHORT = process.argv.includes('--short') || process.env.CMWQ_EXAMPLE_SHORT === '1';
-const ms = (n: number): number => Math.max(1, Math.round(SHORT ? n / 10 : n));
-
-const t0 = performance.now();
-function log(who: string, line: string): void {
-  const t = ((performance.now() - t0) / 1000).toFixed(3).padStart(8);
-  console.log(`[${t}] ${who.padEnd(10)} ${line}`);
-}
+const log = createLog(10); // who-column width
 
 /** How often the device is polled, and how long one status read takes (the handler sleeps meanwhile). */
 const POLL_MS = ms(100);

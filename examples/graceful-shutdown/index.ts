@@ -21,7 +21,6 @@
  *
  * Run: npm run build && node dist/examples/graceful-shutdown/index.js [--short]
  */
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   allocWorkqueue,
@@ -34,16 +33,9 @@ import {
   workPending,
   WQ_FREEZABLE,
 } from 'cmwq';
+import { createLog, ms, SHORT } from '../shared.js';
 
-// --short (or CMWQ_EXAMPLE_SHORT=1) divides every delay by 10.
-const SHORT = process.argv.includes('--short') || process.env.CMWQ_EXAMPLE_SHORT === '1';
-const ms = (n: number): number => Math.max(1, Math.round(SHORT ? n / 10 : n));
-
-const t0 = performance.now();
-function log(who: string, line: string): void {
-  const t = ((performance.now() - t0) / 1000).toFixed(3).padStart(8);
-  console.log(`[${t}] ${who.padEnd(9)} ${line}`);
-}
+const log = createLog(9); // who-column width
 
 const PRODUCE_MS = ms(100);
 const UPLOAD_MS = ms(300);

@@ -15,7 +15,6 @@
  *
  * Run: npm run build && node dist/examples/kernel-module/index.js [--short]
  */
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   allocWorkqueue,
@@ -24,33 +23,15 @@ import {
   destroyWorkqueue,
   queueWork,
   Work,
-  WORK_BUSY_PENDING,
   WORK_BUSY_RUNNING,
   workBusy,
   workPending,
   WQ_MEM_RECLAIM,
   type Workqueue,
 } from 'cmwq';
+import { busyText, createLog, ms } from '../shared.js';
 
-// --short (or CMWQ_EXAMPLE_SHORT=1) divides every delay by 10, so that the example ends in a fraction of a second.
-const SHORT = process.argv.includes('--short') || process.env.CMWQ_EXAMPLE_SHORT === '1';
-/** A delay of n ms at normal speed, scaled down in --short mode. */
-const ms = (n: number): number => Math.max(1, Math.round(SHORT ? n / 10 : n));
-
-const t0 = performance.now();
-/** Prints a line stamped with the seconds since start, as dmesg does; `who` says which side is talking. */
-function log(who: string, line: string): void {
-  const t = ((performance.now() - t0) / 1000).toFixed(3).padStart(8);
-  console.log(`[${t}] ${who.padEnd(12)} ${line}`);
-}
-
-/** workBusy() as words: 0 idle, 1 pending, 2 running, 3 both. */
-function busyText(bits: number): string {
-  const parts = [];
-  if (bits & WORK_BUSY_PENDING) parts.push('PENDING');
-  if (bits & WORK_BUSY_RUNNING) parts.push('RUNNING');
-  return `${bits} (${parts.length > 0 ? parts.join('|') : 'idle'})`;
-}
+const log = createLog(12); // who-column width
 
 // ─── The module ──────────────────────────────────────────────────────────────────────────────────────────────────
 

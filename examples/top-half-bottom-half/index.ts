@@ -16,19 +16,11 @@
  * Run: npm run build && node dist/examples/top-half-bottom-half/index.js [--short]
  */
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { allocWorkqueue, destroyWorkqueue, flushWork, queueWork, Work } from 'cmwq';
+import { createLog, ms } from '../shared.js';
 
-// --short (or CMWQ_EXAMPLE_SHORT=1) divides every delay by 10.
-const SHORT = process.argv.includes('--short') || process.env.CMWQ_EXAMPLE_SHORT === '1';
-const ms = (n: number): number => Math.max(1, Math.round(SHORT ? n / 10 : n));
-
-const t0 = performance.now();
-function log(who: string, line: string): void {
-  const t = ((performance.now() - t0) / 1000).toFixed(3).padStart(8);
-  console.log(`[${t}] ${who.padEnd(11)} ${line}`);
-}
+const log = createLog(11); // who-column width
 
 /** The burst: MESSAGES lines, written in BATCHES writes, PAUSE_MS apart. */
 const MESSAGES = 200;

@@ -6,6 +6,7 @@
  * a counter, checked after every run. Queues and cmwq Work objects are made once, outside the measurement, and
  * reused by every run (as an application reuses its work items).
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import asyncLib from 'async';
 import fastq from 'fastq';
 import PQueue from 'p-queue';
@@ -88,6 +89,27 @@ function cmwqContender(name: string, wq: Workqueue, works: Work<unknown>[]): Con
   });
 }
 
+const TRACEPOINTS = ['queue_work', 'activate_work', 'execute_start', 'execute_end'].map((t) => `cmwq:workqueue_${t}`);
+let traced = 0;
+const tracer = (): void => {
+  traced++;
+};
+
+/** cmwq with a (trivial) subscriber on every per-item tracepoint: what observing every item costs. */
+function cmwqTracedContender(name: string, wq: Workqueue, works: Work<unknown>[]): Contender {
+  return timed(name, async (n) => {
+    for (const ch of TRACEPOINTS) diagnosticsChannel.subscribe(ch, tracer);
+    try {
+      traced = 0;
+      for (let i = 0; i < n; i++) queueWork(wq, works[i]);
+      await flushWorkqueue(wq);
+      if (traced !== 4 * n) throw new Error(`${name}: ${traced} events for ${n} items`);
+    } finally {
+      for (const ch of TRACEPOINTS) diagnosticsChannel.unsubscribe(ch, tracer);
+    }
+  });
+}
+
 function peers(kind: Kind): Contender[] {
   const sync = kind === 'sync';
 
@@ -148,6 +170,7 @@ function peers(kind: Kind): Contender[] {
 const CMWQ_MAX = `cmwq (maxActive ${WQ_MAX_ACTIVE})`;
 const CMWQ_DFL = `cmwq (default, ${WQ_DFL_ACTIVE})`;
 const FASTQ_CB = 'fastq (callback, c=1)';
+const CMWQ_TRACED = `cmwq (maxActive ${WQ_MAX_ACTIVE}, all tracepoints subscribed)`;
 
 /** Median items per second of a contender (rows named "<name> [hooks off]" ran the same items as <name>). */
 function rateOf(name: string, ms: number[]): number {
@@ -179,6 +202,7 @@ async function section(kind: Kind, report: ScenarioReport): Promise<void> {
   if (!sync) hooksOff = await rounds(others.filter((c) => itemsOf.get(c.name) === N), OPTS);
 
   const contenders = [cmwqContender(CMWQ_MAX, wqMax, works), cmwqContender(CMWQ_DFL, wqDfl, works), ...others];
+  if (sync) contenders.splice(2, 0, cmwqTracedContender(CMWQ_TRACED, wqMax, works));
   const results = await rounds(contenders, OPTS);
   await destroyWorkqueue(wqMax);
   await destroyWorkqueue(wqDfl);
@@ -211,6 +235,11 @@ async function section(kind: Kind, report: ScenarioReport): Promise<void> {
     checkAtLeast(report, `${kind}: cmwq (maxActive ${WQ_MAX_ACTIVE}) speed / fastq callback [hooks off]`, fqOff / cm, TARGET);
   }
   console.log(`   (cmwq maxActive ${WQ_MAX_ACTIVE} costs ${fmtX(cm / fl)} the hand-written floor's time)`);
+  if (sync) {
+    const traced = median(results.get(CMWQ_TRACED)!);
+    report.figures['sync.tracepointCostX'] = traced / cm;
+    console.log(`   (every per-item tracepoint subscribed: ${fmtX(traced / cm)} the time of cmwq unobserved)`);
+  }
 }
 
 export async function run(): Promise<ScenarioReport> {

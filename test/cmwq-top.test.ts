@@ -32,7 +32,7 @@ test('§8 cmwq top --json reports the program\'s workqueues while it runs and at
   assert.match(stderr, /app done after 20 runs/);
 });
 
-test('§8 cmwq dump prints wqDump and showAllWorkqueues at exit, and passes the exit code through', async () => {
+test('§8 cmwq dump prints wqDump and showAllWorkqueues at exit and on SIGUSR2, and passes the exit code through', async () => {
   const { code, stdout, stderr } = await run(['dump', '--', app, cmwq]);
   assert.equal(code, 0, stderr);
   assert.match(stdout, /^cmwq dump \(exit\):$/m);
@@ -40,6 +40,11 @@ test('§8 cmwq dump prints wqDump and showAllWorkqueues at exit, and passes the 
   assert.match(stdout, /"workerNames": \[/);
   assert.match(stdout, /Showing busy workqueues and worker pools:/);
   assert.match(stdout, /app done after 20 runs/, "the program's own output is passed through");
+  const signalled = await run(['dump', '--', app, cmwq, '--usr2']);
+  assert.equal(signalled.code, 0, signalled.stderr);
+  const atSignal = signalled.stdout.indexOf('cmwq dump (SIGUSR2):');
+  const atExit = signalled.stdout.indexOf('cmwq dump (exit):');
+  assert.ok(atSignal >= 0 && atExit > atSignal, `a dump on SIGUSR2 while it runs, then one at exit:\n${signalled.stdout}`);
   const failing = await run(['dump', '--', process.execPath, '-e', 'process.exitCode = 3']);
   assert.equal(failing.code, 3);
 });

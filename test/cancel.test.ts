@@ -23,7 +23,7 @@ import {
   WQ_HIGHPRI,
   enableWork,
 } from '../src/index.js';
-import { caughtCode, deferred, settle, track, turn, useManualClock } from './helpers.js';
+import { caughtCode, deferred, gatedWork, settle, startGated, track, turn, useManualClock } from './helpers.js';
 
 const clock = useManualClock();
 
@@ -65,15 +65,7 @@ test('§3.11 cancelWork removes an armed timer', async () => {
 
 test('§3.11 cancelWork never waits: on a running work it returns false at once and the handler goes on', async () => {
   const wq = allocWorkqueue('cw-running');
-  const gate = deferred();
-  const events: string[] = [];
-  const w = new Work(async () => {
-    events.push('start');
-    await gate.promise;
-    events.push('end');
-  });
-  queueWork(wq, w);
-  await settle();
+  const { work: w, gate, events } = await startGated(wq);
   const result = cancelWork(w);
   assert.equal(typeof result, 'boolean');
   assert.equal(result, false);
@@ -86,14 +78,8 @@ test('§3.11 cancelWork never waits: on a running work it returns false at once 
 
 test('§3.11 cancelWork of a requeued running work removes only the pending instance', async () => {
   const wq = allocWorkqueue('cw-requeued');
-  const gate = deferred();
   let runs = 0;
-  const w = new Work(async () => {
-    runs++;
-    await gate.promise;
-  });
-  queueWork(wq, w);
-  await settle();
+  const { work: w, gate } = await startGated(wq, { onStart: () => void runs++ });
   queueWork(wq, w);
   assert.equal(workBusy(w), 3);
   assert.equal(cancelWork(w), true);
@@ -144,17 +130,7 @@ test('§3.11 cancelWorkSync of an idle work resolves false; of a pending work re
 test('§3.11 cancelWorkSync waits for the running instance; meanwhile requeueing fails; afterwards the work is idle and reusable', async () => {
   const wq = allocWorkqueue('cws-running');
   const other = allocWorkqueue('cws-other', WQ_HIGHPRI);
-  const gate = deferred();
-  const events: string[] = [];
-  let runs = 0;
-  const w = new DelayedWork(async () => {
-    const i = runs++;
-    events.push(`start${i}`);
-    if (i === 0) await gate.promise;
-    events.push(`end${i}`);
-  });
-  queueWork(wq, w);
-  await settle();
+  const { work: w, gate, events } = await startGated(wq, { numbered: true, kind: DelayedWork });
   const state = track(cancelWorkSync(w));
   await settle();
   assert.equal(state.done, false, 'waits for the running handler');
@@ -179,14 +155,8 @@ test('§3.11 cancelWorkSync waits for the running instance; meanwhile requeueing
 
 test('§3.11 cancelWorkSync of a running and requeued work resolves true, after the run, and the requeued instance never runs', async () => {
   const wq = allocWorkqueue('cws-both');
-  const gate = deferred();
   let runs = 0;
-  const w = new Work(async () => {
-    runs++;
-    await gate.promise;
-  });
-  queueWork(wq, w);
-  await settle();
+  const { work: w, gate } = await startGated(wq, { onStart: () => void runs++ });
   queueWork(wq, w);
   const p = cancelWorkSync(w);
   const state = track(p);
@@ -202,14 +172,8 @@ test('§3.11 cancelWorkSync of a running and requeued work resolves true, after 
 
 test('§3.11 a sequence that awaits cancelWorkSync can queue the work right after it resolves', async () => {
   const wq = allocWorkqueue('cws-after');
-  const gate = deferred();
   let runs = 0;
-  const w = new Work(async () => {
-    runs++;
-    if (runs === 1) await gate.promise;
-  });
-  queueWork(wq, w);
-  await settle();
+  const { work: w, gate } = await startGated(wq, { numbered: true, onStart: () => void runs++ });
   const waiting = (async () => {
     await cancelWorkSync(w);
     return queueWork(wq, w);
@@ -292,13 +256,7 @@ test('§3.11 §4 cancelWorkSync/cancelDelayedWorkSync/disableWorkSync of the run
 
 test('§3.11 cancelWorkSync of another work from inside a handler waits for it', async () => {
   const wq = allocWorkqueue('cws-other');
-  const gate = deferred();
-  const events: string[] = [];
-  const b = new Work(async () => {
-    events.push('b-start');
-    await gate.promise;
-    events.push('b-end');
-  });
+  const { work: b, gate, events } = gatedWork({ label: 'b' });
   const a = new Work(async () => {
     events.push('a-cancel');
     const r = await cancelWorkSync(b);

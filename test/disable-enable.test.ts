@@ -28,7 +28,7 @@ import {
   workBusy,
   workPending,
 } from '../src/index.js';
-import { caughtCode, deferred, settle, useManualClock } from './helpers.js';
+import { caughtCode, settle, startGated, useManualClock } from './helpers.js';
 
 const clock = useManualClock();
 
@@ -137,15 +137,7 @@ test('§3.12 disable depth goes up to 65535; one more throws ERR_WQ_INVALID_ARG 
 
 test('§3.12 disableWorkSync waits for the running instance and leaves the work disabled', async () => {
   const wq = allocWorkqueue('de-sync');
-  const gate = deferred();
-  const events: string[] = [];
-  const w = new Work(async () => {
-    events.push('start');
-    await gate.promise;
-    events.push('end');
-  });
-  queueWork(wq, w);
-  await settle();
+  const { work: w, gate, events } = await startGated(wq);
   queueWork(wq, w);
   let done = false;
   const p = disableWorkSync(w).then((v) => {

@@ -15,7 +15,7 @@ import {
   Work,
   workPending,
 } from '../src/index.js';
-import { caughtCode, deferred, settle, track, turn, useManualClock } from './helpers.js';
+import { caughtCode, deferred, gatedWork, settle, startGated, track, turn, useManualClock } from './helpers.js';
 
 const clock = useManualClock();
 
@@ -65,15 +65,7 @@ test('§3.8 flushWork of a pending work resolves true after it has run', async (
 
 test('§3.8 flushWork of a running work resolves true only after the handler has finished', async () => {
   const wq = allocWorkqueue('fw-running');
-  const gate = deferred();
-  const events: string[] = [];
-  const w = new Work(async () => {
-    events.push('start');
-    await gate.promise;
-    events.push('end');
-  });
-  queueWork(wq, w);
-  await settle();
+  const { work: w, gate, events } = await startGated(wq);
   const state = track(flushWork(w));
   await settle();
   assert.equal(state.done, false, 'still running: the flush waits');
@@ -210,13 +202,7 @@ test('§3.8 §4 flushWork/flushDelayedWork of a work from its own handler throw 
 
 test('§3.8 flushWork of another work from inside a handler waits for it', async () => {
   const wq = allocWorkqueue('fw-other');
-  const events: string[] = [];
-  const gate = deferred();
-  const b = new Work(async () => {
-    events.push('b-start');
-    await gate.promise;
-    events.push('b-end');
-  });
+  const { work: b, gate, events } = gatedWork({ label: 'b' });
   const a = new Work(async () => {
     events.push('a-flush');
     const r = await flushWork(b);

@@ -23,7 +23,7 @@ import {
   WQ_FREEZABLE,
   WQ_UNBOUND,
 } from '../src/index.js';
-import { deferred, settle, track, turn, useManualClock } from './helpers.js';
+import { settle, startGated, track, turn, useManualClock } from './helpers.js';
 
 const clock = useManualClock();
 
@@ -60,17 +60,7 @@ test('§3.17 freezeWorkqueuesBegin stops activation on freezable workqueues only
 
 test('§3.17 freezeWorkqueuesBusy is true while freezable work is in flight; freezeWorkqueues resolves when it has finished', async () => {
   const wq = allocWorkqueue('fz-busy', WQ_FREEZABLE);
-  const gate = deferred();
-  const events: string[] = [];
-  queueWork(
-    wq,
-    new Work(async () => {
-      events.push('start');
-      await gate.promise;
-      events.push('end');
-    }),
-  );
-  await settle();
+  const { gate, events } = await startGated(wq);
   try {
     assert.equal(freezeWorkqueuesBusy(), false, 'false when not freezing');
     const frozen = track(freezeWorkqueues());

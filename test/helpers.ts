@@ -1,11 +1,19 @@
 /**
  * Helpers shared by the test files: event-loop turns, deferreds, promise tracking, error codes, a seeded RNG,
- * CPU spinning, the ManualClock set-up, and running node in a child process.
+ * CPU spinning, the ManualClock set-up, gated works, and running node in a child process.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { ManualClock, WorkqueueError, workqueueInit, type WorkqueueInitOptions } from '../src/index.js';
+import {
+  ManualClock,
+  Work,
+  WorkqueueError,
+  queueWork,
+  workqueueInit,
+  type Workqueue,
+  type WorkqueueInitOptions,
+} from '../src/index.js';
 
 /** Resolves after one turn of the event loop (one setImmediate). */
 export const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -20,6 +28,58 @@ export function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/** What gatedWork takes. */
+export interface GatedWorkOptions<W extends Work> {
+  /** Prefixes the events: 'b' records 'b-start' and 'b-end'. */
+  label?: string;
+  /** Numbers each run's events ('start0', 'end0', 'start1', …; 'x0-start' with label 'x') and gates only the first run. */
+  numbered?: boolean;
+  /** The array the events go to, for sharing it with other works; a new one by default. */
+  events?: string[];
+  /** Called as each run starts, before its start event (to count the runs, say). */
+  onStart?: () => void;
+  /** The class to make the work with (DelayedWork, say); Work by default. */
+  kind?: new (func: () => Promise<void>) => W;
+}
+
+/** A work whose handler records a start event, awaits the gate, then records an end event. */
+export interface GatedWork<W extends Work> {
+  work: W;
+  gate: { promise: Promise<void>; resolve: () => void };
+  events: string[];
+}
+
+/** Makes a work whose handler records 'start', awaits a deferred gate the test resolves, and records 'end'. */
+export function gatedWork<W extends Work = Work>({
+  label,
+  numbered = false,
+  events = [],
+  onStart,
+  kind,
+}: GatedWorkOptions<W> = {}): GatedWork<W> {
+  const gate = deferred();
+  let runs = 0;
+  const name = (what: string, run: number | string) => (label === undefined ? `${what}${run}` : `${label}${run}-${what}`);
+  const Kind = kind ?? (Work as unknown as new (func: () => Promise<void>) => W);
+  const work = new Kind(async () => {
+    const i = runs++;
+    onStart?.();
+    const run = numbered ? i : '';
+    events.push(name('start', run));
+    if (!numbered || i === 0) await gate.promise;
+    events.push(name('end', run));
+  });
+  return { work, gate, events };
+}
+
+/** Makes a gatedWork, queues it on wq and lets the loop settle, so that it is running, asleep on its gate. */
+export async function startGated<W extends Work = Work>(wq: Workqueue, options?: GatedWorkOptions<W>): Promise<GatedWork<W>> {
+  const gated = gatedWork(options);
+  queueWork(wq, gated.work);
+  await settle();
+  return gated;
 }
 
 /** Tracks a promise's settlement (and its value) without awaiting it. */

@@ -17,7 +17,7 @@ import {
   workBusy,
   flushWorkqueue,
 } from '../src/index.js';
-import { deferred, settle, turn, useManualClock } from './helpers.js';
+import { settle, startGated, turn, useManualClock } from './helpers.js';
 
 const clock = useManualClock();
 
@@ -125,17 +125,7 @@ test('§3.6 debouncing: repeated modDelayedWork runs the work once, at the last 
 
 test('§3.6 modDelayedWork on a running work (not pending) returns false and queues one more run after it', async () => {
   const wq = allocWorkqueue('mod-running');
-  const gate = deferred();
-  const events: string[] = [];
-  let n = 0;
-  const dw = new DelayedWork(async () => {
-    const i = n++;
-    events.push(`start${i}`);
-    if (i === 0) await gate.promise;
-    events.push(`end${i}`);
-  });
-  queueWork(wq, dw);
-  await settle();
+  const { work: dw, gate, events } = await startGated(wq, { numbered: true, kind: DelayedWork });
   assert.equal(workBusy(dw), 2);
   assert.equal(modDelayedWork(wq, dw, 5), false);
   await runFor(10);

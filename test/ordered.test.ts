@@ -18,7 +18,7 @@ import {
   wqDump,
   WQ_HIGHPRI,
 } from '../src/index.js';
-import { deferred, settle, turn, useManualClock } from './helpers.js';
+import { deferred, settle, startGated, turn, useManualClock } from './helpers.js';
 
 const clock = useManualClock();
 
@@ -122,18 +122,8 @@ test('§3.14 the execution order equals the queueing order recorded at each queu
 test('§3.14 a work sleeping on another workqueue holds back the ordered queue behind it', async () => {
   const other = allocWorkqueue('ord-other');
   const wq = allocOrderedWorkqueue('ord-cross');
-  const gate = deferred();
-  const order: string[] = [];
-  let xRuns = 0;
-  const x = new Work(async () => {
-    const i = xRuns++;
-    order.push(`x${i}-start`);
-    if (i === 0) await gate.promise;
-    order.push(`x${i}-end`);
-  });
+  const { work: x, gate, events: order } = await startGated(other, { label: 'x', numbered: true });
   const y = new Work(() => void order.push('y'));
-  queueWork(other, x);
-  await settle();
   queueWork(wq, x); // must wait for x's instance on `other`
   queueWork(wq, y); // must wait for x on the ordered queue
   await settle();

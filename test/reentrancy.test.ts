@@ -17,7 +17,7 @@ import {
   WQ_HIGHPRI,
   WQ_UNBOUND,
 } from '../src/index.js';
-import { deferred, settle, turn } from './helpers.js';
+import { deferred, gatedWork, settle, startGated, turn } from './helpers.js';
 
 test('§3.3 a work requeued while it sleeps runs again only after the running instance ends (same workqueue)', async () => {
   const wq = allocWorkqueue('re-same');
@@ -84,13 +84,7 @@ test('§3.3 a work requeued on other workqueues and pools while it sleeps never 
 
 test('§3.3 other works keep running while one sleeps (concurrency management), but the sleeper is never doubled', async () => {
   const wq = allocWorkqueue('re-cm');
-  const gate = deferred();
-  const events: string[] = [];
-  const sleeper = new Work(async () => {
-    events.push('sleeper-start');
-    await gate.promise;
-    events.push('sleeper-end');
-  });
+  const { work: sleeper, gate, events } = gatedWork({ label: 'sleeper' });
   const others = Array.from({ length: 3 }, (_, i) => new Work(() => void events.push(`other${i}`)));
   queueWork(wq, sleeper);
   for (const o of others) queueWork(wq, o);
@@ -108,14 +102,8 @@ test('§3.3 other works keep running while one sleeps (concurrency management), 
 
 test('§3.3 a requeued running work runs again after the running instance ends, and exactly once', async () => {
   const wq = allocWorkqueue('re-many');
-  const gate = deferred();
   let runs = 0;
-  const w = new Work(async () => {
-    runs++;
-    if (runs === 1) await gate.promise;
-  });
-  queueWork(wq, w);
-  await settle();
+  const { work: w, gate } = await startGated(wq, { numbered: true, onStart: () => void runs++ });
   // Many requeue attempts while running: only the first succeeds.
   const results = Array.from({ length: 10 }, () => queueWork(wq, w));
   assert.deepEqual(results, [true, ...Array(9).fill(false)]);

@@ -53,9 +53,11 @@ let nextFuncId = 1;
 let nextPwqId = 1;
 const pwqsById = new Map<number, PoolWorkqueue>();
 
-type Names = { funcs: [number, string][]; workers: [number, string][]; pwqs: [number, string][]; forget: number[] };
-/** Names not yet sent to the thread. */
-let unsent: Names = { funcs: [], workers: [], pwqs: [], forget: [] };
+/**
+ * Names not yet sent to the thread, by id, so that they stay bounded while no thread runs (a worker culled and
+ * made again, or a pwq made and forgotten, takes one entry).
+ */
+const unsent = { funcs: new Map<number, string>(), workers: new Map<number, string>(), pwqs: new Map<number, string>(), forget: new Set<number>() };
 let thread: Thread | null = null;
 let flushScheduled = false;
 let starting = false;
@@ -68,7 +70,7 @@ export function funcInfo(func: Function): FuncInfo {
   if (info === undefined) {
     info = { id: nextFuncId++, name, hogs: 0 };
     funcInfos.set(name, info);
-    unsent.funcs.push([info.id, info.name]);
+    unsent.funcs.set(info.id, info.name);
     scheduleNames();
   }
   lastFunc = func;
@@ -82,7 +84,7 @@ export function funcInfo(func: Function): FuncInfo {
  */
 export function registerWorker(poolId: number, workerId: number, name: string): number {
   const id = poolId * 65536 + workerId;
-  unsent.workers.push([id, name]);
+  unsent.workers.set(id, name);
   scheduleNames();
   return id;
 }
@@ -91,7 +93,7 @@ export function registerWorker(poolId: number, workerId: number, name: string): 
 export function registerPwq(pwq: PoolWorkqueue): number {
   const id = nextPwqId++;
   pwqsById.set(id, pwq);
-  unsent.pwqs.push([id, pwq.wq.name]);
+  unsent.pwqs.set(id, pwq.wq.name);
   scheduleNames();
   return id;
 }
@@ -99,7 +101,7 @@ export function registerPwq(pwq: PoolWorkqueue): number {
 /** A pool workqueue is gone with its workqueue: forget its id here and in the thread. */
 export function unregisterPwq(pwq: PoolWorkqueue): void {
   pwqsById.delete(pwq.hbId);
-  unsent.forget.push(pwq.hbId);
+  if (!unsent.pwqs.delete(pwq.hbId)) unsent.forget.add(pwq.hbId);
   scheduleNames();
 }
 
@@ -112,8 +114,17 @@ function scheduleNames(): void {
 function sendNames(): void {
   flushScheduled = false;
   if (thread === null) return;
-  const message: WatchdogMessage = { type: 'names', ...unsent };
-  unsent = { funcs: [], workers: [], pwqs: [], forget: [] };
+  const message: WatchdogMessage = {
+    type: 'names',
+    funcs: [...unsent.funcs],
+    workers: [...unsent.workers],
+    pwqs: [...unsent.pwqs],
+    forget: [...unsent.forget],
+  };
+  unsent.funcs.clear();
+  unsent.workers.clear();
+  unsent.pwqs.clear();
+  unsent.forget.clear();
   thread.postMessage(message);
 }
 

@@ -51,7 +51,9 @@ export function checkQueueable(cpu: number, wq: Workqueue, what: string): void {
 
 /** Puts a pending item on wq (the kernel's __queue_work). The caller has set PENDING and validated everything. */
 export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void {
-  const pwq = wq.pwqs[wq.unbound || reqCpu === WORK_CPU_UNBOUND ? 0 : reqCpu - localCpu] ?? wq.pwqFor(reqCpu === WORK_CPU_UNBOUND ? localCpu : reqCpu);
+  // The pwq for the requested CPU (this one for WORK_CPU_UNBOUND; the only one of an unbound workqueue).
+  const index = wq.unbound || reqCpu === WORK_CPU_UNBOUND ? 0 : reqCpu - localCpu;
+  const pwq = wq.pwqs[index] ?? wq.pwqFor(reqCpu === WORK_CPU_UNBOUND ? localCpu : reqCpu);
   work._color = takeColor(wq);
   pwq.sample(work);
   if (chQueueWork.hasSubscribers) {

@@ -217,3 +217,63 @@ test('timer base: random adds, removes and advances match a reference model', ()
   }
   assert.deepEqual(fired, expected);
 });
+
+test('timer base: a node cancelled and re-armed for the same millisecond fires once, in its new arming position', () => {
+  const { clock, base, fired } = setup();
+  const a = node(1);
+  const b = node(2);
+  base.add(a, 10);
+  base.add(b, 10);
+  base.remove(a);
+  base.add(a, 10);
+  assert.equal(base.count, 2);
+  clock.advance(10);
+  assert.deepEqual(
+    fired.map((f) => f.id),
+    [2, 1],
+  );
+  assert.equal(base.count, 0);
+});
+
+test('timer base: after many cancels in one bucket the survivors fire in order', () => {
+  const { clock, base, fired } = setup();
+  const nodes = Array.from({ length: 1000 }, (_, i) => node(i));
+  for (const n of nodes) base.add(n, 20);
+  for (const n of nodes) if (n.id % 100 !== 0) base.remove(n);
+  assert.equal(base.count, 10);
+  assert.equal([...base.nodes()].length, 10);
+  clock.advance(20);
+  assert.deepEqual(
+    fired.map((f) => f.id),
+    [0, 100, 200, 300, 400, 500, 600, 700, 800, 900],
+  );
+});
+
+test('timer base: an expiry callback may cancel or re-arm a later node of the same millisecond', () => {
+  const later = node(3);
+  const rearmed = node(2);
+  const { clock, base, fired } = setup((n, b) => {
+    if (n.id === 1) {
+      b.remove(later);
+      b.remove(rearmed);
+      b.add(rearmed, 5);
+    }
+  });
+  base.add(node(1), 10);
+  base.add(rearmed, 10);
+  base.add(later, 10);
+  clock.advance(10);
+  assert.deepEqual(
+    fired.map((f) => f.id),
+    [1],
+  );
+  clock.advance(5);
+  assert.deepEqual(
+    fired.map((f) => [f.id, f.at]),
+    [
+      [1, 1010],
+      [2, 1015],
+    ],
+  );
+  assert.equal(base.count, 0);
+});

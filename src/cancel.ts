@@ -8,9 +8,8 @@
  * on the item fails.
  */
 import { WORK_OFFQ_DISABLE_MAX } from './constants.js';
-import { currentWork } from './current.js';
-import { invalidArg, WorkqueueError } from './errors.js';
-import { flushersPendingCancelled, putColor, waitForWork } from './flush.js';
+import { invalidArg } from './errors.js';
+import { checkNotSelf, flushersPendingCancelled, putColor, waitForWork } from './flush.js';
 import { queueWork } from './queue.js';
 import { timerBase } from './timers.js';
 import { checkDelayedWork, type DelayedWork } from './delayed-work.js';
@@ -43,13 +42,6 @@ export function grabPending(work: Work<any>): boolean {
   if ((work._flags & SAMPLED) !== 0) takeSample(work);
   if ((work._flags & FLUSHED) !== 0) flushersPendingCancelled(work);
   return true;
-}
-
-/** Throws ERR_WQ_DEADLOCK when called from work's own handler: waiting for it would wait for the caller. */
-function checkNotSelf(work: Work<any>, what: string): void {
-  if (currentWork() === work) {
-    throw new WorkqueueError('ERR_WQ_DEADLOCK', `${what}(${work.funcName}) called from that work's own handler would wait for itself`);
-  }
 }
 
 function disable(work: Work<any>): void {

@@ -7,10 +7,9 @@
  * checks (a draining workqueue accepts it: it was queued before the drain, only late).
  */
 import { WORK_CPU_UNBOUND } from './constants.js';
-import { describe, invalidArg, WorkqueueError } from './errors.js';
-import { currentWork } from './current.js';
+import { describe, invalidArg } from './errors.js';
 import { grabPending } from './cancel.js';
-import { flushWork } from './flush.js';
+import { checkNotSelf, flushWork } from './flush.js';
 import { checkCpu, checkDelay, checkQueueable, insertWork } from './queue.js';
 import { timerBase } from './timers.js';
 import { PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
@@ -87,6 +86,12 @@ export function modDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: nu
   return modDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
 }
 
+/** Disarms dwork's armed timer and queues it now, as if it had expired (flushDelayedWork, destroyWorkqueue). */
+export function fireTimerNow(dwork: DelayedWork<any>): void {
+  timerBase.remove(dwork);
+  delayedWorkTimerFn(dwork);
+}
+
 /** The timer of dwork expired: queue it where it was aimed. */
 export function delayedWorkTimerFn(dwork: DelayedWork<any>): void {
   const wq = dwork._wq!;
@@ -96,13 +101,8 @@ export function delayedWorkTimerFn(dwork: DelayedWork<any>): void {
 /** Fires dwork's armed timer at once, then flushWork(). */
 export function flushDelayedWork(dwork: DelayedWork<any>): Promise<boolean> {
   checkDelayedWork(dwork);
-  if (currentWork() === dwork) {
-    throw new WorkqueueError('ERR_WQ_DEADLOCK', `flushDelayedWork(${dwork.funcName}) called from that work's own handler would wait for itself`);
-  }
-  if (dwork._list?.kind === ListKind.Timer) {
-    timerBase.remove(dwork);
-    delayedWorkTimerFn(dwork);
-  }
+  checkNotSelf(dwork, 'flushDelayedWork');
+  if (dwork._list?.kind === ListKind.Timer) fireTimerNow(dwork);
   return flushWork(dwork);
 }
 

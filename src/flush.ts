@@ -16,7 +16,7 @@
  */
 import { currentWork } from './current.js';
 import { WorkqueueError } from './errors.js';
-import { type DelayedWork, delayedWorkTimerFn } from './delayed-work.js';
+import { type DelayedWork, fireTimerNow } from './delayed-work.js';
 import { timerBase } from './timers.js';
 import { checkWork, FLUSHED, PENDING, type Work } from './work.js';
 import { ListKind } from './worklist.js';
@@ -76,6 +76,13 @@ export function startFlushWorkqueue(wq: Workqueue): Promise<void> {
   const promise = new Promise<void>((resolve) => closed.waiters.push(resolve));
   if (closed.count === 0) flushColorDone(wq);
   return promise;
+}
+
+/** Throws ERR_WQ_DEADLOCK when called from work's own handler: waiting for it would wait for the caller. */
+export function checkNotSelf(work: Work<any>, what: string): void {
+  if (currentWork() === work) {
+    throw new WorkqueueError('ERR_WQ_DEADLOCK', `${what}(${work.funcName}) called from that work's own handler would wait for itself`);
+  }
 }
 
 /** Throws ERR_WQ_DEADLOCK when the caller is a handler of wq: the flush would wait for the caller itself. */
@@ -142,9 +149,7 @@ function releaseFlushers(work: Work<any>, pending: boolean): void {
  */
 export function flushWork(work: Work<any>): Promise<boolean> {
   checkWork(work);
-  if (currentWork() === work) {
-    throw new WorkqueueError('ERR_WQ_DEADLOCK', `flushWork(${work.funcName}) called from that work's own handler would wait for itself`);
-  }
+  checkNotSelf(work, 'flushWork');
   const wait = waitForWork(work);
   return wait === null ? Promise.resolve(false) : wait.then(() => true);
 }
@@ -189,8 +194,5 @@ export async function drain(wq: Workqueue, fireTimers: boolean): Promise<void> {
 function fireArmedWork(wq: Workqueue): void {
   const armed: DelayedWork<any>[] = [];
   for (const dwork of timerBase.nodes()) if (dwork._wq === wq) armed.push(dwork);
-  for (const dwork of armed) {
-    timerBase.remove(dwork);
-    delayedWorkTimerFn(dwork);
-  }
+  for (const dwork of armed) fireTimerNow(dwork);
 }

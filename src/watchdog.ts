@@ -210,7 +210,8 @@ function noteStalls(): void {
  * The run of work on pwq that just returned was found CPU intensive: count it, publish it, and warn about its
  * function from the 4th time on with exponential back-off (4, 5, 7, 11, 19, ... times), as the kernel does.
  */
-export function cpuHog(work: Work<any>, pwq: PoolWorkqueue, info: FuncInfo): void {
+export function cpuHog(work: Work<any>, pwq: PoolWorkqueue): void {
+  const info = work._fn;
   noteStalls();
   pwq.stats.cpuIntensive++;
   if (chCpuIntensive.hasSubscribers) chCpuIntensive.publish(workEvent(work, pwq, -1));

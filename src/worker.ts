@@ -87,6 +87,8 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   hb[HB_WORKER] = worker.hbId;
   hb[HB_SEQ] = seq;
   let then: unknown;
+  let thrown: unknown;
+  let threw = false;
   const pool = worker.pool;
   running.work = work;
   pool.nrRunning = 1;
@@ -95,18 +97,18 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
     // Reading `then` runs user code too (a getter): a throw there is the handler's failure, as await would see it.
     if (ret !== undefined && ret !== null) then = (ret as PromiseLike<unknown>).then;
   } catch (error) {
-    running.work = null;
-    pool.nrRunning = 0;
-    hb[HB_SEQ] = seq + 1;
-    if (hb[HB_HOG] === seq) cpuHog(work, pwq, work._fn);
-    finishWork(worker, work, pwq, color, error, true, startedAt);
-    return;
+    thrown = error;
+    threw = true;
   }
   running.work = null;
   pool.nrRunning = 0;
   hb[HB_SEQ] = seq + 1;
-  if (hb[HB_HOG] === seq) cpuHog(work, pwq, work._fn);
+  if (hb[HB_HOG] === seq) cpuHog(work, pwq);
 
+  if (threw) {
+    finishWork(worker, work, pwq, color, thrown, true, startedAt);
+    return;
+  }
   if (typeof then !== 'function') {
     finishWork(worker, work, pwq, color, undefined, false, startedAt);
     return;

@@ -13,8 +13,9 @@ import { checkNotSelf, flushersPendingCancelled, putColor, waitForWork } from '.
 import { queueWork } from './queue.js';
 import { timerBase } from './timers.js';
 import { checkDelayedWork, type DelayedWork } from './delayed-work.js';
-import { checkWork, FLUSHED, PENDING, SAMPLED, type Work } from './work.js';
+import { abortInstance, checkWork, FLUSHED, PENDING, SAMPLED, type Work } from './work.js';
 import { takeSample } from './pool-workqueue.js';
+import { dropPayload } from './payload.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
 import { ListKind } from './worklist.js';
 
@@ -39,9 +40,18 @@ export function grabPending(work: Work<any>): boolean {
       work._pwq!.decActive(color);
   }
   work._flags &= ~PENDING;
+  dropPayload(work);
   if ((work._flags & SAMPLED) !== 0) takeSample(work);
   if ((work._flags & FLUSHED) !== 0) flushersPendingCancelled(work);
   return true;
+}
+
+/** The canceller waits for work's running instance: abort its signal, here or on the thread running it. */
+function abortRunning(work: Work<any>): void {
+  const worker = work._worker;
+  if (worker === null) return;
+  if (worker.thread !== null) worker.thread.abort(worker.slot);
+  else abortInstance(work);
 }
 
 function disable(work: Work<any>): void {
@@ -65,6 +75,7 @@ export function cancelWorkSync(work: Work<any>): Promise<boolean> {
   disable(work);
   const wasPending = grabPending(work);
   const running = waitForWork(work);
+  abortRunning(work);
   if (running === null) {
     work._disable--;
     return Promise.resolve(wasPending);
@@ -88,6 +99,7 @@ export function disableWorkSync(work: Work<any>): Promise<boolean> {
   checkNotSelf(work, 'disableWorkSync');
   const wasPending = disableWork(work);
   const running = waitForWork(work);
+  abortRunning(work);
   return running === null ? Promise.resolve(wasPending) : running.then(() => wasPending);
 }
 

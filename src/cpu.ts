@@ -65,7 +65,7 @@ export class Cpu {
   }
 
   private firstReady(): WorkerPool | null {
-    for (const pool of this.pools) if (pool.worklist.length > 0) return pool;
+    for (const pool of this.pools) if (pool.ready()) return pool;
     return null;
   }
 
@@ -80,7 +80,7 @@ export class Cpu {
       for (let pool = this.firstReady(); pool !== null; pool = this.firstReady()) {
         this.runRank = pool.rank;
         this.preempt = false;
-        while (pool.worklist.length > 0 && !this.preempt) {
+        while (!this.preempt && (pool.threads === null ? pool.worklist.length > 0 : pool.ready())) {
           pool.processOne();
           if (--countdown === 0) {
             const now = performance.now();

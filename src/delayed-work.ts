@@ -10,7 +10,8 @@ import { WORK_CPU_UNBOUND } from './constants.js';
 import { describe, invalidArg } from './errors.js';
 import { grabPending } from './cancel.js';
 import { checkNotSelf, flushWork } from './flush.js';
-import { checkCpu, checkDelay, checkQueueable, insertWork } from './queue.js';
+import { checkCpu, checkDelay, checkQueueable, crosses, crossingPayload, insertWork } from './queue.js';
+import { clonePayload, keepPayload, keptPayload } from './payload.js';
 import { timerBase } from './timers.js';
 import { PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
@@ -53,9 +54,11 @@ export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWor
   checkWorkqueue(wq);
   checkDelayedWork(dwork);
   checkDelay(delay);
-  checkQueueable(cpu, wq, 'queueDelayedWork');
+  checkQueueable(cpu, wq, dwork, 'queueDelayedWork');
   if ((dwork._flags & PENDING) !== 0 || dwork._disable !== 0) return false;
+  const payload = crossingPayload(cpu, wq, dwork);
   dwork._flags |= PENDING;
+  if (payload !== null) keepPayload(dwork, payload);
   queueDelayed(cpu, wq, dwork, delay);
   return true;
 }
@@ -73,10 +76,14 @@ export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<
   checkWorkqueue(wq);
   checkDelayedWork(dwork);
   checkDelay(delay);
-  checkQueueable(cpu, wq, 'modDelayedWork');
+  checkQueueable(cpu, wq, dwork, 'modDelayedWork');
+  // A re-armed instance keeps the data it was queued with; an idle one is cloned now, before anything changes.
+  const crossing = dwork._disable === 0 && crosses(cpu, wq, dwork);
+  const payload = crossing ? (keptPayload(dwork) ?? clonePayload(dwork)) : null;
   const wasPending = grabPending(dwork);
   if (dwork._disable === 0) {
     dwork._flags |= PENDING;
+    if (payload !== null) keepPayload(dwork, payload);
     queueDelayed(cpu, wq, dwork, delay);
   }
   return wasPending;

@@ -22,6 +22,7 @@ export { WorkqueueError, type WorkqueueErrorCode } from './errors.js';
 export { type Clock, ManualClock } from './clock.js';
 export { workqueueInit, type WorkqueueInitOptions } from './init.js';
 export { Work, type WorkFunc, type WorkOptions, workPending, workBusy } from './work.js';
+export { workFunc, type ModuleFunc } from './module-func.js';
 export {
   DelayedWork,
   delayedWorkPending,

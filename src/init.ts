@@ -2,6 +2,8 @@
  * Subsystem set-up: workqueueInit() and the configuration every other file reads.
  */
 import { availableParallelism } from 'node:os';
+import { isMainThread, type Worker as NodeThread, type WorkerOptions, workerData } from 'node:worker_threads';
+import { startThread } from './exec-argv.js';
 import { type Clock, realClock } from './clock.js';
 import { describe, invalidArg } from './errors.js';
 
@@ -21,6 +23,11 @@ export interface WorkqueueInitOptions {
    * after the first await for that cost.
    */
   asyncContext?: boolean;
+  /**
+   * Starts the worker threads cmwq runs on (CPUs 1..nrCpus-1, unbound pools, rescuers): `new Worker(url, options)`
+   * with the process's flags by default. Tests inject a failing one to exercise the rescuer.
+   */
+  startThread?: (url: URL, options: WorkerOptions) => NodeThread;
 }
 
 export interface WorkqueueConfig {
@@ -29,6 +36,7 @@ export interface WorkqueueConfig {
   watchdogThreshS: number;
   clock: Clock;
   asyncContext: boolean;
+  startThread: (url: URL, options: WorkerOptions) => NodeThread;
 }
 
 export const config: WorkqueueConfig = {
@@ -37,10 +45,30 @@ export const config: WorkqueueConfig = {
   watchdogThreshS: 30,
   clock: realClock,
   asyncContext: true,
+  startThread,
 };
 
-/** The CPU this thread is (0 on the thread that loaded cmwq first). */
-export const localCpu = 0;
+/**
+ * What a thread cmwq started is for (thread-main.ts reads the rest): CPU k's event loop, or one of an unbound
+ * pool's threads, or a rescuer. Passed in workerData under THREAD_ROLE; null on any other thread.
+ */
+export interface ThreadRole {
+  kind: 'cpu' | 'unbound' | 'rescuer';
+  /** The CPU number this thread is (unbound and rescuer threads: the CPU of the thread that owns them). */
+  cpu: number;
+  /** Prefix of the names of this thread's workers ("kworker/u3:" for pool 3's threads). */
+  namePrefix: string;
+}
+export const THREAD_ROLE = '__cmwqThreadRole';
+
+export const threadRole: ThreadRole | null = !isMainThread && workerData !== null && typeof workerData === 'object' ? ((workerData as Record<string, ThreadRole>)[THREAD_ROLE] ?? null) : null;
+
+/**
+ * The CPU this thread is: 0 on the thread that loaded cmwq first, k on the thread cmwq started for CPU k. Only a
+ * thread cmwq did not start owns threads: the others run everything they are given on their own loop.
+ */
+export const localCpu = threadRole?.cpu ?? 0;
+export const ownsThreads = threadRole === null;
 
 /** Called after workqueueInit() changed the configuration (the watchdog listens; avoids an import cycle). */
 export const reconfigureHooks: (() => void)[] = [];
@@ -54,7 +82,8 @@ export const busyProbe: { busy: () => boolean } = { busy: () => false };
  */
 export function workqueueInit(options: WorkqueueInitOptions = {}): void {
   if (options === null || typeof options !== 'object') invalidArg(`workqueueInit options must be an object, got ${describe(options)}`);
-  const { nrCpus, cpuIntensiveThreshMs, watchdogThreshS, clock, asyncContext } = options;
+  const { nrCpus, cpuIntensiveThreshMs, watchdogThreshS, clock, asyncContext, startThread: start } = options;
+  if (start !== undefined && typeof start !== 'function') invalidArg(`startThread must be a function, got ${describe(start)}`);
   if (asyncContext !== undefined && typeof asyncContext !== 'boolean') invalidArg(`asyncContext must be a boolean, got ${describe(asyncContext)}`);
   if (nrCpus !== undefined && !(Number.isInteger(nrCpus) && nrCpus >= 1)) invalidArg(`nrCpus must be an integer >= 1, got ${describe(nrCpus)}`);
   if (cpuIntensiveThreshMs !== undefined && !(Number.isFinite(cpuIntensiveThreshMs) && cpuIntensiveThreshMs >= 0)) {
@@ -72,5 +101,6 @@ export function workqueueInit(options: WorkqueueInitOptions = {}): void {
   if (watchdogThreshS !== undefined) config.watchdogThreshS = watchdogThreshS;
   if (clock !== undefined) config.clock = clock;
   if (asyncContext !== undefined) config.asyncContext = asyncContext;
+  if (start !== undefined) config.startThread = start;
   for (const hook of reconfigureHooks) hook();
 }

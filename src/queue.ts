@@ -10,7 +10,9 @@ import { currentWork } from './current.js';
 import { chQueueWork, workEvent } from './diagnostics.js';
 import { describe, invalidArg, WorkqueueError } from './errors.js';
 import { takeColor } from './flush.js';
-import { config, localCpu } from './init.js';
+import { config, localCpu, ownsThreads } from './init.js';
+import { moduleRef } from './module-func.js';
+import { clonePayload, keepPayload, type Payload } from './payload.js';
 import { checkWork, PENDING, type Work } from './work.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
 
@@ -35,9 +37,10 @@ function isChainedWork(wq: Workqueue): boolean {
 
 /**
  * Throws unless work may be queued on wq at cpu by this caller: the workqueue is alive, not draining (unless
- * the caller is one of its handlers), and a function work stays on this thread.
+ * the caller is one of its handlers), and only a module work goes to another CPU, from the thread that owns the
+ * threads.
  */
-export function checkQueueable(cpu: number, wq: Workqueue, what: string): void {
+export function checkQueueable(cpu: number, wq: Workqueue, work: Work<any>, what: string): void {
   if (wq.draining > 0 || wq.destroyed) {
     checkAlive(wq, what);
     if (!isChainedWork(wq)) {
@@ -45,15 +48,33 @@ export function checkQueueable(cpu: number, wq: Workqueue, what: string): void {
     }
   }
   if (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu && !wq.unbound) {
-    throw new WorkqueueError('ERR_WQ_NOT_PORTABLE', `${what}: a function work cannot run on CPU ${cpu}; functions cannot cross threads`);
+    if (moduleRef(work.func) === null) {
+      throw new WorkqueueError('ERR_WQ_NOT_PORTABLE', `${what}: ${work.funcName} is a function work and cannot run on CPU ${cpu}; functions cannot cross threads (name it with workFunc())`);
+    }
+    if (!ownsThreads) {
+      throw new WorkqueueError('ERR_WQ_NOT_PORTABLE', `${what}: CPU ${localCpu} is a thread cmwq started; only the thread that owns the CPUs (CPU 0) queues on other CPUs`);
+    }
   }
+}
+
+/**
+ * The payload of work if queueing it on wq at cpu sends it to another thread (a module work on an unbound
+ * workqueue, or on another CPU), cloned now: throws ERR_WQ_DATA_CLONE before anything changes. Else null.
+ */
+export function crossingPayload(cpu: number, wq: Workqueue, work: Work<any>): Payload | null {
+  return crosses(cpu, wq, work) ? clonePayload(work) : null;
+}
+
+/** Whether queueing work on wq at cpu sends it to another thread. */
+export function crosses(cpu: number, wq: Workqueue, work: Work<any>): boolean {
+  return ownsThreads && (wq.unbound || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu)) && moduleRef(work.func) !== null;
 }
 
 /** Puts a pending item on wq (the kernel's __queue_work). The caller has set PENDING and validated everything. */
 export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void {
   // The pwq for the requested CPU (this one for WORK_CPU_UNBOUND; the only one of an unbound workqueue).
-  const index = wq.unbound || reqCpu === WORK_CPU_UNBOUND ? 0 : reqCpu - localCpu;
-  const pwq = wq.pwqs[index] ?? wq.pwqFor(reqCpu === WORK_CPU_UNBOUND ? localCpu : reqCpu);
+  const cpu = reqCpu === WORK_CPU_UNBOUND ? localCpu : reqCpu;
+  const pwq = wq.pwqs[wq.unbound ? 0 : cpu] ?? wq.pwqFor(cpu);
   work._color = takeColor(wq);
   pwq.sample(work);
   if (chQueueWork.hasSubscribers) {
@@ -78,9 +99,11 @@ export function queueWork(wq: Workqueue, work: Work<any>): boolean {
 function queue(cpu: number, wq: Workqueue, work: Work<any>): boolean {
   checkWorkqueue(wq);
   checkWork(work);
-  if (wq.draining > 0 || wq.destroyed || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu)) checkQueueable(cpu, wq, 'queueWork');
+  if (wq.draining > 0 || wq.destroyed || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu)) checkQueueable(cpu, wq, work, 'queueWork');
   if ((work._flags & PENDING) !== 0 || work._disable !== 0) return false;
+  const payload = wq.unbound || cpu !== WORK_CPU_UNBOUND ? crossingPayload(cpu, wq, work) : null;
   work._flags |= PENDING;
+  if (payload !== null) keepPayload(work, payload);
   insertWork(cpu, wq, work);
   return true;
 }

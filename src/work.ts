@@ -19,8 +19,10 @@
  *
  * DelayedWork adds the workqueue and CPU its timer will queue it on, and its expiry.
  */
+import type { TransferListItem } from 'node:worker_threads';
 import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING } from './constants.js';
 import { describe, invalidArg } from './errors.js';
+import { moduleRef } from './module-func.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import { type FuncInfo, funcInfo } from './watchdog.js';
 import type { Worker } from './worker.js';
@@ -41,6 +43,19 @@ export const SAMPLED = 8;
 
 const AsyncFunction = (async () => {}).constructor;
 
+/**
+ * The abort controllers of running instances whose handler asked for work.signal: few, so they live in a side
+ * table rather than in a field of every item. cancel...Sync and disable...Sync abort the running instance's.
+ */
+export const controllers = new Map<Work<any>, AbortController>();
+
+/** Aborts the signal of work's running instance (made now if the handler has not asked for it yet). */
+export function abortInstance(work: Work<any>): void {
+  let controller = controllers.get(work);
+  if (controller === undefined) controllers.set(work, (controller = new AbortController()));
+  controller.abort();
+}
+
 export class Work<T = unknown> {
   /** The handler. */
   readonly func: WorkFunc<any>;
@@ -48,6 +63,11 @@ export class Work<T = unknown> {
   data: T;
   /** Worklist priority for the next queueing (cmwq's addition; see WorkOptions). */
   priority: number;
+  /**
+   * Module works: ArrayBuffers (or MessagePorts) in data to move to the thread instead of copying, for the next
+   * queueing. They are detached from this thread at queue time, and the list is cleared.
+   */
+  declare transfer?: TransferListItem[];
 
   /** @internal */ _flags: number;
   /** @internal */ _disable = 0;
@@ -66,8 +86,23 @@ export class Work<T = unknown> {
     this.func = func;
     this.data = data as T;
     this.priority = priority;
-    this._flags = func instanceof AsyncFunction ? ASYNC : 0;
+    const ref = moduleRef(func);
+    // A module export may be async and is not known until loaded: run it as async unless known to be plain.
+    this._flags = func instanceof AsyncFunction || (ref !== null && ref.async !== false) ? ASYNC : 0;
     this._fn = funcInfo(func);
+  }
+
+  /**
+   * Aborted when cancelWorkSync() or disableWorkSync() waits for the running instance: a long handler may watch it
+   * and stop early (cmwq never interrupts a handler). A new signal for each instance that asks for one.
+   */
+  get signal(): AbortSignal {
+    let controller = controllers.get(this);
+    if (controller === undefined) {
+      controller = new AbortController();
+      if (this._worker !== null) controllers.set(this, controller);
+    }
+    return controller.signal;
   }
 
   /** The handler's name, as tracepoints and reports print it. */

@@ -16,7 +16,10 @@ import type { Cpu } from './cpu.js';
 import { reapUnboundPool } from './pools.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Work } from './work.js';
-import { processOneWork, Worker, WorkerState } from './worker.js';
+import { processOneWork, startRemoteWork, Worker, WorkerState } from './worker.js';
+import { moduleRef } from './module-func.js';
+import { threadRole } from './init.js';
+import type { ThreadPool } from './thread-pool.js';
 import { ListKind, PriorityWorklist } from './worklist.js';
 
 export interface PoolKind {
@@ -43,6 +46,8 @@ export class WorkerPool {
   nrSleeping = 0;
   /** 1 while a handler's synchronous segment runs on this pool (the kernel's nr_running, on one loop). */
   nrRunning = 0;
+  /** The threads module works of this pool run on (unbound pools, and other CPUs' pools); null: they run here. */
+  threads: ThreadPool | null = null;
   /** An unbound pool whose last user left while it was busy: freed when its last sleeping worker wakes. */
   unreferenced = false;
   /** Bumped each time the idle timer fires; workers idle since an older generation have idled a full period. */
@@ -78,24 +83,43 @@ export class WorkerPool {
     this.loop.kick(this);
   }
 
-  /** Executes the next item of the worklist, on the most recently idle worker. */
+  /**
+   * Whether processOne() can run the next item now. Always, with work, for a pool whose items run here; a pool
+   * with threads holds a module work back while no thread can take it (its threads call kick() when one can).
+   */
+  ready(): boolean {
+    if (this.threads === null) return this.worklist.length > 0;
+    const head = this.worklist.peek();
+    return head !== null && (head._worker !== null || moduleRef(head.func) === null || this.threads.canTake(head));
+  }
+
+  /** Executes the next item of the worklist, on the most recently idle worker (here, or on one of the threads). */
   processOne(): void {
     const work = this.worklist.shift()!;
     const owner = work._worker;
     if (owner !== null) {
-      // Its previous instance is asleep on another worker: run after it, there (never concurrently).
+      // Its previous instance is running on another worker: run after it, there (never concurrently).
       owner.scheduled.push(work);
       return;
     }
     const idle = this.idle;
-    processOneWork(idle.length > 0 ? idle[idle.length - 1] : this.createWorker(), work);
+    const worker = idle.length > 0 ? idle[idle.length - 1] : this.createWorker();
+    if (this.threads !== null && moduleRef(work.func) !== null) startRemoteWork(worker, work, this.threads.assign);
+    else processOneWork(worker, work);
   }
 
-  /** worker (the top of the idle list) went to sleep on pwq's item. */
-  workerSleeps(worker: Worker, pwq: PoolWorkqueue): void {
+  /** Runs work, taken off the worklist out of turn, on another thread through assign (a rescuer's). */
+  runOutOfTurn(work: Work<any>, assign: (worker: Worker, work: Work<any>) => void): void {
+    work._list!.remove(work);
+    const idle = this.idle;
+    startRemoteWork(idle.length > 0 ? idle[idle.length - 1] : this.createWorker(), work, assign);
+  }
+
+  /** worker (the top of the idle list) went to sleep on pwq's item; cmWakeup if that lets the next item start. */
+  workerSleeps(worker: Worker, pwq: PoolWorkqueue, cmWakeup: boolean): void {
     this.idle.pop();
     this.nrSleeping++;
-    if (this.concurrencyManaged && this.worklist.length > 0) pwq.stats.cmWakeup++;
+    if (cmWakeup && this.worklist.length > 0) pwq.stats.cmWakeup++;
   }
 
   /** worker's instance ended: its scheduled items go back to the front of their worklists, in order. */
@@ -138,6 +162,7 @@ export class WorkerPool {
   }
 
   private workerName(id: number): string {
+    if (threadRole !== null && threadRole.kind !== 'cpu') return `${threadRole.namePrefix}${id}${this.highpri ? 'H' : ''}`;
     if (this.bh) return `ksoftirqd/${this.cpu}`;
     if (this.cpu < 0) return `kworker/u${this.id}:${id}`;
     return `kworker/${this.cpu}:${id}${this.highpri ? 'H' : ''}`;

@@ -15,8 +15,10 @@ import { cpuHog, HB_FUNC, HB_HOG, HB_PWQ, HB_SEQ, HB_WORKER, heartbeat, register
 import { flushersRunEnded, flushersStarted } from './flush.js';
 import { type PoolWorkqueue, takeSample } from './pool-workqueue.js';
 import type { Work } from './work.js';
-import { ASYNC, FLUSHED, PENDING, SAMPLED } from './work.js';
+import { ASYNC, controllers, FLUSHED, PENDING, SAMPLED } from './work.js';
 import type { WorkerPool } from './worker-pool.js';
+import type { Thread as RemoteThread } from './thread.js';
+import { CallWork } from './call-work.js';
 import { ListKind, WorkList } from './worklist.js';
 
 export const enum WorkerState {
@@ -39,6 +41,10 @@ export class Worker {
   /** The pool's idle generation when this worker last went idle (idle culling). */
   idleGen = 0;
 
+  /** The thread running its item, and the item's slot there, while the item runs on another thread. */
+  thread: RemoteThread | null = null;
+  slot = -1;
+
   /** The id the watchdog's heartbeat names this worker by. */
   readonly hbId: number;
 
@@ -56,15 +62,11 @@ export class Worker {
 }
 
 /**
- * Runs work on worker, which is the top of its pool's idle list: the kernel's process_one_work. Clears the
- * pending bit just before calling the handler. A handler that returns a promise takes the worker off the idle
- * list, asleep until the promise settles; one that returns anything else leaves it where it was, so the hot path
- * of synchronous handlers moves no worker.
+ * The head of process_one_work, shared by local and remote execution: the item becomes the worker's, its pending
+ * bit is cleared, flushers learn it started, and it is counted, sampled and traced. Returns when it started
+ * (clock ms) if sampled, else -1.
  */
-export function processOneWork(worker: Worker, work: Work<any>): void {
-  const pwq = work._pwq!;
-  const color = work._color;
-  work._color = -1;
+function beginWork(worker: Worker, work: Work<any>, pwq: PoolWorkqueue): number {
   work._worker = worker;
   work._flags &= ~PENDING;
   worker.current = work;
@@ -78,6 +80,64 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
     if (queuedAt >= 0) pwq.waitHist.record(startedAt - queuedAt);
   }
   if (chExecuteStart.hasSubscribers) chExecuteStart.publish(workEvent(work, pwq, -1));
+  return startedAt;
+}
+
+/** worker goes to sleep on its item (a pending promise, or an item running on another thread). */
+function sleep(worker: Worker, pwq: PoolWorkqueue, color: number, startedAt: number, cmWakeup: boolean): void {
+  worker.sleeping = true;
+  worker.currentColor = color;
+  worker.startedAt = startedAt;
+  worker.pool.workerSleeps(worker, pwq, cmWakeup);
+}
+
+/**
+ * Starts work on another thread (a module work on an unbound pool or on another CPU's pool): for this loop the
+ * worker sleeps until the thread reports the item done (remoteWorkDone). Re-entrancy, flushes and cancels see a
+ * running item, as for a local one.
+ */
+export function startRemoteWork(worker: Worker, work: Work<any>, assign: (worker: Worker, work: Work<any>) => void): void {
+  const pwq = work._pwq!;
+  const color = work._color;
+  work._color = -1;
+  const startedAt = beginWork(worker, work, pwq);
+  sleep(worker, pwq, color, startedAt, false);
+  assign(worker, work);
+}
+
+/**
+ * A remote item ended: status bits from its thread say whether it failed, hogged its thread's CPU or went to
+ * sleep there while other items waited (a concurrency-management wake-up on that thread).
+ */
+export function remoteWorkDone(worker: Worker, value: unknown, failed: boolean, cpuMs: number, hog: boolean, cmWakeup: boolean): void {
+  const pwq = worker.currentPwq!;
+  const work = worker.current!;
+  let error = failed ? value : undefined;
+  if (work instanceof CallWork) {
+    // workOnCpu(): the outcome is the caller's, not a handler failure.
+    if (failed) work.reject(value);
+    else work.resolve(value);
+    error = undefined;
+    failed = false;
+  }
+  pwq.stats.cpuTime += cpuMs;
+  if (cmWakeup) pwq.stats.cmWakeup++;
+  if (hog) cpuHog(work, pwq);
+  worker.thread = null;
+  sleeperDone(worker, error, failed);
+}
+
+/**
+ * Runs work on worker, which is the top of its pool's idle list: the kernel's process_one_work. Clears the
+ * pending bit just before calling the handler. A handler that returns a promise takes the worker off the idle
+ * list, asleep until the promise settles; one that returns anything else leaves it where it was, so the hot path
+ * of synchronous handlers moves no worker.
+ */
+export function processOneWork(worker: Worker, work: Work<any>): void {
+  const pwq = work._pwq!;
+  const color = work._color;
+  work._color = -1;
+  const startedAt = beginWork(worker, work, pwq);
 
   let ret: unknown;
   const hb = heartbeat;
@@ -124,10 +184,7 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
     return;
   }
   // The worker goes to sleep; the pool's next item will take another one (a concurrency-management wake-up).
-  worker.sleeping = true;
-  worker.currentColor = color;
-  worker.startedAt = startedAt;
-  pool.workerSleeps(worker, pwq);
+  sleep(worker, pwq, color, startedAt, pool.concurrencyManaged);
   // A thenable may call back twice, or late: only its first settlement counts, and only for this instance.
   let settled = false;
   const settle = (error: unknown, failed: boolean): void => {
@@ -178,6 +235,7 @@ function finishWork(
   }
   work._worker = null;
   worker.current = null;
+  if (controllers.size > 0) controllers.delete(work);
   if ((work._flags & FLUSHED) !== 0) flushersRunEnded(work);
   pwq.decActive(color);
 }

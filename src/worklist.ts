@@ -131,6 +131,15 @@ export class PriorityWorklist<T extends ListNode> {
     return null;
   }
 
+  /** The item shift() would return, left in place. */
+  peek(): T | null {
+    if (this.levels.length === 1) return this.dfl.head;
+    for (const { list } of this.levels) {
+      if (list.length > 0) return list.head;
+    }
+    return null;
+  }
+
   *[Symbol.iterator](): IterableIterator<T> {
     for (const { list } of this.levels) yield* list;
   }

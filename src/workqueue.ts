@@ -50,6 +50,7 @@ import {
   WQ_FREEZABLE,
   WQ_HIGHPRI,
   WQ_MAX_ACTIVE,
+  WQ_MEM_RECLAIM,
   WQ_UNBOUND,
   WQ_USER_FLAGS,
 } from './constants.js';
@@ -57,7 +58,8 @@ import { warn } from './diagnostics.js';
 import { describe, invalidArg, WorkqueueError } from './errors.js';
 import { checkNotFromOwnHandler, drain, FlushColor, workqueueBusy } from './flush.js';
 import { freezer } from './freezer.js';
-import { busyProbe, localCpu } from './init.js';
+import { busyProbe, localCpu, ownsThreads } from './init.js';
+import { Rescuer } from './rescuer.js';
 import { timerBase } from './timers.js';
 import { unregisterPwq } from './watchdog.js';
 import { PoolWorkqueue } from './pool-workqueue.js';
@@ -108,6 +110,8 @@ export class Workqueue {
   nrArmed = 0;
   /** System workqueues cannot be destroyed. */
   readonly system: boolean;
+  /** @internal The rescuer of a WQ_MEM_RECLAIM workqueue (on the thread that owns the threads). */
+  rescuer: Rescuer | null = null;
 
   /** @internal Use allocWorkqueue(). */
   constructor(name: string, flags: number, maxActive: number, attrs: WorkqueueAttrs, system: boolean) {
@@ -133,12 +137,12 @@ export class Workqueue {
 
   /** @internal The pool workqueue for cpu, made on first use. */
   pwqFor(cpu: number): PoolWorkqueue {
-    const index = this.unbound ? 0 : cpu - localCpu;
+    const index = this.unbound ? 0 : cpu;
     let pwq = this.pwqs[index];
     if (pwq === undefined) {
       const pool = this.unbound
-        ? getUnboundPool(unboundPoolKey(this.flags, this.attrs), (this.flags & WQ_HIGHPRI) !== 0)
-        : cpuPool((this.flags & WQ_HIGHPRI) !== 0, (this.flags & WQ_BH) !== 0);
+        ? getUnboundPool(unboundPoolKey(this.flags, this.attrs), (this.flags & WQ_HIGHPRI) !== 0, this.attrs)
+        : cpuPool(cpu, (this.flags & WQ_HIGHPRI) !== 0, (this.flags & WQ_BH) !== 0);
       pwq = this.pwqs[index] = new PoolWorkqueue(this, pool, this.effectiveMaxActive);
     }
     return pwq;
@@ -217,6 +221,7 @@ export function allocWorkqueueInternal(name: unknown, flags: unknown, maxActive:
   if (attrs === undefined) attrs = {};
   checkAttrs(attrs, (f & WQ_UNBOUND) !== 0);
   const wq = new Workqueue(name, f, max, attrs, system);
+  if ((f & WQ_MEM_RECLAIM) !== 0 && ownsThreads) wq.rescuer = new Rescuer(name);
   workqueues.add(wq);
   return wq;
 }
@@ -273,7 +278,7 @@ export function applyWorkqueueAttrs(wq: Workqueue, attrs: WorkqueueAttrs): void 
     const key = unboundPoolKey(wq.flags, wq.attrs);
     if (key !== oldKey) {
       const old = pwq.pool;
-      pwq.pool = getUnboundPool(key, (wq.flags & WQ_HIGHPRI) !== 0);
+      pwq.pool = getUnboundPool(key, (wq.flags & WQ_HIGHPRI) !== 0, wq.attrs);
       putUnboundPool(old);
     }
   }
@@ -283,7 +288,7 @@ export function applyWorkqueueAttrs(wq: Workqueue, attrs: WorkqueueAttrs): void 
 export function workqueueCongested(cpu: number, wq: Workqueue): boolean {
   checkWorkqueue(wq);
   if (!Number.isInteger(cpu) || cpu < -1) invalidArg(`cpu must be an integer >= -1, got ${describe(cpu)}`);
-  const pwq = wq.pwqs[wq.unbound || cpu === -1 ? 0 : cpu - localCpu];
+  const pwq = wq.pwqs[wq.unbound ? 0 : cpu === -1 ? localCpu : cpu];
   return pwq !== undefined && pwq.inactive.length > 0;
 }
 
@@ -292,6 +297,7 @@ function releaseWorkqueue(wq: Workqueue): void {
   wq.destroyed = true;
   workqueues.delete(wq);
   for (const pwq of wq.pwqs) if (pwq !== undefined) unregisterPwq(pwq);
+  wq.rescuer?.stop();
   if (wq.unbound && wq.pwqs[0] !== undefined) putUnboundPool(wq.pwqs[0].pool);
 }
 

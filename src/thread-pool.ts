@@ -1,0 +1,313 @@
+/**
+ * Thread pools: the threads behind a worker pool whose module works run on other threads, and the decisions
+ * about them: which thread takes the next item (dispatch), when to start another one (the kernel's manager),
+ * when to call the rescuers (mayday), when an idle thread retires, and what happens when one dies.
+ *
+ * An unbound pool has 0..maxWorkers threads; CPU k's pools (normal and highpri) share one thread pool holding
+ * the single thread that is CPU k. The owner's worker pools keep the worklists; a thread pool is asked, item by
+ * item, whether some thread can take a module work now (canTake) and then to send it there (assign).
+ *
+ * Dispatch: the least-loaded thread that is not running a long synchronous segment, and whose queue would hold at
+ * most QUEUE_MS of work, by the measured cost of each function (the average synchronous time of its last runs;
+ * a function not yet measured counts as QUEUE_MS). Tiny items go in deep batches (one message carries hundreds),
+ * CPU-heavy ones one at a time, so that a thread stuck in a hog never hoards items another thread could run, and
+ * the manager sees them waiting. The owner reads each thread's RUNNING flag from shared memory: no message asks.
+ *
+ * Manager: while work waits and no thread can take it, the pool re-checks (1, 2, 4 ... ms, at most 100): if
+ * every thread is running a segment longer than RUN_LONG_MS (none is merely asleep, awaiting), it starts one
+ * more thread, one at a time, up to maxWorkers; a start that fails cools down for CREATE_COOLDOWN_MS, as the
+ * kernel's create_worker() does. Work that has waited MAYDAY_INITIAL_TIMEOUT_MS with no thread able to take it
+ * is handed to the rescuers of its workqueues (WQ_MEM_RECLAIM), then again every MAYDAY_INTERVAL_MS.
+ */
+import { performance } from 'node:perf_hooks';
+import { MAYDAY_INITIAL_TIMEOUT_MS } from './constants.js';
+import { chMayday, chRescued, warn, workEvent } from './diagnostics.js';
+import { WorkqueueError } from './errors.js';
+import type { ThreadRole } from './init.js';
+import { moduleRef } from './module-func.js';
+import type { Payload } from './payload.js';
+import { S_CMW, S_FAILED, S_HOG, SLOTS, Thread, type ThreadOwner } from './thread.js';
+import type { Work } from './work.js';
+import { remoteWorkDone, type Worker } from './worker.js';
+import type { WorkerPool } from './worker-pool.js';
+
+/** A thread running a synchronous segment longer than this is busy: it takes no more work, and counts as running. */
+export const RUN_LONG_MS = 1;
+/** How much work (by the pool's measured cost per item) a thread may have queued. */
+const QUEUE_MS = 2;
+/** After a failed thread start, no other is tried for this long (the kernel's CREATE_COOLDOWN). */
+export const CREATE_COOLDOWN_MS = 1000;
+/** Rescuers are called again this often while the pool stays stuck (the kernel's MAYDAY_INTERVAL). */
+export const MAYDAY_INTERVAL_MS = 100;
+const MAX_RECHECK_MS = 100;
+
+export const epochNow = (): number => performance.timeOrigin + performance.now();
+
+export interface ThreadPoolOptions {
+  role: ThreadRole;
+  maxWorkers: number;
+  /** Idle threads retire after this long; Infinity for a CPU's thread. */
+  idleTimeoutMs: number;
+  resourceLimits?: object;
+}
+
+export class ThreadPool implements ThreadOwner {
+  readonly threads: Thread[] = [];
+  /** The worker pools whose module works run here. */
+  readonly clients: WorkerPool[] = [];
+  private starting = 0;
+  private coolDownUntil = 0;
+  /** Average synchronous milliseconds per call, by module function id (moving; undefined until measured). */
+  private readonly costs: number[] = [];
+  /** The thread canTake() chose for the item processOne() is about to assign, and that item's cost. */
+  private next: Thread | null = null;
+  private nextCost = 0;
+  private recheckTimer: NodeJS.Timeout | null = null;
+  private recheckMs = 1;
+  private blockedSince = -1;
+  private lastMayday = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** Items a dead thread had not started: they go out before anything else. */
+  private readonly backlog: { worker: Worker; payload: Payload }[] = [];
+  private nextIndex = 0;
+  private freed = false;
+  /** The rescuer for a workqueue, if it has one (set by rescuer.ts, which knows workqueues). */
+  static rescuerOf: (work: Work<any>) => { rescue(pool: WorkerPool, works: Work<any>[]): void } | null = () => null;
+
+  constructor(readonly options: ThreadPoolOptions) {}
+
+  /** Whether some thread can take work (a module work) now; if not, the manager looks into it. */
+  canTake(work: Work<any>): boolean {
+    this.nextCost = this.costs[moduleRef(work.func)!.id] ?? QUEUE_MS;
+    this.next = this.pick(this.nextCost);
+    if (this.next !== null) return true;
+    this.blocked();
+    return false;
+  }
+
+  /** Sends worker's item to the thread canTake() chose (startRemoteWork calls this). */
+  readonly assign = (worker: Worker, work: Work<any>): void => {
+    let thread = this.next;
+    if (thread === null) {
+      this.nextCost = this.costs[moduleRef(work.func)!.id] ?? QUEUE_MS;
+      thread = this.pick(this.nextCost) ?? this.threads.find((t) => t.online && t.room > 0) ?? null;
+      if (thread === null) throw new WorkqueueError('ERR_WQ_INVALID_ARG', 'internal: no thread to assign to');
+    }
+    this.next = null;
+    thread.assign(worker, work, this.nextCost);
+  };
+
+  /**
+   * The thread to take an item of cost ms: an idle one, else the least loaded of those that are not in a long
+   * synchronous segment and would hold at most QUEUE_MS with it.
+   */
+  private pick(cost: number): Thread | null {
+    const busy = epochNow() - RUN_LONG_MS;
+    let best: Thread | null = null;
+    for (const thread of this.threads) {
+      if (!thread.online || thread.room === 0) continue;
+      if (thread.inflight > 0 && (thread.queuedMs + cost > QUEUE_MS || thread.runningSince(busy))) continue;
+      if (best === null || thread.queuedMs < best.queuedMs || (thread.queuedMs === best.queuedMs && thread.inflight < best.inflight)) best = thread;
+    }
+    return best;
+  }
+
+  /** Work waits and no thread can take it: start the first thread at once; re-check until one can. */
+  private blocked(): void {
+    if (this.blockedSince < 0) this.blockedSince = Date.now();
+    if (this.threads.length === 0 && this.starting === 0) this.manage();
+    if (this.recheckTimer === null) {
+      this.recheckMs = RUN_LONG_MS;
+      this.recheckTimer = setTimeout(this.recheck, this.recheckMs);
+    }
+  }
+
+  private readonly recheck = (): void => {
+    this.recheckTimer = null;
+    if (this.freed || !this.hasWaitingWork()) {
+      this.blockedSince = -1;
+      return;
+    }
+    if (this.canTakeQuietly()) {
+      this.blockedSince = -1;
+      this.kickClients();
+      return;
+    }
+    this.manage();
+    const now = Date.now();
+    const stuckFor = now - this.blockedSince;
+    if (stuckFor >= MAYDAY_INITIAL_TIMEOUT_MS && now - this.lastMayday >= MAYDAY_INTERVAL_MS && this.cannotGrow()) {
+      this.lastMayday = now;
+      this.mayday();
+    }
+    this.recheckMs = Math.min(this.recheckMs * 2, MAX_RECHECK_MS);
+    if (stuckFor < MAYDAY_INITIAL_TIMEOUT_MS) this.recheckMs = Math.min(this.recheckMs, MAYDAY_INITIAL_TIMEOUT_MS - stuckFor);
+    this.recheckTimer = setTimeout(this.recheck, Math.max(1, this.recheckMs));
+  };
+
+  private canTakeQuietly(): boolean {
+    for (const pool of this.clients) {
+      const head = pool.worklist.peek();
+      if (head !== null && moduleRef(head.func) !== null && this.pick(this.costs[moduleRef(head.func)!.id] ?? QUEUE_MS) !== null) return true;
+    }
+    return this.backlog.length > 0 && this.pick(QUEUE_MS) !== null;
+  }
+
+  private hasWaitingWork(): boolean {
+    if (this.backlog.length > 0) return true;
+    for (const pool of this.clients) {
+      const head = pool.worklist.peek();
+      if (head !== null && moduleRef(head.func) !== null) return true;
+    }
+    return false;
+  }
+
+  /** Whether the pool can get no thread for its work: the last start failed, or it is at maxWorkers, all busy. */
+  private cannotGrow(): boolean {
+    if (Date.now() < this.coolDownUntil) return true;
+    return this.threads.length >= this.options.maxWorkers && this.starting === 0;
+  }
+
+  /** The manager: one more thread if every thread is busy running (or there is none) and the limit allows. */
+  private manage(): void {
+    if (this.starting > 0 || this.threads.length >= this.options.maxWorkers || Date.now() < this.coolDownUntil) return;
+    const busy = epochNow() - RUN_LONG_MS;
+    for (const thread of this.threads) if (!thread.online || !thread.runningSince(busy)) return;
+    this.startThread();
+  }
+
+  private startThread(): void {
+    const thread = new Thread(this, this.options.role, this.nextIndex++, this.options.resourceLimits);
+    this.threads.push(thread);
+    this.starting++;
+    try {
+      thread.start();
+    } catch (error) {
+      this.starting--;
+      this.threads.splice(this.threads.indexOf(thread), 1);
+      this.startFailed(error);
+    }
+  }
+
+  /** A thread could not start: no other start for CREATE_COOLDOWN_MS, and say why. */
+  private startFailed(error: unknown): void {
+    this.coolDownUntil = Date.now() + CREATE_COOLDOWN_MS;
+    warn(`workqueue: failed to start a thread for ${this.options.role.namePrefix.replace(/:$/, '')}: ${(error as Error)?.message ?? String(error)}`);
+  }
+
+  /** Calls the rescuers of the workqueues whose module works wait here (the kernel's send_mayday). */
+  private mayday(): void {
+    for (const pool of this.clients) {
+      const byRescuer = new Map<{ rescue(pool: WorkerPool, works: Work<any>[]): void }, Work<any>[]>();
+      for (const work of pool.worklist) {
+        if (work._worker !== null || moduleRef(work.func) === null) continue;
+        const rescuer = ThreadPool.rescuerOf(work);
+        if (rescuer === null) continue;
+        let works = byRescuer.get(rescuer);
+        if (works === undefined) byRescuer.set(rescuer, (works = []));
+        works.push(work);
+      }
+      for (const [rescuer, works] of byRescuer) {
+        const pwq = works[0]._pwq!;
+        pwq.stats.mayday++;
+        if (chMayday.hasSubscribers) chMayday.publish(workEvent(works[0], pwq, -1));
+        rescuer.rescue(pool, works);
+      }
+    }
+  }
+
+  /** Makes the owner's run loop look at this pool's worklists again. */
+  private kickClients(): void {
+    for (const pool of this.clients) if (pool.worklist.length > 0) pool.loop.kick(pool);
+  }
+
+  online(thread: Thread): void {
+    this.starting--;
+    this.flushBacklog();
+    this.kickClients();
+    if (this.freed) thread.terminate();
+  }
+
+  done(thread: Thread, worker: Worker, status: number, cpuMs: number, value: unknown): void {
+    const id = moduleRef(worker.current!.func)!.id;
+    const cost = this.costs[id];
+    this.costs[id] = cost === undefined ? cpuMs : cost + (cpuMs - cost) / 8;
+    remoteWorkDone(worker, value, (status & S_FAILED) !== 0, cpuMs, (status & S_HOG) !== 0, (status & S_CMW) !== 0);
+    if (thread.inflight === 0) this.armIdleTimer();
+    if (this.backlog.length > 0) this.flushBacklog();
+    this.kickClients();
+  }
+
+  exited(thread: Thread, lost: Worker[], unstarted: { worker: Worker; payload: Payload }[], error: unknown): void {
+    const index = this.threads.indexOf(thread);
+    if (index >= 0) this.threads.splice(index, 1);
+    if (this.next === thread) this.next = null;
+    if (!thread.wasOnline) {
+      this.starting--;
+      this.startFailed(error);
+    }
+    for (const worker of lost) {
+      const failure = new WorkqueueError(
+        'ERR_WQ_WORKER_EXITED',
+        `${worker.current?.funcName}: thread ${thread.threadId} exited while running it: ${(error as Error)?.message ?? String(error)}`,
+        { cause: error },
+      );
+      remoteWorkDone(worker, failure, true, 0, false, false);
+    }
+    this.backlog.push(...unstarted);
+    if (this.freed) return;
+    // A dead thread is replaced when work waits for it (at most one start at a time, as the manager).
+    if (this.backlog.length > 0 || this.hasWaitingWork()) {
+      if (this.starting === 0 && this.threads.length < this.options.maxWorkers && Date.now() >= this.coolDownUntil) this.startThread();
+      this.flushBacklog();
+      this.kickClients();
+    }
+  }
+
+  private flushBacklog(): void {
+    while (this.backlog.length > 0) {
+      const thread = this.pick(QUEUE_MS) ?? this.threads.find((t) => t.online && t.room > 0) ?? null;
+      if (thread === null) {
+        if (this.threads.length === 0 && this.starting === 0 && Date.now() >= this.coolDownUntil) this.startThread();
+        this.blocked();
+        return;
+      }
+      const { worker, payload } = this.backlog.shift()!;
+      thread.assign(worker, worker.current!, QUEUE_MS, payload);
+    }
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimer !== null || !Number.isFinite(this.options.idleTimeoutMs)) return;
+    this.idleTimer = setTimeout(this.retireIdle, this.options.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  /** Threads idle for idleTimeoutMs retire (they never keep the process alive meanwhile: idle ones are unref'd). */
+  private readonly retireIdle = (): void => {
+    this.idleTimer = null;
+    const now = Date.now();
+    for (const thread of [...this.threads]) {
+      if (thread.online && thread.inflight === 0 && now - thread.idleSince >= this.options.idleTimeoutMs) {
+        this.threads.splice(this.threads.indexOf(thread), 1);
+        if (this.next === thread) this.next = null;
+        thread.terminate();
+      }
+    }
+    if (this.threads.some((t) => t.inflight === 0)) this.armIdleTimer();
+  };
+
+  /** The pool is freed: its threads end (they are idle: a pool is freed only when it has nothing left). */
+  free(): void {
+    this.freed = true;
+    if (this.recheckTimer !== null) clearTimeout(this.recheckTimer);
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    for (const thread of this.threads) thread.terminate();
+    this.threads.length = 0;
+  }
+
+  /** Thread ids, for dumps. */
+  threadIds(): number[] {
+    return this.threads.filter((t) => t.threadId !== -1).map((t) => t.threadId);
+  }
+}

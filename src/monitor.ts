@@ -106,7 +106,10 @@ export interface WqDumpPool {
   /** Items on the worklist. */
   worklist: number;
   workerNames: string[];
-  /** The threads the pool's workers run on (this thread for the pools of this event loop). */
+  /**
+   * The threads the pool's items run on: this thread for a pool whose items all run here; a pool with threads
+   * behind it (an unbound pool, another CPU's) lists those that are up (none while idle threads have retired).
+   */
   threadIds: number[];
 }
 
@@ -121,6 +124,8 @@ export interface WqDumpWorkqueue {
   pwqs: { pool: number; cpu: number; active: number; inactive: number; maxActive: number }[];
   /** The rescuer's name for WQ_MEM_RECLAIM workqueues. */
   rescuer: string | null;
+  /** The rescuer's thread, once started (on the thread that owns the threads). */
+  rescuerThreadId: number | null;
 }
 
 export interface WqDump {
@@ -144,7 +149,7 @@ export function wqDump(): WqDump {
       sleeping: pool.nrSleeping,
       worklist: pool.worklist.length,
       workerNames: [...pool.workers].map((w) => w.name),
-      threadIds: [threadId],
+      threadIds: pool.threads === null ? [threadId] : pool.threads.threadIds(),
     }),
   );
   const wqs = [...workqueues].map(
@@ -162,7 +167,8 @@ export function wqDump(): WqDump {
         inactive: pwq.inactive.length,
         maxActive: pwq.maxActive,
       })),
-      rescuer: (wq.flags & WQ_MEM_RECLAIM) !== 0 ? `kworker/R-${wq.name}` : null,
+      rescuer: wq.rescuer !== null ? wq.rescuer.name : (wq.flags & WQ_MEM_RECLAIM) !== 0 ? `kworker/R-${wq.name}` : null,
+      rescuerThreadId: wq.rescuer !== null && wq.rescuer.threadId !== -1 ? wq.rescuer.threadId : null,
     }),
   );
   return { pools, workqueues: wqs };
@@ -208,7 +214,9 @@ function poolFlags(pool: WorkerPool): string {
 }
 
 function inFlight(worker: Worker): string {
-  return `${worker.name}(tid ${threadId})${worker.sleeping ? ' sleeping' : ''}:${worker.current!.funcName}`;
+  const tid = worker.thread !== null ? worker.thread.threadId : threadId;
+  const state = worker.thread !== null ? '' : worker.sleeping ? ' sleeping' : '';
+  return `${worker.name}(tid ${tid})${state}:${worker.current!.funcName}`;
 }
 
 /**

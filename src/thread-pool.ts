@@ -18,10 +18,16 @@
  * more thread, one at a time, up to maxWorkers; a start that fails cools down for CREATE_COOLDOWN_MS, as the
  * kernel's create_worker() does. Work that has waited MAYDAY_INITIAL_TIMEOUT_MS with no thread able to take it
  * is handed to the rescuers of its workqueues (WQ_MEM_RECLAIM), then again every MAYDAY_INTERVAL_MS.
+ *
+ * Watchdog: while items are in flight, the pool looks at its threads every watchdogThreshS / 2: one whose
+ * synchronous segment has lasted watchdogThreshS is reported as the kernel reports a stuck pool ("BUG: workqueue
+ * lockup"), once per segment. The owner's loop is alive (it is the thread that looks); its own lockups are the
+ * watchdog thread's (watchdog.ts).
  */
-import { performance } from 'node:perf_hooks';
 import { MAYDAY_INITIAL_TIMEOUT_MS } from './constants.js';
-import { chMayday, chRescued, warn, workEvent } from './diagnostics.js';
+import { chMayday, chStall, warn, workEvent } from './diagnostics.js';
+import { config } from './init.js';
+import { stateReport } from './watchdog.js';
 import { WorkqueueError } from './errors.js';
 import type { ThreadRole } from './init.js';
 import { moduleRef } from './module-func.js';
@@ -40,8 +46,6 @@ export const CREATE_COOLDOWN_MS = 1000;
 /** Rescuers are called again this often while the pool stays stuck (the kernel's MAYDAY_INTERVAL). */
 export const MAYDAY_INTERVAL_MS = 100;
 const MAX_RECHECK_MS = 100;
-
-export const epochNow = (): number => performance.timeOrigin + performance.now();
 
 export interface ThreadPoolOptions {
   role: ThreadRole;
@@ -71,6 +75,9 @@ export class ThreadPool implements ThreadOwner {
   private readonly backlog: { worker: Worker; payload: Payload }[] = [];
   private nextIndex = 0;
   private freed = false;
+  private watchTimer: NodeJS.Timeout | null = null;
+  /** The segment start (epoch ms) last reported stuck, per thread. */
+  private readonly reported = new WeakMap<Thread, number>();
   /** The rescuer for a workqueue, if it has one (set by rescuer.ts, which knows workqueues). */
   static rescuerOf: (work: Work<any>) => { rescue(pool: WorkerPool, works: Work<any>[]): void } | null = () => null;
 
@@ -95,6 +102,33 @@ export class ThreadPool implements ThreadOwner {
     }
     this.next = null;
     thread.assign(worker, work, this.nextCost);
+    if (this.watchTimer === null && config.watchdogThreshS > 0) this.armWatch();
+  };
+
+  private armWatch(): void {
+    this.watchTimer = setInterval(this.watch, Math.max(50, config.watchdogThreshS * 500));
+    this.watchTimer.unref();
+  }
+
+  /** Reports threads stuck in one synchronous segment for watchdogThreshS; stops when nothing is in flight. */
+  private readonly watch = (): void => {
+    let busy = false;
+    for (const thread of this.threads) {
+      if (thread.inflight === 0) continue;
+      busy = true;
+      const ms = thread.runningForMs();
+      if (ms < config.watchdogThreshS * 1000 || this.reported.get(thread) === thread.since[0]) continue;
+      this.reported.set(thread, thread.since[0]);
+      const stuckS = Math.floor(ms / 1000);
+      const where = this.options.role.kind === 'cpu' ? `cpus=${this.options.role.cpu}` : 'cpus=unbound';
+      const inFlight = thread.startedFuncs().join(', ');
+      if (chStall.hasSubscribers) chStall.publish({ stuckS, inFlight, threadId: thread.threadId });
+      process.stderr.write(`BUG: workqueue lockup - pool ${where} thread ${thread.threadId} stuck for ${stuckS}s!\n  in-flight: ${inFlight}\n${stateReport.text()}`);
+    }
+    if (!busy && this.watchTimer !== null) {
+      clearInterval(this.watchTimer);
+      this.watchTimer = null;
+    }
   };
 
   /**
@@ -102,11 +136,10 @@ export class ThreadPool implements ThreadOwner {
    * synchronous segment and would hold at most QUEUE_MS with it.
    */
   private pick(cost: number): Thread | null {
-    const busy = epochNow() - RUN_LONG_MS;
     let best: Thread | null = null;
     for (const thread of this.threads) {
       if (!thread.online || thread.room === 0) continue;
-      if (thread.inflight > 0 && (thread.queuedMs + cost > QUEUE_MS || thread.runningSince(busy))) continue;
+      if (thread.inflight > 0 && (thread.queuedMs + cost > QUEUE_MS || thread.runningLongerThan(RUN_LONG_MS))) continue;
       if (best === null || thread.queuedMs < best.queuedMs || (thread.queuedMs === best.queuedMs && thread.inflight < best.inflight)) best = thread;
     }
     return best;
@@ -171,8 +204,7 @@ export class ThreadPool implements ThreadOwner {
   /** The manager: one more thread if every thread is busy running (or there is none) and the limit allows. */
   private manage(): void {
     if (this.starting > 0 || this.threads.length >= this.options.maxWorkers || Date.now() < this.coolDownUntil) return;
-    const busy = epochNow() - RUN_LONG_MS;
-    for (const thread of this.threads) if (!thread.online || !thread.runningSince(busy)) return;
+    for (const thread of this.threads) if (!thread.online || !thread.runningLongerThan(RUN_LONG_MS)) return;
     this.startThread();
   }
 
@@ -302,6 +334,7 @@ export class ThreadPool implements ThreadOwner {
     this.freed = true;
     if (this.recheckTimer !== null) clearTimeout(this.recheckTimer);
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    if (this.watchTimer !== null) clearInterval(this.watchTimer);
     for (const thread of this.threads) thread.terminate();
     this.threads.length = 0;
   }

@@ -14,6 +14,7 @@
  * Shared state: Int32 [0] RUNNING (1 during a synchronous segment), Float64 [1] when it began (epoch ms),
  * Uint8 from byte 16: one byte per slot, 1 once its item started.
  */
+import { performance } from 'node:perf_hooks';
 import type { Worker as NodeThread, TransferListItem, WorkerOptions } from 'node:worker_threads';
 import { WorkqueueError } from './errors.js';
 import { config, THREAD_ROLE, type ThreadRole } from './init.js';
@@ -159,9 +160,24 @@ export class Thread {
     this.setRef(this.inflight > 0);
   }
 
-  /** Whether the thread is in a synchronous segment that began before `before` (epoch ms). */
-  runningSince(before: number): boolean {
-    return Atomics.load(this.running, ST_RUNNING) === 1 && this.since[0] < before;
+  /** How long the thread's current synchronous segment has lasted (ms), or -1 if it is not running one. */
+  runningForMs(): number {
+    return Atomics.load(this.running, ST_RUNNING) === 1 ? performance.timeOrigin + performance.now() - this.since[0] : -1;
+  }
+
+  /** The functions of the items that have started on the thread and not ended (for lockup reports). */
+  startedFuncs(): string[] {
+    const names: string[] = [];
+    for (let slot = 0; slot < SLOTS; slot++) {
+      const worker = this.workers[slot];
+      if (worker !== null && this.started[slot] === 1) names.push(`${worker.name}:${worker.current!.funcName}`);
+    }
+    return names;
+  }
+
+  /** Whether the thread is in a synchronous segment that has lasted longer than ms (it is busy running). */
+  runningLongerThan(ms: number): boolean {
+    return Atomics.load(this.running, ST_RUNNING) === 1 && this.since[0] < performance.timeOrigin + performance.now() - ms;
   }
 
   /** Assigns a started item to this thread; it goes out with this pass's batch. */

@@ -68,26 +68,32 @@ export function getUnboundPool(key: string, highpri: boolean, attrs: WorkqueueAt
   return entry.pool;
 }
 
-/** Drops a reference on an unbound pool; the last one frees it as soon as it has nothing left to run. */
-export function putUnboundPool(pool: WorkerPool): void {
+/**
+ * Drops a reference on an unbound pool; the last one frees it as soon as it has nothing left to run. Resolves
+ * once the pool's threads have exited, if this freed it.
+ */
+export function putUnboundPool(pool: WorkerPool): Promise<void> {
   const entry = unboundPools.get(pool.attrsKey);
-  if (entry === undefined || entry.pool !== pool) return;
+  if (entry === undefined || entry.pool !== pool || --entry.refs > 0) return Promise.resolve();
   // Not now: the caller may be a handler running on this very pool, in the middle of the run loop.
-  if (--entry.refs === 0) queueMicrotask(() => reapUnboundPool(pool));
+  return Promise.resolve().then(() => reapUnboundPool(pool));
 }
 
-/** Frees pool if nobody references it and it is idle; a busy one is looked at again when a worker goes idle. */
-export function reapUnboundPool(pool: WorkerPool): void {
+/**
+ * Frees pool if nobody references it and it is idle; a busy one is looked at again when a worker goes idle.
+ * Resolves once its threads have exited.
+ */
+export function reapUnboundPool(pool: WorkerPool): Promise<void> {
   const entry = unboundPools.get(pool.attrsKey);
-  if (entry === undefined || entry.pool !== pool || entry.refs > 0) return;
+  if (entry === undefined || entry.pool !== pool || entry.refs > 0) return Promise.resolve();
   if (pool.worklist.length > 0 || pool.workers.size !== pool.nrIdle || pool.nrRunning > 0) {
     pool.unreferenced = true;
-    return;
+    return Promise.resolve();
   }
   pool.unreferenced = false;
   unboundPools.delete(pool.attrsKey);
   loop.pools.splice(loop.pools.indexOf(pool), 1);
-  pool.threads?.free();
+  return pool.threads?.free() ?? Promise.resolve();
 }
 
 /** Every live pool of this thread, per-CPU first. */

@@ -11,12 +11,12 @@ import { WorkqueueError } from './errors.js';
 import { localCpu } from './init.js';
 import type { Payload } from './payload.js';
 import { S_CMW, S_FAILED, S_HOG, Thread, type ThreadOwner } from './thread.js';
-import { ThreadPool } from './thread-pool.js';
+import { type RescuerLike, ThreadPool } from './thread-pool.js';
 import type { Work } from './work.js';
 import { remoteWorkDone, type Worker } from './worker.js';
 import type { WorkerPool } from './worker-pool.js';
 
-export class Rescuer implements ThreadOwner {
+export class Rescuer implements ThreadOwner, RescuerLike {
   private thread: Thread | null = null;
   private stopped = false;
 
@@ -58,6 +58,15 @@ export class Rescuer implements ThreadOwner {
     }
   }
 
+  adopt(worker: Worker, payload: Payload): boolean {
+    if (this.stopped || (this.thread === null && !this.startThread()) || this.thread!.room === 0) return false;
+    const work = worker.current!;
+    this.thread!.assign(worker, work, 0, payload);
+    work._pwq!.stats.rescued++;
+    if (chRescued.hasSubscribers) chRescued.publish(workEvent(work, work._pwq!, -1));
+    return true;
+  }
+
   private readonly assign = (worker: Worker, work: Work<any>): void => {
     this.thread!.assign(worker, work, 0);
   };
@@ -84,9 +93,9 @@ export class Rescuer implements ThreadOwner {
   }
 
   /** The workqueue is destroyed (and drained): the rescuer thread ends. */
-  stop(): void {
+  stop(): Promise<void> {
     this.stopped = true;
-    this.thread?.terminate();
+    return this.thread?.terminate() ?? Promise.resolve();
   }
 }
 

@@ -34,6 +34,9 @@ import {
   S_CMW,
   S_FAILED,
   S_HOG,
+  SLOT_ENDED,
+  SLOT_FAILED,
+  SLOT_STARTED,
   SLOTS,
   ST_RUNNING,
   type ThreadBoot,
@@ -90,6 +93,8 @@ let flushScheduled = false;
 
 function reply(work: RemoteWork, status: number, cpuMs: number, value: unknown): void {
   works[work.slot] = null;
+  // Ended, for the owner, should this thread die before the batch goes out.
+  started[work.slot] = (status & S_FAILED) !== 0 ? SLOT_FAILED : SLOT_ENDED;
   outbox.push(work.slot, status, cpuMs, (status & S_FAILED) !== 0 ? encodeError(value) : (work.flags & F_WANT_RESULT) !== 0 ? value : undefined);
   if (!flushScheduled) {
     flushScheduled = true;
@@ -121,7 +126,7 @@ function flush(): void {
 function shimFor(func: ModuleFunc): (work: RemoteWork) => unknown {
   const ref = moduleRef(func)!;
   const shim = function (work: RemoteWork): unknown {
-    started[work.slot] = 1;
+    started[work.slot] = SLOT_STARTED;
     since[0] = epochNow();
     Atomics.store(running, ST_RUNNING, 1);
     const t0 = performance.now();

@@ -47,6 +47,14 @@ export const CREATE_COOLDOWN_MS = 1000;
 export const MAYDAY_INTERVAL_MS = 100;
 const MAX_RECHECK_MS = 100;
 
+/** What the pool needs of a rescuer (rescuer.ts). */
+export interface RescuerLike {
+  /** Runs works, waiting on pool's worklist, on the rescuer thread. */
+  rescue(pool: WorkerPool, works: Work<any>[]): void;
+  /** Runs an item already started here whose thread died before it began. */
+  adopt(worker: Worker, payload: Payload): boolean;
+}
+
 export interface ThreadPoolOptions {
   role: ThreadRole;
   maxWorkers: number;
@@ -79,7 +87,7 @@ export class ThreadPool implements ThreadOwner {
   /** The segment start (epoch ms) last reported stuck, per thread. */
   private readonly reported = new WeakMap<Thread, number>();
   /** The rescuer for a workqueue, if it has one (set by rescuer.ts, which knows workqueues). */
-  static rescuerOf: (work: Work<any>) => { rescue(pool: WorkerPool, works: Work<any>[]): void } | null = () => null;
+  static rescuerOf: (work: Work<any>) => RescuerLike | null = () => null;
 
   constructor(readonly options: ThreadPoolOptions) {}
 
@@ -229,8 +237,18 @@ export class ThreadPool implements ThreadOwner {
 
   /** Calls the rescuers of the workqueues whose module works wait here (the kernel's send_mayday). */
   private mayday(): void {
+    for (let i = 0; i < this.backlog.length; i++) {
+      const { worker, payload } = this.backlog[i];
+      const work = worker.current!;
+      const rescuer = ThreadPool.rescuerOf(work);
+      if (rescuer === null) continue;
+      const pwq = work._pwq!;
+      pwq.stats.mayday++;
+      if (chMayday.hasSubscribers) chMayday.publish(workEvent(work, pwq, -1));
+      if (rescuer.adopt(worker, payload)) this.backlog.splice(i--, 1);
+    }
     for (const pool of this.clients) {
-      const byRescuer = new Map<{ rescue(pool: WorkerPool, works: Work<any>[]): void }, Work<any>[]>();
+      const byRescuer = new Map<RescuerLike, Work<any>[]>();
       for (const work of pool.worklist) {
         if (work._worker !== null || moduleRef(work.func) === null) continue;
         const rescuer = ThreadPool.rescuerOf(work);
@@ -257,7 +275,7 @@ export class ThreadPool implements ThreadOwner {
     this.starting--;
     this.flushBacklog();
     this.kickClients();
-    if (this.freed) thread.terminate();
+    if (this.freed) void thread.terminate();
   }
 
   done(thread: Thread, worker: Worker, status: number, cpuMs: number, value: unknown): void {
@@ -276,7 +294,7 @@ export class ThreadPool implements ThreadOwner {
     if (this.next === thread) this.next = null;
     if (!thread.wasOnline) {
       this.starting--;
-      this.startFailed(error);
+      if (!this.freed) this.startFailed(error);
     }
     for (const worker of lost) {
       const failure = new WorkqueueError(
@@ -323,20 +341,21 @@ export class ThreadPool implements ThreadOwner {
       if (thread.online && thread.inflight === 0 && now - thread.idleSince >= this.options.idleTimeoutMs) {
         this.threads.splice(this.threads.indexOf(thread), 1);
         if (this.next === thread) this.next = null;
-        thread.terminate();
+        void thread.terminate();
       }
     }
     if (this.threads.some((t) => t.inflight === 0)) this.armIdleTimer();
   };
 
   /** The pool is freed: its threads end (they are idle: a pool is freed only when it has nothing left). */
-  free(): void {
+  free(): Promise<void> {
     this.freed = true;
     if (this.recheckTimer !== null) clearTimeout(this.recheckTimer);
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     if (this.watchTimer !== null) clearInterval(this.watchTimer);
-    for (const thread of this.threads) thread.terminate();
+    const ended = Promise.all(this.threads.map((thread) => thread.terminate()));
     this.threads.length = 0;
+    return ended.then(() => undefined);
   }
 
   /** Thread ids, for dumps. */

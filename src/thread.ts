@@ -12,7 +12,8 @@
  * and which slots have started (after a crash, started items failed and the others run elsewhere).
  *
  * Shared state: Int32 [0] RUNNING (1 during a synchronous segment), Float64 [1] when it began (epoch ms),
- * Uint8 from byte 16: one byte per slot, 1 once its item started.
+ * Uint8 from byte 16: one byte per slot, SLOT_STARTED once its item started, SLOT_ENDED or SLOT_FAILED once it
+ * ended (its report may still be in the thread's outbox when the thread dies).
  */
 import { performance } from 'node:perf_hooks';
 import type { Worker as NodeThread, TransferListItem, WorkerOptions } from 'node:worker_threads';
@@ -27,6 +28,9 @@ import type { Worker } from './worker.js';
 /** Items a thread may hold at once. */
 export const SLOTS = 1024;
 export const ST_RUNNING = 0;
+export const SLOT_STARTED = 1;
+export const SLOT_ENDED = 2;
+export const SLOT_FAILED = 3;
 const STARTED_OFFSET = 16;
 
 /** Item flags (owner → thread). */
@@ -215,8 +219,9 @@ export class Thread {
   }
 
   /** Ends the thread (idle retirement, pool freed); items in flight, if any, are handed back through exited(). */
-  terminate(): void {
-    if (this.node !== null && !this.gone) void this.node.terminate();
+  terminate(): Promise<void> {
+    if (this.node === null || this.gone) return Promise.resolve();
+    return this.node.terminate().then(() => undefined);
   }
 
   private readonly flush = (): void => {
@@ -290,22 +295,36 @@ export class Thread {
     if (this.gone) return;
     this.gone = true;
     this.online = false;
+    const ended: [Worker, number][] = [];
     const lost: Worker[] = [];
     const unstarted: { worker: Worker; payload: Payload }[] = [];
     for (let slot = 0; slot < SLOTS; slot++) {
       const worker = this.workers[slot];
       if (worker === null) continue;
       const payload = this.payloads[slot]!;
+      const state = this.started[slot];
       this.workers[slot] = null;
       this.payloads[slot] = null;
+      this.started[slot] = 0;
       worker.thread = null;
+      if (state === SLOT_ENDED || state === SLOT_FAILED) ended.push([worker, state]);
       // Transferred buffers went with the thread: such an item cannot run elsewhere.
-      if (this.started[slot] === 1 || payload.transfer !== undefined) lost.push(worker);
+      else if (state === SLOT_STARTED || payload.transfer !== undefined) lost.push(worker);
       else unstarted.push({ worker, payload });
     }
     this.inflight = 0;
     this.queuedMs = 0;
     this.outbox = [];
+    // Items that ended before the thread died, whose report died with it: their outcome stands, the details
+    // (a failure's error, a workOnCpu result) are gone.
+    for (const [worker, state] of ended) {
+      const work = worker.current!;
+      if (state === SLOT_ENDED && !(work instanceof CallWork)) this.owner.done(this, worker, 0, 0, undefined);
+      else {
+        const what = state === SLOT_FAILED ? 'failed' : 'ended';
+        this.owner.done(this, worker, S_FAILED, 0, new WorkqueueError('ERR_WQ_WORKER_EXITED', `${work.funcName} ${what}, but its thread exited before reporting how`));
+      }
+    }
     this.owner.exited(this, lost, unstarted, error);
   }
 

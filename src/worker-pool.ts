@@ -137,7 +137,7 @@ export class WorkerPool {
   workerIdle(worker: Worker): void {
     worker.idleGen = this.idleGen;
     this.idle.push(worker);
-    if (this.unreferenced && this.nrSleeping === 0) queueMicrotask(() => reapUnboundPool(this));
+    if (this.unreferenced && this.nrSleeping === 0) queueMicrotask(() => void reapUnboundPool(this));
     if (this.idle.length > 2 && this.idleTimer === null && this.tooManyWorkers()) {
       this.idleTimer = this.clock().setTimer(this.onIdleTimer, IDLE_WORKER_TIMEOUT_MS, false);
     }

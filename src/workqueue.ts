@@ -279,7 +279,7 @@ export function applyWorkqueueAttrs(wq: Workqueue, attrs: WorkqueueAttrs): void 
     if (key !== oldKey) {
       const old = pwq.pool;
       pwq.pool = getUnboundPool(key, (wq.flags & WQ_HIGHPRI) !== 0, wq.attrs);
-      putUnboundPool(old);
+      void putUnboundPool(old);
     }
   }
 }
@@ -292,18 +292,21 @@ export function workqueueCongested(cpu: number, wq: Workqueue): boolean {
   return pwq !== undefined && pwq.inactive.length > 0;
 }
 
-/** Called by destroyWorkqueue() once the workqueue is empty. */
-function releaseWorkqueue(wq: Workqueue): void {
+/** Called by destroyWorkqueue() once the workqueue is empty. Resolves once the threads it freed have exited. */
+function releaseWorkqueue(wq: Workqueue): Promise<void> {
   wq.destroyed = true;
   workqueues.delete(wq);
   for (const pwq of wq.pwqs) if (pwq !== undefined) unregisterPwq(pwq);
-  wq.rescuer?.stop();
-  if (wq.unbound && wq.pwqs[0] !== undefined) putUnboundPool(wq.pwqs[0].pool);
+  const ended: Promise<void>[] = [];
+  if (wq.rescuer !== null) ended.push(wq.rescuer.stop());
+  if (wq.unbound && wq.pwqs[0] !== undefined) ended.push(putUnboundPool(wq.pwqs[0].pool));
+  return Promise.all(ended).then(() => undefined);
 }
 
 /**
  * Destroys a workqueue: fires its armed delayed works at once, drains it, and releases it. Queueing on it from
- * outside fails meanwhile (ERR_WQ_DRAINING) and afterwards (ERR_WQ_DESTROYED). System workqueues are not
+ * outside fails meanwhile (ERR_WQ_DRAINING) and afterwards (ERR_WQ_DESTROYED). Resolves once the threads it no
+ * longer needs (its rescuer, its unbound pool's if it was the last user) have exited. System workqueues are not
  * destroyable.
  */
 export function destroyWorkqueue(wq: Workqueue): Promise<void> {

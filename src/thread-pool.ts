@@ -163,6 +163,14 @@ export class ThreadPool implements ThreadOwner {
     }
   }
 
+  /** Something changed (a thread came up): look again shortly, the back-off starting over. */
+  private recheckSoon(): void {
+    if (this.recheckTimer === null) return;
+    clearTimeout(this.recheckTimer);
+    this.recheckMs = RUN_LONG_MS;
+    this.recheckTimer = setTimeout(this.recheck, RUN_LONG_MS + 1);
+  }
+
   private readonly recheck = (): void => {
     this.recheckTimer = null;
     if (this.freed || !this.hasWaitingWork()) {
@@ -273,6 +281,7 @@ export class ThreadPool implements ThreadOwner {
 
   online(thread: Thread): void {
     this.starting--;
+    this.recheckSoon();
     this.flushBacklog();
     this.kickClients();
     if (this.freed) void thread.terminate();

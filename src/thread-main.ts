@@ -39,6 +39,7 @@ import {
   SLOT_STARTED,
   SLOTS,
   ST_RUNNING,
+  ST_STARTED,
   type ThreadBoot,
 } from './thread.js';
 import { abortInstance, Work } from './work.js';
@@ -53,7 +54,7 @@ config.asyncContext = boot.asyncContext;
 config.cpuIntensiveThreshMs = 0;
 config.watchdogThreshS = 0;
 
-const running = new Int32Array(boot.state, 0, 1);
+const running = new Int32Array(boot.state, 0, 2);
 const since = new Float64Array(boot.state, 8, 1);
 const started = new Uint8Array(boot.state, 16, SLOTS);
 const epochNow = (): number => performance.timeOrigin + performance.now();
@@ -127,6 +128,7 @@ function shimFor(func: ModuleFunc): (work: RemoteWork) => unknown {
   const ref = moduleRef(func)!;
   const shim = function (work: RemoteWork): unknown {
     started[work.slot] = SLOT_STARTED;
+    Atomics.store(running, ST_STARTED, running[ST_STARTED] + 1);
     since[0] = epochNow();
     Atomics.store(running, ST_RUNNING, 1);
     const t0 = performance.now();

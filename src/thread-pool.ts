@@ -7,8 +7,8 @@
  * the single thread that is CPU k. The owner's worker pools keep the worklists; a thread pool is asked, item by
  * item, whether some thread can take a module work now (canTake) and then to send it there (assign).
  *
- * Dispatch: the least-loaded thread that is not running a long synchronous segment, and whose queue would hold at
- * most QUEUE_MS of work, by the measured cost of each function (the average synchronous time of its last runs;
+ * Dispatch: the least-loaded thread that is not running a long synchronous segment, and whose queue of items not
+ * yet started is empty or would hold at most QUEUE_MS of work, by the measured cost of each function (the average synchronous time of its last runs;
  * a function not yet measured counts as QUEUE_MS). Tiny items go in deep batches (one message carries hundreds),
  * CPU-heavy ones one at a time, so that a thread stuck in a hog never hoards items another thread could run, and
  * the manager sees them waiting. The owner reads each thread's RUNNING flag from shared memory: no message asks.
@@ -147,7 +147,11 @@ export class ThreadPool implements ThreadOwner {
     let best: Thread | null = null;
     for (const thread of this.threads) {
       if (!thread.online || thread.room === 0) continue;
-      if (thread.inflight > 0 && (thread.queuedMs + cost > QUEUE_MS || thread.runningLongerThan(RUN_LONG_MS))) continue;
+      if (thread.inflight > 0) {
+        // Busy running, or its queue would hold more than QUEUE_MS (one item always fits an empty queue).
+        const queued = thread.queuedMs;
+        if ((queued > 0 && queued + cost > QUEUE_MS) || thread.runningLongerThan(RUN_LONG_MS)) continue;
+      }
       if (best === null || thread.queuedMs < best.queuedMs || (thread.queuedMs === best.queuedMs && thread.inflight < best.inflight)) best = thread;
     }
     return best;

@@ -11,7 +11,8 @@
  * handler's synchronous segment and since when (the dispatcher reads it to find a thread that can take work),
  * and which slots have started (after a crash, started items failed and the others run elsewhere).
  *
- * Shared state: Int32 [0] RUNNING (1 during a synchronous segment), Float64 [1] when it began (epoch ms),
+ * Shared state: Int32 [0] RUNNING (1 during a synchronous segment), Int32 [1] STARTED (items started so far),
+ * Float64 [1] when the running segment began (epoch ms),
  * Uint8 from byte 16: one byte per slot, SLOT_STARTED once its item started, SLOT_ENDED or SLOT_FAILED once it
  * ended (its report may still be in the thread's outbox when the thread dies).
  */
@@ -28,6 +29,7 @@ import type { Worker } from './worker.js';
 /** Items a thread may hold at once. */
 export const SLOTS = 1024;
 export const ST_RUNNING = 0;
+export const ST_STARTED = 1;
 export const SLOT_STARTED = 1;
 export const SLOT_ENDED = 2;
 export const SLOT_FAILED = 3;
@@ -104,10 +106,17 @@ export class Thread {
   /** Whether it ever came online (an exit before that is a failed start). */
   wasOnline = false;
   gone = false;
-  /** Items assigned and not yet reported done, and the sum of their estimated costs (ms). */
+  /** Items assigned and not yet reported done. */
   inflight = 0;
-  queuedMs = 0;
+  /**
+   * The estimated costs (ms) of the items assigned, in assignment order, and how many of them the thread has
+   * started: the thread starts items about in that order, so the sum of the costs not yet started is what its
+   * queue holds. A started item costs nothing more: it is running, or asleep.
+   */
   private readonly costs = new Float64Array(SLOTS);
+  private assigned = 0;
+  private consumed = 0;
+  private unstartedMs = 0;
   /** When inflight last dropped to 0 (epoch ms), for idle retirement. */
   idleSince = Date.now();
   readonly running: Int32Array;
@@ -130,7 +139,7 @@ export class Thread {
     private readonly resourceLimits?: object,
   ) {
     const state = new SharedArrayBuffer(STARTED_OFFSET + SLOTS);
-    this.running = new Int32Array(state, 0, 1);
+    this.running = new Int32Array(state, 0, 2);
     this.since = new Float64Array(state, 8, 1);
     this.started = new Uint8Array(state, STARTED_OFFSET, SLOTS);
     for (let slot = SLOTS - 1; slot >= 0; slot--) this.free.push(slot);
@@ -162,6 +171,14 @@ export class Thread {
     node.on('error', (error) => (failure = error));
     node.on('exit', (code) => this.onExit(failure ?? new Error(`thread exited with code ${code}`)));
     this.setRef(this.inflight > 0);
+  }
+
+  /** The estimated milliseconds of work assigned to the thread and not yet started. */
+  get queuedMs(): number {
+    const started = Atomics.load(this.running, ST_STARTED);
+    while (this.consumed < started && this.consumed < this.assigned) this.unstartedMs -= this.costs[this.consumed++ % SLOTS];
+    if (this.consumed === this.assigned) this.unstartedMs = 0; // no drift from float sums
+    return this.unstartedMs;
   }
 
   /** How long the thread's current synchronous segment has lasted (ms), or -1 if it is not running one. */
@@ -196,8 +213,8 @@ export class Thread {
     }
     this.workers[slot] = worker;
     this.payloads[slot] = payload;
-    this.costs[slot] = costMs;
-    this.queuedMs += costMs;
+    this.costs[this.assigned++ % SLOTS] = costMs;
+    this.unstartedMs += costMs;
     worker.thread = this;
     worker.slot = slot;
     if (this.inflight++ === 0) this.setRef(true);
@@ -282,9 +299,7 @@ export class Thread {
     this.payloads[slot] = null;
     this.started[slot] = 0;
     this.free.push(slot);
-    this.queuedMs -= this.costs[slot];
     if (--this.inflight === 0) {
-      this.queuedMs = 0;
       this.idleSince = Date.now();
       this.setRef(false);
     }
@@ -313,7 +328,8 @@ export class Thread {
       else unstarted.push({ worker, payload });
     }
     this.inflight = 0;
-    this.queuedMs = 0;
+    this.consumed = this.assigned;
+    this.unstartedMs = 0;
     this.outbox = [];
     // Items that ended before the thread died, whose report died with it: their outcome stands, the details
     // (a failure's error, a workOnCpu result) are gone.

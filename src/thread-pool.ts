@@ -8,10 +8,11 @@
  * item, whether some thread can take a module work now (canTake) and then to send it there (assign).
  *
  * Dispatch: the least-loaded thread that is not running a long synchronous segment, and whose queue of items not
- * yet started is empty or would hold at most QUEUE_MS of work, by the measured cost of each function (the average synchronous time of its last runs;
- * a function not yet measured counts as QUEUE_MS). Tiny items go in deep batches (one message carries hundreds),
- * CPU-heavy ones one at a time, so that a thread stuck in a hog never hoards items another thread could run, and
- * the manager sees them waiting. The owner reads each thread's RUNNING flag from shared memory: no message asks.
+ * yet started is empty or would hold at most QUEUE_MS of work, by the measured cost of each function (the average
+ * synchronous time of its last runs; a function not yet measured counts as QUEUE_MS). Tiny items go in deep
+ * batches (one message carries hundreds), CPU-heavy ones one at a time, so that a thread stuck in a hog never
+ * hoards items another thread could run, and the manager sees them waiting. The owner reads each thread's RUNNING
+ * flag and started-count from shared memory: no message asks.
  *
  * Manager: while work waits and no thread can take it, the pool re-checks (1, 2, 4 ... ms, at most 100): if
  * every thread is running a segment longer than RUN_LONG_MS (none is merely asleep, awaiting), it starts one
@@ -26,20 +27,19 @@
  */
 import { MAYDAY_INITIAL_TIMEOUT_MS } from './constants.js';
 import { chMayday, chStall, warn, workEvent } from './diagnostics.js';
-import { config } from './init.js';
-import { stateReport } from './watchdog.js';
 import { WorkqueueError } from './errors.js';
-import type { ThreadRole } from './init.js';
+import { config, type ThreadRole } from './init.js';
 import { moduleRef } from './module-func.js';
 import type { Payload } from './payload.js';
 import { S_CMW, S_FAILED, S_HOG, SLOTS, Thread, type ThreadOwner } from './thread.js';
+import { stateReport } from './watchdog.js';
 import type { Work } from './work.js';
 import { remoteWorkDone, type Worker } from './worker.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** A thread running a synchronous segment longer than this is busy: it takes no more work, and counts as running. */
 export const RUN_LONG_MS = 1;
-/** How much work (by the pool's measured cost per item) a thread may have queued. */
+/** How much work not yet started (by each function's measured cost) a thread may hold. */
 const QUEUE_MS = 2;
 /** After a failed thread start, no other is tried for this long (the kernel's CREATE_COOLDOWN). */
 export const CREATE_COOLDOWN_MS = 1000;
@@ -145,14 +145,16 @@ export class ThreadPool implements ThreadOwner {
    */
   private pick(cost: number): Thread | null {
     let best: Thread | null = null;
+    let bestQueued = 0;
     for (const thread of this.threads) {
       if (!thread.online || thread.room === 0) continue;
-      if (thread.inflight > 0) {
-        // Busy running, or its queue would hold more than QUEUE_MS (one item always fits an empty queue).
-        const queued = thread.queuedMs;
-        if ((queued > 0 && queued + cost > QUEUE_MS) || thread.runningLongerThan(RUN_LONG_MS)) continue;
+      const queued = thread.inflight > 0 ? thread.queuedMs : 0;
+      // Busy running, or its queue would hold more than QUEUE_MS (one item always fits an empty queue).
+      if (thread.inflight > 0 && ((queued > 0 && queued + cost > QUEUE_MS) || thread.runningLongerThan(RUN_LONG_MS))) continue;
+      if (best === null || queued < bestQueued || (queued === bestQueued && thread.inflight < best.inflight)) {
+        best = thread;
+        bestQueued = queued;
       }
-      if (best === null || thread.queuedMs < best.queuedMs || (thread.queuedMs === best.queuedMs && thread.inflight < best.inflight)) best = thread;
     }
     return best;
   }

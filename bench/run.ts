@@ -17,6 +17,8 @@ const SCENARIOS: Record<string, () => Promise<{ run: () => Promise<ScenarioRepor
   sleeping: () => import('./sleeping.js'),
   delayed: () => import('./delayed.js'),
   memory: () => import('./memory.js'),
+  threads: () => import('./threads.js'),
+  signalling: () => import('./signalling.js'),
 };
 
 /**

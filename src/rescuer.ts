@@ -11,7 +11,7 @@ import { WorkqueueError } from './errors.js';
 import { localCpu } from './init.js';
 import type { Payload } from './payload.js';
 import { S_CMW, S_FAILED, S_HOG, Thread, type ThreadOwner } from './thread.js';
-import { type RescuerLike, ThreadPool } from './thread-pool.js';
+import type { RescuerLike } from './thread-pool.js';
 import type { Work } from './work.js';
 import { remoteWorkDone, type Worker } from './worker.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -98,5 +98,3 @@ export class Rescuer implements ThreadOwner, RescuerLike {
     return this.thread?.terminate() ?? Promise.resolve();
   }
 }
-
-ThreadPool.rescuerOf = (work) => work._pwq!.wq.rescuer;

@@ -47,6 +47,11 @@ export const CREATE_COOLDOWN_MS = 1000;
 export const MAYDAY_INTERVAL_MS = 100;
 const MAX_RECHECK_MS = 100;
 
+/** The rescuer of the workqueue work is queued on, if it has one. */
+function rescuerOf(work: Work<any>): RescuerLike | null {
+  return work._pwq!.wq.rescuer;
+}
+
 /** What the pool needs of a rescuer (rescuer.ts). */
 export interface RescuerLike {
   /** Runs works, waiting on pool's worklist, on the rescuer thread. */
@@ -86,8 +91,6 @@ export class ThreadPool implements ThreadOwner {
   private watchTimer: NodeJS.Timeout | null = null;
   /** The segment start (epoch ms) last reported stuck, per thread. */
   private readonly reported = new WeakMap<Thread, number>();
-  /** The rescuer for a workqueue, if it has one (set by rescuer.ts, which knows workqueues). */
-  static rescuerOf: (work: Work<any>) => RescuerLike | null = () => null;
 
   constructor(readonly options: ThreadPoolOptions) {}
 
@@ -254,7 +257,7 @@ export class ThreadPool implements ThreadOwner {
     for (let i = 0; i < this.backlog.length; i++) {
       const { worker, payload } = this.backlog[i];
       const work = worker.current!;
-      const rescuer = ThreadPool.rescuerOf(work);
+      const rescuer = rescuerOf(work);
       if (rescuer === null) continue;
       const pwq = work._pwq!;
       pwq.stats.mayday++;
@@ -265,7 +268,7 @@ export class ThreadPool implements ThreadOwner {
       const byRescuer = new Map<RescuerLike, Work<any>[]>();
       for (const work of pool.worklist) {
         if (work._worker !== null || moduleRef(work.func) === null) continue;
-        const rescuer = ThreadPool.rescuerOf(work);
+        const rescuer = rescuerOf(work);
         if (rescuer === null) continue;
         let works = byRescuer.get(rescuer);
         if (works === undefined) byRescuer.set(rescuer, (works = []));

@@ -174,8 +174,23 @@ function makePeers(): Peer[] {
         await wp.terminate();
       },
     },
-    { name: POOLIFIER, exec: (task, data) => pf.execute(data, task), close: () => pf.destroy() },
+    { name: POOLIFIER, exec: (task, data) => pf.execute(data, task), close: () => closePoolifier(pf) },
   ];
+}
+
+/**
+ * poolifier's destroy() now and then never settles here (about 1 run in 25; its workers' ports stay ref'd and the
+ * scenario's process would never exit): give it 5 s, then terminate its threads ourselves and say so.
+ */
+async function closePoolifier(pf: FixedThreadPool<number, unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 5000)));
+  const stuck = await Promise.race([pf.destroy().then(() => false), timedOut]);
+  clearTimeout(timer);
+  if (!stuck) return;
+  console.error('   (poolifier: destroy() did not settle within 5 s; terminating its threads directly)');
+  const nodes = (pf as unknown as { workerNodes: { worker: { terminate(): Promise<number> } }[] }).workerNodes;
+  await Promise.all(nodes.map((node) => node.worker.terminate()));
 }
 
 /**
@@ -305,7 +320,12 @@ export async function run(): Promise<ScenarioReport> {
     // Every pool is closed, whatever fails, so that nothing keeps the scenario's process alive.
     const closers: (() => Promise<void>)[] = [() => destroyWorkqueue(wq), ...peers.map((p) => () => p.close()), () => raw.close()];
     const failed: unknown[] = [];
-    for (const close of closers) await close().catch((e: unknown) => failed.push(e));
+    const names = ['cmwq', ...peers.map((p) => p.name), 'raw'];
+    for (const [i, close] of closers.entries()) {
+      await close().catch((e: unknown) => failed.push(e));
+      // CMWQ_BENCH_TRACE=1: say which pool has closed (a pool that never does keeps the scenario alive).
+      if (process.env.CMWQ_BENCH_TRACE) console.error(`closed: ${names[i]}`);
+    }
     if (failed.length > 0) throw failed[0];
   }
   return report;

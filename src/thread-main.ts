@@ -38,6 +38,7 @@ import {
   SLOT_FAILED,
   SLOT_STARTED,
   SLOTS,
+  ST_FUNC,
   ST_RUNNING,
   ST_STARTED,
   type ThreadBoot,
@@ -54,9 +55,9 @@ config.asyncContext = boot.asyncContext;
 config.cpuIntensiveThreshMs = 0;
 config.watchdogThreshS = 0;
 
-const running = new Int32Array(boot.state, 0, 2);
-const since = new Float64Array(boot.state, 8, 1);
-const started = new Uint8Array(boot.state, 16, SLOTS);
+const running = new Int32Array(boot.state, 0, 3);
+const since = new Float64Array(boot.state, 16, 1);
+const started = new Uint8Array(boot.state, 24, SLOTS);
 const epochNow = (): number => performance.timeOrigin + performance.now();
 
 /** An item sent here: data is the owner's copy; slot is how the owner knows it. */
@@ -66,6 +67,8 @@ class RemoteWork extends Work<unknown> {
     data: unknown,
     readonly slot: number,
     readonly flags: number,
+    /** The owner's id of the module function. */
+    readonly fnId: number,
   ) {
     super(func as (work: Work<unknown>) => unknown, data);
   }
@@ -130,6 +133,7 @@ function shimFor(func: ModuleFunc): (work: RemoteWork) => unknown {
     started[work.slot] = SLOT_STARTED;
     Atomics.store(running, ST_STARTED, running[ST_STARTED] + 1);
     since[0] = epochNow();
+    running[ST_FUNC] = work.fnId;
     Atomics.store(running, ST_RUNNING, 1);
     const t0 = performance.now();
     let ret: unknown;
@@ -197,7 +201,7 @@ function run(defs: unknown[], items: unknown[]): void {
     const slot = items[i] as number;
     const id = items[i + 1] as number;
     const flags = items[i + 2] as number;
-    const work = new RemoteWork(shims[id], items[i + 3], slot, flags);
+    const work = new RemoteWork(shims[id], items[i + 3], slot, flags, id);
     works[slot] = work;
     const waiting = loading.get(id);
     if (waiting !== undefined) waiting.push(work);

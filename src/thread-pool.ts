@@ -11,8 +11,10 @@
  * yet started is empty or would hold at most QUEUE_MS of work, by the measured cost of each function (the average
  * synchronous time of its last runs; a function not yet measured counts as QUEUE_MS). Tiny items go in deep
  * batches (one message carries hundreds), CPU-heavy ones one at a time, so that a thread stuck in a hog never
- * hoards items another thread could run, and the manager sees them waiting. The owner reads each thread's RUNNING
- * flag and started-count from shared memory: no message asks.
+ * hoards items another thread could run, and the manager sees them waiting. A thread in a segment longer than
+ * RUN_LONG_MS takes nothing, unless that function's cost says the segment ends within QUEUE_MS: then the next
+ * item may wait behind it, so that a run of CPU-bound items leaves no gap on the thread. The owner reads each
+ * thread's RUNNING flag, running function and started-count from shared memory: no message asks.
  *
  * Manager: while work waits and no thread can take it, the pool re-checks (1, 2, 4 ... ms, at most 100): if
  * every thread is running a segment longer than RUN_LONG_MS (none is merely asleep, awaiting), it starts one
@@ -152,14 +154,37 @@ export class ThreadPool implements ThreadOwner {
     for (const thread of this.threads) {
       if (!thread.online || thread.room === 0) continue;
       const queued = thread.inflight > 0 ? thread.queuedMs : 0;
-      // Busy running, or its queue would hold more than QUEUE_MS (one item always fits an empty queue).
-      if (thread.inflight > 0 && ((queued > 0 && queued + cost > QUEUE_MS) || thread.runningLongerThan(RUN_LONG_MS))) continue;
+      // Its queue would hold more than QUEUE_MS (one item always fits an empty queue), or it is busy running.
+      if (thread.inflight > 0 && ((queued > 0 && queued + cost > QUEUE_MS) || this.busyRunning(thread))) continue;
       if (best === null || queued < bestQueued || (queued === bestQueued && thread.inflight < best.inflight)) {
         best = thread;
         bestQueued = queued;
       }
     }
     return best;
+  }
+
+  /**
+   * Whether thread is in a long synchronous segment: one that has lasted RUN_LONG_MS, unless its function's
+   * measured cost says it ends within QUEUE_MS (then the next item may wait behind it, so that a run of
+   * CPU-bound items leaves the thread no gap between them). A segment that outlasts its cost is long.
+   */
+  private busyRunning(thread: Thread): boolean {
+    const ms = thread.runningForMs();
+    if (ms <= RUN_LONG_MS) return false;
+    const cost = this.costs[thread.runningFunc()];
+    return cost === undefined || ms > cost || cost - ms > QUEUE_MS;
+  }
+
+  /** Milliseconds until a running thread's segment is predicted to end within QUEUE_MS (Infinity: none is). */
+  private untilPrefetch(): number {
+    let soonest = Infinity;
+    for (const thread of this.threads) {
+      const ms = thread.runningForMs();
+      const cost = ms > 0 ? this.costs[thread.runningFunc()] : undefined;
+      if (cost !== undefined && ms < cost && thread.queuedMs === 0) soonest = Math.min(soonest, cost - QUEUE_MS - ms);
+    }
+    return soonest;
   }
 
   /** Work waits and no thread can take it: start the first thread at once; re-check until one can. */
@@ -199,8 +224,9 @@ export class ThreadPool implements ThreadOwner {
       this.mayday();
     }
     this.recheckMs = Math.min(this.recheckMs * 2, MAX_RECHECK_MS);
-    if (stuckFor < MAYDAY_INITIAL_TIMEOUT_MS) this.recheckMs = Math.min(this.recheckMs, MAYDAY_INITIAL_TIMEOUT_MS - stuckFor);
-    this.recheckTimer = setTimeout(this.recheck, Math.max(1, this.recheckMs));
+    let delay = this.recheckMs;
+    if (stuckFor < MAYDAY_INITIAL_TIMEOUT_MS) delay = Math.min(delay, MAYDAY_INITIAL_TIMEOUT_MS - stuckFor);
+    this.recheckTimer = setTimeout(this.recheck, Math.max(1, Math.min(delay, this.untilPrefetch())));
   };
 
   private canTakeQuietly(): boolean {

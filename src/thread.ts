@@ -12,7 +12,7 @@
  * and which slots have started (after a crash, started items failed and the others run elsewhere).
  *
  * Shared state: Int32 [0] RUNNING (1 during a synchronous segment), Int32 [1] STARTED (items started so far),
- * Float64 [1] when the running segment began (epoch ms),
+ * Int32 [2] FUNC (the module function id of the running segment), Float64 [2] when that segment began (epoch ms),
  * Uint8 from byte 16: one byte per slot, SLOT_STARTED once its item started, SLOT_ENDED or SLOT_FAILED once it
  * ended (its report may still be in the thread's outbox when the thread dies).
  */
@@ -30,10 +30,11 @@ import type { Worker } from './worker.js';
 export const SLOTS = 1024;
 export const ST_RUNNING = 0;
 export const ST_STARTED = 1;
+export const ST_FUNC = 2;
 export const SLOT_STARTED = 1;
 export const SLOT_ENDED = 2;
 export const SLOT_FAILED = 3;
-const STARTED_OFFSET = 16;
+const STARTED_OFFSET = 24;
 
 /** Item flags (owner → thread). */
 export const F_HIGHPRI = 1;
@@ -139,8 +140,8 @@ export class Thread {
     private readonly resourceLimits?: object,
   ) {
     const state = new SharedArrayBuffer(STARTED_OFFSET + SLOTS);
-    this.running = new Int32Array(state, 0, 2);
-    this.since = new Float64Array(state, 8, 1);
+    this.running = new Int32Array(state, 0, 3);
+    this.since = new Float64Array(state, 16, 1);
     this.started = new Uint8Array(state, STARTED_OFFSET, SLOTS);
     for (let slot = SLOTS - 1; slot >= 0; slot--) this.free.push(slot);
   }
@@ -194,6 +195,11 @@ export class Thread {
       if (worker !== null && this.started[slot] === 1) names.push(`${worker.name}:${worker.current!.funcName}`);
     }
     return names;
+  }
+
+  /** The module function id of the synchronous segment running (valid while runningForMs() >= 0). */
+  runningFunc(): number {
+    return Atomics.load(this.running, ST_FUNC);
   }
 
   /** Whether the thread is in a synchronous segment that has lasted longer than ms (it is busy running). */

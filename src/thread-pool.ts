@@ -11,10 +11,11 @@
  * yet started is empty or would hold at most QUEUE_MS of work, by the measured cost of each function (the average
  * synchronous time of its last runs; a function not yet measured counts as QUEUE_MS). Tiny items go in deep
  * batches (one message carries hundreds), CPU-heavy ones one at a time, so that a thread stuck in a hog never
- * hoards items another thread could run, and the manager sees them waiting. A thread in a segment longer than
- * RUN_LONG_MS takes nothing, unless that function's cost says the segment ends within QUEUE_MS: then the next
- * item may wait behind it, so that a run of CPU-bound items leaves no gap on the thread. The owner reads each
- * thread's RUNNING flag, running function and started-count from shared memory: no message asks.
+ * hoards items another thread could run, and the manager sees them waiting. A thread whose running segment will
+ * not end soon (by its function's cost; a function never measured may be a hog) takes nothing; one whose segment
+ * is predicted to end within QUEUE_MS may take the next item, so that a run of CPU-bound items leaves no gap on
+ * the thread. The owner reads each thread's RUNNING flag, running function and started-count from shared
+ * memory: no message asks.
  *
  * Manager: while work waits and no thread can take it, the pool re-checks (1, 2, 4 ... ms, at most 100): if
  * every thread is running a segment longer than RUN_LONG_MS (none is merely asleep, awaiting), it starts one
@@ -165,15 +166,18 @@ export class ThreadPool implements ThreadOwner {
   }
 
   /**
-   * Whether thread is in a long synchronous segment: one that has lasted RUN_LONG_MS, unless its function's
-   * measured cost says it ends within QUEUE_MS (then the next item may wait behind it, so that a run of
-   * CPU-bound items leaves the thread no gap between them). A segment that outlasts its cost is long.
+   * Whether thread is busy running: in a synchronous segment that will not end soon. By its function's measured
+   * cost when there is one: busy unless the segment is predicted to end within QUEUE_MS (then the next item may
+   * wait behind it, so that a run of CPU-bound items leaves the thread no gap); a segment that outlasts its cost by
+   * RUN_LONG_MS is busy. A function never measured yet is busy from its first instant: it may be a hog.
    */
   private busyRunning(thread: Thread): boolean {
     const ms = thread.runningForMs();
-    if (ms <= RUN_LONG_MS) return false;
+    if (ms < 0) return false;
     const cost = this.costs[thread.runningFunc()];
-    return cost === undefined || ms > cost || cost - ms > QUEUE_MS;
+    if (cost === undefined) return true;
+    if (ms > cost) return ms - cost > RUN_LONG_MS;
+    return cost - ms > QUEUE_MS;
   }
 
   /** Milliseconds until a running thread's segment is predicted to end within QUEUE_MS (Infinity: none is). */

@@ -18,8 +18,8 @@
  * memory: no message asks.
  *
  * Manager: while work waits and no thread can take it, the pool re-checks (1, 2, 4 ... ms, at most 100): if
- * every thread is running a segment longer than RUN_LONG_MS (none is merely asleep, awaiting), it starts one
- * more thread, one at a time, up to maxWorkers; a start that fails cools down for CREATE_COOLDOWN_MS, as the
+ * every thread is running a segment longer than the CPU-intensive threshold (a hog; none is merely asleep,
+ * awaiting, or working through short items), it starts one more thread, one at a time, up to maxWorkers; a start that fails cools down for CREATE_COOLDOWN_MS, as the
  * kernel's create_worker() does. Work that has waited MAYDAY_INITIAL_TIMEOUT_MS with no thread able to take it
  * is handed to the rescuers of its workqueues (WQ_MEM_RECLAIM), then again every MAYDAY_INTERVAL_MS.
  *
@@ -49,6 +49,8 @@ export const CREATE_COOLDOWN_MS = 1000;
 /** Rescuers are called again this often while the pool stays stuck (the kernel's MAYDAY_INTERVAL). */
 export const MAYDAY_INTERVAL_MS = 100;
 const MAX_RECHECK_MS = 100;
+/** Grow after a segment this long when CPU-hog detection is off (cpuIntensiveThreshMs 0). */
+const GROW_AFTER_MS = 10;
 
 /** The rescuer of the workqueue work is queued on, if it has one. */
 function rescuerOf(work: Work<any>): RescuerLike | null {
@@ -256,10 +258,16 @@ export class ThreadPool implements ThreadOwner {
     return this.threads.length >= this.options.maxWorkers && this.starting === 0;
   }
 
-  /** The manager: one more thread if every thread is busy running (or there is none) and the limit allows. */
+  /**
+   * The manager: one more thread if every thread is busy running (or there is none) and the limit allows. Busy
+   * running, for growing the pool, is a segment longer than the CPU-intensive threshold (10 ms by default): a GC
+   * pause or a compile in a thread of tiny items does not make the pool grow (on 2 cores, a second thread there
+   * only competes with the owner, which dispatches), while a hog does.
+   */
   private manage(): void {
     if (this.starting > 0 || this.threads.length >= this.options.maxWorkers || Date.now() < this.coolDownUntil) return;
-    for (const thread of this.threads) if (!thread.online || !thread.runningLongerThan(RUN_LONG_MS)) return;
+    const hogMs = config.cpuIntensiveThreshMs > 0 ? config.cpuIntensiveThreshMs : GROW_AFTER_MS;
+    for (const thread of this.threads) if (!thread.online || !thread.runningLongerThan(hogMs)) return;
     this.startThread();
   }
 

@@ -29,14 +29,14 @@ const MODULE = Symbol('cmwq.moduleRef');
 const AsyncFunction = (async () => {}).constructor;
 
 /** A work function named by module and export; make one with workFunc(). */
-export type ModuleFunc = ((arg: any) => unknown) & { readonly [MODULE]: ModuleRef };
+export type ModuleFunc = ((arg: any) => unknown) & { readonly [MODULE]: unknown };
 
 const byKey = new Map<string, ModuleFunc>();
 const byId: (ModuleFunc | undefined)[] = [];
 
 /** The module reference of func, or null for a plain JS function. */
 export function moduleRef(func: Function): ModuleRef | null {
-  return (func as Partial<ModuleFunc>)[MODULE] ?? null;
+  return ((func as Partial<ModuleFunc>)[MODULE] as ModuleRef | undefined) ?? null;
 }
 
 export function moduleFuncById(id: number): ModuleFunc | undefined {
@@ -86,7 +86,7 @@ export function workFunc(specifier: string | URL, exportName = 'default'): Modul
  * tries again and fails the item with ERR_WQ_MODULE.
  */
 export function preload(func: ModuleFunc): Promise<void> | null {
-  const ref = func[MODULE];
+  const ref = func[MODULE] as ModuleRef;
   if (ref.target !== null) return null;
   return load(ref).then(
     () => undefined,

@@ -25,8 +25,11 @@ export function clonePayload(work: Work<any>): Payload {
     return { data, transfer: undefined };
   }
   try {
-    // Cloning with the transfer list detaches the caller's buffers and makes the copy own them.
-    return { data: structuredClone(data, transfer === undefined ? undefined : { transfer }), transfer };
+    if (transfer === undefined) return { data: structuredClone(data), transfer };
+    // Cloning with the transfer list detaches the caller's buffers and makes the copy own them; cloning the list
+    // along with the data gives the copy's own buffers, which the dispatch then moves on to the thread.
+    const moved = structuredClone({ data, transfer }, { transfer });
+    return { data: moved.data, transfer: moved.transfer };
   } catch (error) {
     throw new WorkqueueError('ERR_WQ_DATA_CLONE', `${work.funcName}: work data cannot be sent to another thread: ${(error as Error)?.message ?? String(error)}`, {
       cause: error,

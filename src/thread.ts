@@ -117,6 +117,8 @@ export class Thread {
   private readonly costs = new Float64Array(SLOTS);
   private assigned = 0;
   private consumed = 0;
+  /** Items assigned that could not be sent (the thread will never count them as started). */
+  private unsent = 0;
   private unstartedMs = 0;
   /** When inflight last dropped to 0 (epoch ms), for idle retirement. */
   idleSince = Date.now();
@@ -176,7 +178,7 @@ export class Thread {
 
   /** The estimated milliseconds of work assigned to the thread and not yet started. */
   get queuedMs(): number {
-    const started = Atomics.load(this.running, ST_STARTED);
+    const started = Atomics.load(this.running, ST_STARTED) + this.unsent;
     while (this.consumed < started && this.consumed < this.assigned) this.unstartedMs -= this.costs[this.consumed++ % SLOTS];
     if (this.consumed === this.assigned) this.unstartedMs = 0; // no drift from float sums
     return this.unstartedMs;
@@ -268,12 +270,15 @@ export class Thread {
     } catch {
       // One item's data could not be sent (queued before it was cloned, or a transfer went wrong): send them one
       // by one, failing those that cannot go.
+      let pendingDefs = defs;
       for (let i = 0; i < items.length; i += ITEM_FIELDS) {
         const slot = items[i] as number;
         try {
-          this.node.postMessage([OP_RUN, i === 0 ? defs : [], items.slice(i, i + ITEM_FIELDS)], this.payloads[slot]?.transfer ?? []);
+          this.node.postMessage([OP_RUN, pendingDefs, items.slice(i, i + ITEM_FIELDS)], this.payloads[slot]?.transfer ?? []);
+          pendingDefs = []; // the module functions went with the first message that made it
         } catch (error) {
           const clone = new WorkqueueError('ERR_WQ_DATA_CLONE', `work data cannot be sent to another thread: ${(error as Error).message}`);
+          this.unsent++; // never started there: its cost must not weigh on the thread's queue
           this.complete(slot, S_FAILED, 0, clone);
         }
       }

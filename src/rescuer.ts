@@ -10,7 +10,7 @@ import { chRescued, warn, workEvent } from './diagnostics.js';
 import { WorkqueueError } from './errors.js';
 import { localCpu } from './init.js';
 import type { Payload } from './payload.js';
-import { S_CMW, S_FAILED, S_HOG, Thread, type ThreadOwner } from './thread.js';
+import { S_FAILED, Thread, type ThreadOwner } from './thread.js';
 import type { RescuerLike } from './thread-pool.js';
 import type { Work } from './work.js';
 import { remoteWorkDone, type Worker } from './worker.js';
@@ -74,19 +74,15 @@ export class Rescuer implements ThreadOwner, RescuerLike {
   online(): void {}
 
   done(_thread: Thread, worker: Worker, status: number, cpuMs: number, value: unknown): void {
-    remoteWorkDone(worker, value, (status & S_FAILED) !== 0, cpuMs, (status & S_HOG) !== 0, (status & S_CMW) !== 0);
+    remoteWorkDone(worker, status, cpuMs, value);
   }
 
-  exited(thread: Thread, lost: Worker[], unstarted: { worker: Worker; payload: Payload }[], error: unknown): void {
+  exited(thread: Thread, unstarted: { worker: Worker; payload: Payload }[], error: unknown): void {
     if (this.thread === thread) this.thread = null;
-    for (const worker of lost) {
-      const failure = new WorkqueueError('ERR_WQ_WORKER_EXITED', `${worker.current?.funcName}: rescuer ${this.name} exited while running it`, { cause: error });
-      remoteWorkDone(worker, failure, true, 0, false, false);
-    }
     if (this.stopped) return;
     // A new rescuer for the next emergency; what the old one had not started goes to it.
     if (!this.startThread()) {
-      for (const { worker } of unstarted) remoteWorkDone(worker, new WorkqueueError('ERR_WQ_WORKER_EXITED', `rescuer ${this.name} exited`, { cause: error }), true, 0, false, false);
+      for (const { worker } of unstarted) remoteWorkDone(worker, S_FAILED, 0, new WorkqueueError('ERR_WQ_WORKER_EXITED', `rescuer ${this.name} exited`, { cause: error }));
       return;
     }
     for (const { worker, payload } of unstarted) this.thread!.assign(worker, worker.current!, 0, payload);

@@ -34,7 +34,7 @@ import { WorkqueueError } from './errors.js';
 import { config, type ThreadRole } from './init.js';
 import { moduleRef } from './module-func.js';
 import type { Payload } from './payload.js';
-import { S_CMW, S_FAILED, S_HOG, SLOTS, Thread, type ThreadOwner } from './thread.js';
+import { SLOTS, Thread, type ThreadOwner } from './thread.js';
 import { stateReport } from './watchdog.js';
 import type { Work } from './work.js';
 import { remoteWorkDone, type Worker } from './worker.js';
@@ -99,9 +99,14 @@ export class ThreadPool implements ThreadOwner {
 
   constructor(readonly options: ThreadPoolOptions) {}
 
+  /** The measured cost of work's function (ms), QUEUE_MS until measured. */
+  private costOf(work: Work<any>): number {
+    return this.costs[moduleRef(work.func)!.id] ?? QUEUE_MS;
+  }
+
   /** Whether some thread can take work (a module work) now; if not, the manager looks into it. */
   canTake(work: Work<any>): boolean {
-    this.nextCost = this.costs[moduleRef(work.func)!.id] ?? QUEUE_MS;
+    this.nextCost = this.costOf(work);
     this.next = this.pick(this.nextCost);
     if (this.next !== null) return true;
     this.blocked();
@@ -112,7 +117,7 @@ export class ThreadPool implements ThreadOwner {
   readonly assign = (worker: Worker, work: Work<any>): void => {
     let thread = this.next;
     if (thread === null) {
-      this.nextCost = this.costs[moduleRef(work.func)!.id] ?? QUEUE_MS;
+      this.nextCost = this.costOf(work);
       thread = this.pick(this.nextCost) ?? this.threads.find((t) => t.online && t.room > 0) ?? null;
       if (thread === null) throw new WorkqueueError('ERR_WQ_INVALID_ARG', 'internal: no thread to assign to');
     }
@@ -238,7 +243,7 @@ export class ThreadPool implements ThreadOwner {
   private canTakeQuietly(): boolean {
     for (const pool of this.clients) {
       const head = pool.worklist.peek();
-      if (head !== null && moduleRef(head.func) !== null && this.pick(this.costs[moduleRef(head.func)!.id] ?? QUEUE_MS) !== null) return true;
+      if (head !== null && moduleRef(head.func) !== null && this.pick(this.costOf(head)) !== null) return true;
     }
     return this.backlog.length > 0 && this.pick(QUEUE_MS) !== null;
   }
@@ -335,30 +340,25 @@ export class ThreadPool implements ThreadOwner {
   }
 
   done(thread: Thread, worker: Worker, status: number, cpuMs: number, value: unknown): void {
-    const id = moduleRef(worker.current!.func)!.id;
-    const cost = this.costs[id];
-    this.costs[id] = cost === undefined ? cpuMs : cost + (cpuMs - cost) / 8;
-    remoteWorkDone(worker, value, (status & S_FAILED) !== 0, cpuMs, (status & S_HOG) !== 0, (status & S_CMW) !== 0);
+    // 0: no measurement (the item's thread died before reporting it).
+    if (cpuMs > 0) {
+      const id = moduleRef(worker.current!.func)!.id;
+      const cost = this.costs[id];
+      this.costs[id] = cost === undefined ? cpuMs : cost + (cpuMs - cost) / 8;
+    }
+    remoteWorkDone(worker, status, cpuMs, value);
     if (thread.inflight === 0) this.armIdleTimer();
     if (this.backlog.length > 0) this.flushBacklog();
     this.kickClients();
   }
 
-  exited(thread: Thread, lost: Worker[], unstarted: { worker: Worker; payload: Payload }[], error: unknown): void {
+  exited(thread: Thread, unstarted: { worker: Worker; payload: Payload }[], error: unknown): void {
     const index = this.threads.indexOf(thread);
     if (index >= 0) this.threads.splice(index, 1);
     if (this.next === thread) this.next = null;
     if (!thread.wasOnline) {
       this.starting--;
       if (!this.freed) this.startFailed(error);
-    }
-    for (const worker of lost) {
-      const failure = new WorkqueueError(
-        'ERR_WQ_WORKER_EXITED',
-        `${worker.current?.funcName}: thread ${thread.threadId} exited while running it: ${(error as Error)?.message ?? String(error)}`,
-        { cause: error },
-      );
-      remoteWorkDone(worker, failure, true, 0, false, false);
     }
     this.backlog.push(...unstarted);
     if (this.freed) return;

@@ -66,8 +66,8 @@ export interface ThreadBoot extends ThreadRole {
 export interface ThreadOwner {
   online(thread: Thread): void;
   done(thread: Thread, worker: Worker, status: number, cpuMs: number, value: unknown): void;
-  /** The thread is gone: started items are failed, the others handed back to be run elsewhere. */
-  exited(thread: Thread, lost: Worker[], unstarted: { worker: Worker; payload: Payload }[], error: unknown): void;
+  /** The thread is gone (its items that had started are reported done, failed): the others, to run elsewhere. */
+  exited(thread: Thread, unstarted: { worker: Worker; payload: Payload }[], error: unknown): void;
 }
 
 /** Errors cross threads as plain records, so that their class and code survive (structured clone keeps neither). */
@@ -103,6 +103,8 @@ export class Thread {
   node: NodeThread | null = null;
   /** The thread's id once started (worker.threadId), for dumps. */
   threadId = -1;
+  /** Its name once started: kworker/<cpu>, kworker/u<pool>:<i> or kworker/R-<wq>. */
+  name = '';
   online = false;
   /** Whether it ever came online (an exit before that is a failed start). */
   wasOnline = false;
@@ -154,6 +156,7 @@ export class Thread {
     // Names: CPU k's workers are kworker/k:N; an unbound pool's thread i names its own kworker/uP:i.N; a rescuer's
     // kworker/R-name.N.
     const name = this.role.kind === 'unbound' ? `${prefix}${this.index}` : this.role.kind === 'cpu' ? `kworker/${this.role.cpu}` : prefix;
+    this.name = name;
     const boot: ThreadBoot = {
       ...this.role,
       namePrefix: this.role.kind === 'cpu' ? prefix : `${name}.`,
@@ -194,7 +197,7 @@ export class Thread {
     const names: string[] = [];
     for (let slot = 0; slot < SLOTS; slot++) {
       const worker = this.workers[slot];
-      if (worker !== null && this.started[slot] === 1) names.push(`${worker.name}:${worker.current!.funcName}`);
+      if (worker !== null && this.started[slot] === SLOT_STARTED) names.push(`${worker.name}:${worker.current!.funcName}`);
     }
     return names;
   }
@@ -206,7 +209,7 @@ export class Thread {
 
   /** Whether the thread is in a synchronous segment that has lasted longer than ms (it is busy running). */
   runningLongerThan(ms: number): boolean {
-    return Atomics.load(this.running, ST_RUNNING) === 1 && this.since[0] < performance.timeOrigin + performance.now() - ms;
+    return this.runningForMs() > ms;
   }
 
   /** Assigns a started item to this thread; it goes out with this pass's batch. */
@@ -322,7 +325,6 @@ export class Thread {
     this.gone = true;
     this.online = false;
     const ended: [Worker, number][] = [];
-    const lost: Worker[] = [];
     const unstarted: { worker: Worker; payload: Payload }[] = [];
     for (let slot = 0; slot < SLOTS; slot++) {
       const worker = this.workers[slot];
@@ -333,26 +335,30 @@ export class Thread {
       this.payloads[slot] = null;
       this.started[slot] = 0;
       worker.thread = null;
-      if (state === SLOT_ENDED || state === SLOT_FAILED) ended.push([worker, state]);
       // Transferred buffers went with the thread: such an item cannot run elsewhere.
-      else if (state === SLOT_STARTED || payload.transfer !== undefined) lost.push(worker);
+      if (state !== 0 || payload.transfer !== undefined) ended.push([worker, state]);
       else unstarted.push({ worker, payload });
     }
     this.inflight = 0;
     this.consumed = this.assigned;
     this.unstartedMs = 0;
     this.outbox = [];
-    // Items that ended before the thread died, whose report died with it: their outcome stands, the details
-    // (a failure's error, a workOnCpu result) are gone.
+    // Items that had started fail with the thread. Those that had ended, whose report died with it, keep their
+    // outcome; its details (a failure's error, a workOnCpu result) are gone.
+    const reason = (error as Error)?.message ?? String(error);
     for (const [worker, state] of ended) {
       const work = worker.current!;
-      if (state === SLOT_ENDED && !(work instanceof CallWork)) this.owner.done(this, worker, 0, 0, undefined);
-      else {
-        const what = state === SLOT_FAILED ? 'failed' : 'ended';
-        this.owner.done(this, worker, S_FAILED, 0, new WorkqueueError('ERR_WQ_WORKER_EXITED', `${work.funcName} ${what}, but its thread exited before reporting how`));
+      if (state === SLOT_ENDED && !(work instanceof CallWork)) {
+        this.owner.done(this, worker, 0, 0, undefined);
+        continue;
       }
+      const message =
+        state === SLOT_STARTED || state === 0
+          ? `${work.funcName}: thread ${this.threadId} (${this.name}) exited while running it: ${reason}`
+          : `${work.funcName} ${state === SLOT_FAILED ? 'failed' : 'ended'}, but its thread exited before reporting how`;
+      this.owner.done(this, worker, S_FAILED, 0, new WorkqueueError('ERR_WQ_WORKER_EXITED', message, { cause: error }));
     }
-    this.owner.exited(this, lost, unstarted, error);
+    this.owner.exited(this, unstarted, error);
   }
 
   private setRef(ref: boolean): void {

@@ -17,7 +17,7 @@ import { type PoolWorkqueue, takeSample } from './pool-workqueue.js';
 import type { Work } from './work.js';
 import { ASYNC, controllers, FLUSHED, PENDING, SAMPLED } from './work.js';
 import type { WorkerPool } from './worker-pool.js';
-import type { Thread as RemoteThread } from './thread.js';
+import { type Thread as RemoteThread, S_CMW, S_FAILED, S_HOG } from './thread.js';
 import { CallWork } from './call-work.js';
 import { ListKind, WorkList } from './worklist.js';
 
@@ -106,12 +106,13 @@ export function startRemoteWork(worker: Worker, work: Work<any>, assign: (worker
 }
 
 /**
- * A remote item ended: status bits from its thread say whether it failed, hogged its thread's CPU or went to
- * sleep there while other items waited (a concurrency-management wake-up on that thread).
+ * A remote item ended: status bits from its thread say whether it failed (value is then the error), hogged its
+ * thread's CPU or went to sleep there while other items waited (a concurrency-management wake-up on that thread).
  */
-export function remoteWorkDone(worker: Worker, value: unknown, failed: boolean, cpuMs: number, hog: boolean, cmWakeup: boolean): void {
+export function remoteWorkDone(worker: Worker, status: number, cpuMs: number, value: unknown): void {
   const pwq = worker.currentPwq!;
   const work = worker.current!;
+  let failed = (status & S_FAILED) !== 0;
   let error = failed ? value : undefined;
   if (work instanceof CallWork) {
     // workOnCpu(): the outcome is the caller's, not a handler failure.
@@ -121,8 +122,8 @@ export function remoteWorkDone(worker: Worker, value: unknown, failed: boolean, 
     failed = false;
   }
   pwq.stats.cpuTime += cpuMs;
-  if (cmWakeup) pwq.stats.cmWakeup++;
-  if (hog) cpuHog(work, pwq);
+  if ((status & S_CMW) !== 0) pwq.stats.cmWakeup++;
+  if ((status & S_HOG) !== 0) cpuHog(work, pwq);
   worker.thread = null;
   sleeperDone(worker, error, failed);
 }

@@ -101,7 +101,7 @@ function queue(cpu: number, wq: Workqueue, work: Work<any>): boolean {
   checkWork(work);
   if (wq.draining > 0 || wq.destroyed || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu)) checkQueueable(cpu, wq, work, 'queueWork');
   if ((work._flags & PENDING) !== 0 || work._disable !== 0) return false;
-  const payload = wq.unbound || cpu !== WORK_CPU_UNBOUND ? crossingPayload(cpu, wq, work) : null;
+  const payload = crossingPayload(cpu, wq, work);
   work._flags |= PENDING;
   if (payload !== null) keepPayload(work, payload);
   insertWork(cpu, wq, work);

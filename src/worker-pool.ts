@@ -102,8 +102,7 @@ export class WorkerPool {
       owner.scheduled.push(work);
       return;
     }
-    const idle = this.idle;
-    const worker = idle.length > 0 ? idle[idle.length - 1] : this.createWorker();
+    const worker = this.topIdle();
     if (this.threads !== null && moduleRef(work.func) !== null) startRemoteWork(worker, work, this.threads.assign);
     else processOneWork(worker, work);
   }
@@ -111,8 +110,13 @@ export class WorkerPool {
   /** Runs work, taken off the worklist out of turn, on another thread through assign (a rescuer's). */
   runOutOfTurn(work: Work<any>, assign: (worker: Worker, work: Work<any>) => void): void {
     work._list!.remove(work);
+    startRemoteWork(this.topIdle(), work, assign);
+  }
+
+  /** The most recently idle worker (it stays on the idle list until its item sleeps), made if there is none. */
+  private topIdle(): Worker {
     const idle = this.idle;
-    startRemoteWork(idle.length > 0 ? idle[idle.length - 1] : this.createWorker(), work, assign);
+    return idle.length > 0 ? idle[idle.length - 1] : this.createWorker();
   }
 
   /** worker (the top of the idle list) went to sleep on pwq's item; cmWakeup if that lets the next item start. */

@@ -11,7 +11,7 @@ import { describe, invalidArg } from './errors.js';
 import { grabPending } from './cancel.js';
 import { checkNotSelf, flushWork } from './flush.js';
 import { checkCpu, checkDelay, checkQueueable, crosses, crossingPayload, insertWork } from './queue.js';
-import { clonePayload, keepPayload, keptPayload } from './payload.js';
+import { clonePayload, keepPayload, keptPayload, type Payload } from './payload.js';
 import { timerBase } from './timers.js';
 import { PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
@@ -36,8 +36,22 @@ export function delayedWorkPending(dwork: DelayedWork<any>): boolean {
   return (dwork._flags & PENDING) !== 0;
 }
 
-/** Arms dwork's timer (PENDING is set) to queue it on wq at cpu after delay ms; delay 0 queues at once. */
-function queueDelayed(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): void {
+/** Validates a delayed queueing's arguments (what: the caller's name, for the error). */
+function checkDelayedQueueing(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number, what: string): void {
+  checkCpu(cpu);
+  checkWorkqueue(wq);
+  checkDelayedWork(dwork);
+  checkDelay(delay);
+  checkQueueable(cpu, wq, dwork, what);
+}
+
+/**
+ * Sets dwork's pending bit, with the payload it carries to another thread if any, and arms its timer to queue it
+ * on wq at cpu after delay ms; delay 0 queues at once.
+ */
+function queueDelayed(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number, payload: Payload | null): void {
+  dwork._flags |= PENDING;
+  if (payload !== null) keepPayload(dwork, payload);
   dwork._wq = wq;
   dwork._cpu = cpu;
   if (delay === 0) {
@@ -50,16 +64,9 @@ function queueDelayed(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay
 
 /** Queues dwork on wq, on cpu, after delay ms (0: at once, with no timer). A pending dwork is left as it is. */
 export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
-  checkCpu(cpu);
-  checkWorkqueue(wq);
-  checkDelayedWork(dwork);
-  checkDelay(delay);
-  checkQueueable(cpu, wq, dwork, 'queueDelayedWork');
+  checkDelayedQueueing(cpu, wq, dwork, delay, 'queueDelayedWork');
   if ((dwork._flags & PENDING) !== 0 || dwork._disable !== 0) return false;
-  const payload = crossingPayload(cpu, wq, dwork);
-  dwork._flags |= PENDING;
-  if (payload !== null) keepPayload(dwork, payload);
-  queueDelayed(cpu, wq, dwork, delay);
+  queueDelayed(cpu, wq, dwork, delay, crossingPayload(cpu, wq, dwork));
   return true;
 }
 
@@ -72,20 +79,12 @@ export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: 
  * back and re-armed. Returns true if it was pending, false if it was idle. A disabled dwork is only cancelled.
  */
 export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
-  checkCpu(cpu);
-  checkWorkqueue(wq);
-  checkDelayedWork(dwork);
-  checkDelay(delay);
-  checkQueueable(cpu, wq, dwork, 'modDelayedWork');
+  checkDelayedQueueing(cpu, wq, dwork, delay, 'modDelayedWork');
   // A re-armed instance keeps the data it was queued with; an idle one is cloned now, before anything changes.
   const crossing = dwork._disable === 0 && crosses(cpu, wq, dwork);
   const payload = crossing ? (keptPayload(dwork) ?? clonePayload(dwork)) : null;
   const wasPending = grabPending(dwork);
-  if (dwork._disable === 0) {
-    dwork._flags |= PENDING;
-    if (payload !== null) keepPayload(dwork, payload);
-    queueDelayed(cpu, wq, dwork, delay);
-  }
+  if (dwork._disable === 0) queueDelayed(cpu, wq, dwork, delay, payload);
   return wasPending;
 }
 

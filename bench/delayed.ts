@@ -14,13 +14,7 @@
  *     (u uniform, the same for both contenders; T0 = start of the arming loop) and is armed with the integer delay
  *     that reaches it from the moment it is armed: delays span about LATE_LEAD - arming .. LATE_LEAD + 1000 ms.
  */
-import {
-  allocWorkqueue,
-  cancelDelayedWork,
-  DelayedWork,
-  destroyWorkqueue,
-  queueDelayedWork,
-} from '../src/index.js';
+import { allocWorkqueue, cancelDelayedWork, DelayedWork, destroyWorkqueue, queueDelayedWork } from '../src/index.js';
 import {
   check,
   checkAtLeast,
@@ -78,7 +72,11 @@ export async function run(): Promise<ScenarioReport> {
 
 // ---- a. arm + cancel ----
 
-async function armCancel(report: ScenarioReport, wq: ReturnType<typeof allocWorkqueue>, delays: Int32Array): Promise<void> {
+async function armCancel(
+  report: ScenarioReport,
+  wq: ReturnType<typeof allocWorkqueue>,
+  delays: Int32Array,
+): Promise<void> {
   const pre: DelayedWork[] = [];
   for (let i = 0; i < N; i++) pre.push(new DelayedWork(noop));
   const made = slots<DelayedWork>(N);
@@ -147,7 +145,11 @@ async function armCancel(report: ScenarioReport, wq: ReturnType<typeof allocWork
 
 // ---- b. heap per pending item ----
 
-async function memory(report: ScenarioReport, wq: ReturnType<typeof allocWorkqueue>, delays: Int32Array): Promise<void> {
+async function memory(
+  report: ScenarioReport,
+  wq: ReturnType<typeof allocWorkqueue>,
+  delays: Int32Array,
+): Promise<void> {
   const held = slots<DelayedWork>(N);
   const handles = slots<NodeJS.Timeout>(N);
   const objectBytes: number[] = [];
@@ -222,7 +224,7 @@ interface LateStats {
 /** The integer delay (ms) that takes an item armed now to t0 + offset. */
 function delayTo(t0: number, offset: number): number {
   const d = Math.round(t0 + offset - now());
-  return d > 0 ? d : 0;
+  return Math.max(d, 0);
 }
 
 async function lateness(report: ScenarioReport, wq: ReturnType<typeof allocWorkqueue>): Promise<void> {
@@ -308,7 +310,8 @@ async function lateness(report: ScenarioReport, wq: ReturnType<typeof allocWorkq
   };
   printTable(['contender', 'p50', 'p99', 'max', 'arming', 'due during arming (max)'], [row(CM), row(NODE)]);
   for (const [name, s] of stats) {
-    for (const k of ['p50', 'p99', 'max', 'armMs'] as const) report.figures[`lateness.${name}.${k}`] = median(s.map((x) => x[k]));
+    for (const k of ['p50', 'p99', 'max', 'armMs'] as const)
+      report.figures[`lateness.${name}.${k}`] = median(s.map((x) => x[k]));
   }
   const p99 = report.figures[`lateness.${CM}.p99`];
   check(report, {

@@ -91,7 +91,12 @@ export interface Counter {
  * A contender timed from the call to `fn(n)` until what it returns settles; the counter is reset before and must
  * read n after, or the run throws.
  */
-export function timedContender(name: string, n: number, counter: Counter, fn: (n: number) => Promise<void> | void): Contender {
+export function timedContender(
+  name: string,
+  n: number,
+  counter: Counter,
+  fn: (n: number) => Promise<void> | void,
+): Contender {
   return {
     name,
     async run() {
@@ -146,7 +151,9 @@ export async function rounds(contenders: readonly Contender[], opts: RoundsOptio
 /** "median of 5, 1 warm-up" for the options, plus the exceptions some contenders make. */
 export function describeRuns(contenders: readonly Contender[], opts: RoundsOptions): string {
   const base = `median of ${opts.runs}, ${opts.warmup} warm-up, alternating`;
-  const odd = contenders.filter((c) => (c.runs ?? opts.runs) !== opts.runs || (c.warmup ?? opts.warmup) !== opts.warmup);
+  const odd = contenders.filter(
+    (c) => (c.runs ?? opts.runs) !== opts.runs || (c.warmup ?? opts.warmup) !== opts.warmup,
+  );
   if (odd.length === 0) return base;
   const groups = new Map<string, string[]>();
   for (const c of odd) {

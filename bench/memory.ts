@@ -148,7 +148,12 @@ export async function run(): Promise<ScenarioReport> {
     ['contender', 'bytes/item', 'of which', 'vs fastq'],
     [...results].map(([name, v]) => {
       const m = median(v);
-      return [name, fmtBytes(m), name === CM ? `Work ${fmtBytes(work)}, queueing ${fmtBytes(m - work)}` : '', fmtX(m / fq)];
+      return [
+        name,
+        fmtBytes(m),
+        name === CM ? `Work ${fmtBytes(work)}, queueing ${fmtBytes(m - work)}` : '',
+        fmtX(m / fq),
+      ];
     }),
   );
   for (const [name, v] of results) report.figures[`${name}.bytesPerItem`] = median(v);

@@ -38,17 +38,25 @@ async function child(spec: string): Promise<void> {
   const mod = await SCENARIOS[name]();
   const report = await mod.run();
   if (noctx) for (const c of report.checks) c.label = `${c.label} [asyncContext off]`;
-  await new Promise<void>((resolve, reject) => process.send!(report, (err: Error | null) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    process.send!(report, (err: Error | null) => (err ? reject(err) : resolve())),
+  );
   process.disconnect();
   // Nothing should keep a finished scenario alive; if something does, say what (this timer itself is unref'd).
   setTimeout(() => {
-    console.error(`scenario ${name}: still alive 5 s after finishing; active resources:`, process.getActiveResourcesInfo());
+    console.error(
+      `scenario ${name}: still alive 5 s after finishing; active resources:`,
+      process.getActiveResourcesInfo(),
+    );
   }, 5000).unref();
 }
 
 function runChild(name: string): Promise<ScenarioReport> {
   return new Promise((resolve, reject) => {
-    const cp = fork(fileURLToPath(import.meta.url), ['--child', name], { execArgv: process.execArgv, stdio: 'inherit' });
+    const cp = fork(fileURLToPath(import.meta.url), ['--child', name], {
+      execArgv: process.execArgv,
+      stdio: 'inherit',
+    });
     let report: ScenarioReport | null = null;
     cp.on('message', (m) => (report = m as ScenarioReport));
     cp.on('error', reject);
@@ -74,9 +82,12 @@ async function main(): Promise<void> {
     }
   }
   const selected = names.length > 0 ? names : [...Object.keys(SCENARIOS), `throughput${NOCTX}`, `sleeping${NOCTX}`];
-  if (!hasGc) console.warn('warning: run with --expose-gc (npm run bench does): heap figures and between-run GCs need it');
+  if (!hasGc)
+    console.warn('warning: run with --expose-gc (npm run bench does): heap figures and between-run GCs need it');
 
-  console.log(`cmwq benchmarks — Node ${process.version}, ${process.platform}/${process.arch}, ${availableParallelism()} CPUs`);
+  console.log(
+    `cmwq benchmarks — Node ${process.version}, ${process.platform}/${process.arch}, ${availableParallelism()} CPUs`,
+  );
   console.log(`scenarios: ${selected.join(', ')}`);
   const started = Date.now();
   const reports: ScenarioReport[] = [];

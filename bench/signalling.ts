@@ -255,7 +255,10 @@ export async function run(): Promise<ScenarioReport> {
       `rings: ${RING} slots; (d) polls an empty ring for ${POLL_US} us before Atomics.waitAsync.`,
   );
   const pct = (m: Map<string, number[]>, name: string, q: number): number =>
-    percentileSorted(m.get(name)!.sort((a, b) => a - b), q);
+    percentileSorted(
+      m.get(name)!.sort((a, b) => a - b),
+      q,
+    );
   const rows = channels.map((c) => {
     const ms = results.get(c.name)!;
     return {
@@ -270,7 +273,17 @@ export async function run(): Promise<ScenarioReport> {
   });
   const base = rows[0];
   printTable(
-    ['channel', 'rt p50', 'rt p99', 'isolated p50', 'isolated p99', 'items/s', 'median', 'min .. max', 'items/s vs (a)'],
+    [
+      'channel',
+      'rt p50',
+      'rt p99',
+      'isolated p50',
+      'isolated p99',
+      'items/s',
+      'median',
+      'min .. max',
+      'items/s vs (a)',
+    ],
     rows.map((r) => [
       r.name,
       fmtUs(r.p50),

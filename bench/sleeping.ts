@@ -103,6 +103,8 @@ export async function run(): Promise<ScenarioReport> {
     target: `<= +${(TARGET * 100).toFixed(0)}%`,
     holds: cm / floorMs - 1 <= TARGET,
   });
-  console.log(`   (cmwq ${fmtX(cm / IDEAL_MS)} and hand-written ${fmtX(floorMs / IDEAL_MS)} the arithmetic ideal of ${IDEAL_MS.toFixed(1)} ms)`);
+  console.log(
+    `   (cmwq ${fmtX(cm / IDEAL_MS)} and hand-written ${fmtX(floorMs / IDEAL_MS)} the arithmetic ideal of ${IDEAL_MS.toFixed(1)} ms)`,
+  );
   return report;
 }

@@ -288,7 +288,8 @@ function peerBatch(peer: Peer, task: TaskName, n: number, data: (i: number) => n
 function cmwqBatch(wq: Workqueue, works: readonly Work<number>[]): Promise<void> {
   let queued = 0;
   for (let i = 0; i < works.length; i++) if (queueWork(wq, works[i])) queued++;
-  if (queued !== works.length) throw new Error(`cmwq: ${works.length - queued} of ${works.length} works were still pending`);
+  if (queued !== works.length)
+    throw new Error(`cmwq: ${works.length - queued} of ${works.length} works were still pending`);
   return flushWorkqueue(wq);
 }
 
@@ -311,14 +312,22 @@ export async function run(): Promise<ScenarioReport> {
   const peers = makePeers();
   const peer = (name: string): Peer => peers.find((p) => p.name === name)!;
   const raw = new RawEcho(THREADS);
+  let runError: unknown;
   try {
     await tinyThroughput(report, wq, tinyFn, peers, raw);
     await roundTrip(report, wq, tinyFn, peers, raw);
     await cpuBound(report, wq, spinFn, peers);
     await mixed(report, wq, spinFn, sleeperFn, [peer(PISCINA_BEST), peer(PISCINA_DFL)]);
-  } finally {
+  } catch (error) {
+    runError = error;
+  }
+  {
     // Every pool is closed, whatever fails, so that nothing keeps the scenario's process alive.
-    const closers: (() => Promise<void>)[] = [() => destroyWorkqueue(wq), ...peers.map((p) => () => p.close()), () => raw.close()];
+    const closers: (() => Promise<void>)[] = [
+      () => destroyWorkqueue(wq),
+      ...peers.map((p) => () => p.close()),
+      () => raw.close(),
+    ];
     const failed: unknown[] = [];
     const names = ['cmwq', ...peers.map((p) => p.name), 'raw'];
     for (const [i, close] of closers.entries()) {
@@ -326,6 +335,7 @@ export async function run(): Promise<ScenarioReport> {
       // CMWQ_BENCH_TRACE=1: say which pool has closed (a pool that never does keeps the scenario alive).
       if (process.env.CMWQ_BENCH_TRACE) console.error(`closed: ${names[i]}`);
     }
+    if (runError !== undefined) throw runError;
     if (failed.length > 0) throw failed[0];
   }
   return report;
@@ -336,7 +346,13 @@ type Fn = ReturnType<typeof workFunc>;
 
 // ---- (a) tiny-task throughput ----
 
-async function tinyThroughput(report: ScenarioReport, wq: Wq, tinyFn: Fn, peers: readonly Peer[], raw: RawEcho): Promise<void> {
+async function tinyThroughput(
+  report: ScenarioReport,
+  wq: Wq,
+  tinyFn: Fn,
+  peers: readonly Peer[],
+  raw: RawEcho,
+): Promise<void> {
   const works: Work<number>[] = [];
   for (let i = 0; i < N; i++) works.push(new Work(tinyFn, 42));
   const itemsOf = new Map<string, number>();
@@ -345,12 +361,24 @@ async function tinyThroughput(report: ScenarioReport, wq: Wq, tinyFn: Fn, peers:
     return c;
   };
   const contenders: Contender[] = [
-    add(timed(CMWQ, () => cmwqBatch(wq, works)), N),
-    add(timed(RAW, () => raw.many(N, 1)), N),
-    add(timed(RAW_BATCHED, () => raw.many(N, RAW_BATCH)), N),
+    add(
+      timed(CMWQ, () => cmwqBatch(wq, works)),
+      N,
+    ),
+    add(
+      timed(RAW, () => raw.many(N, 1)),
+      N,
+    ),
+    add(
+      timed(RAW_BATCHED, () => raw.many(N, RAW_BATCH)),
+      N,
+    ),
     ...peers.map((p) => {
       const n = p.name === PISCINA_BEST ? N : SLOW_N;
-      return add(timed(p.name, () => peerBatch(p, 'tiny', n, (i) => i)), n);
+      return add(
+        timed(p.name, () => peerBatch(p, 'tiny', n, (i) => i)),
+        n,
+      );
     }),
   ];
   const results = await rounds(contenders, TINY_OPTS);
@@ -369,18 +397,37 @@ async function tinyThroughput(report: ScenarioReport, wq: Wq, tinyFn: Fn, peers:
     [...results].map(([name, ms]) => {
       const n = itemsOf.get(name)!;
       const rate = rateOf(n, ms);
-      return [name, n.toLocaleString('en-US'), fmtMs(median(ms)), fmtRange(ms), fmtRate(rate), fmtX(rate / best), fmtX(rate / rawRate)];
+      return [
+        name,
+        n.toLocaleString('en-US'),
+        fmtMs(median(ms)),
+        fmtRange(ms),
+        fmtRate(rate),
+        fmtX(rate / best),
+        fmtX(rate / rawRate),
+      ];
     }),
   );
   for (const [name, ms] of results) report.figures[`tiny.${name}.itemsPerSec`] = rateOf(itemsOf.get(name)!, ms);
   const cm = rateOf(N, results.get(CMWQ)!);
-  checkAtLeast(report, `threads: ${N.toLocaleString('en-US')} tiny module works, cmwq speed / ${PISCINA_BEST}`, cm / best, TINY_TARGET);
+  checkAtLeast(
+    report,
+    `threads: ${N.toLocaleString('en-US')} tiny module works, cmwq speed / ${PISCINA_BEST}`,
+    cm / best,
+    TINY_TARGET,
+  );
   console.log(`   (cmwq at ${fmtX(cm / rawRate)} the rate of raw postMessage with one message per task)`);
 }
 
 // ---- (b) single-item round trip ----
 
-async function roundTrip(report: ScenarioReport, wq: Wq, tinyFn: Fn, peers: readonly Peer[], raw: RawEcho): Promise<void> {
+async function roundTrip(
+  report: ScenarioReport,
+  wq: Wq,
+  tinyFn: Fn,
+  peers: readonly Peer[],
+  raw: RawEcho,
+): Promise<void> {
   const rt = new Work(tinyFn, 42);
   const perRun = Math.max(1, Math.round(RT_ITERS / RT_RUNS));
   const samples = new Map<string, number[]>();
@@ -424,7 +471,11 @@ async function roundTrip(report: ScenarioReport, wq: Wq, tinyFn: Fn, peers: read
       `samples each over ${RT_RUNS} alternating runs, after ${perRun * opts.warmup} warm-up)`,
     'cmwq: queueWork(wq, work) then await flushWork(work). raw: postMessage to one worker, await its reply.',
   );
-  const p = (name: string, q: number): number => percentileSorted(samples.get(name)!.sort((a, b) => a - b), q);
+  const p = (name: string, q: number): number =>
+    percentileSorted(
+      samples.get(name)!.sort((a, b) => a - b),
+      q,
+    );
   const rawP50 = p(RAW_PP, 50);
   printTable(
     ['contender', 'p50', 'p99', 'p50 vs raw'],
@@ -455,7 +506,11 @@ async function cpuBound(report: ScenarioReport, wq: Wq, spinFn: Fn, peers: reado
       // piscina's default is its best setting for CPU-bound tasks (16 per thread would not run them any sooner).
       .filter((p) => p.name !== PISCINA_BEST)
       .map((p) =>
-        timed(p.name, () => peerBatch(p, 'spin', CPU_N, () => SPIN_MS), p.name === PISCINA_DFL ? undefined : { runs: CPU_PEER_RUNS }),
+        timed(
+          p.name,
+          () => peerBatch(p, 'spin', CPU_N, () => SPIN_MS),
+          p.name === PISCINA_DFL ? undefined : { runs: CPU_PEER_RUNS },
+        ),
       ),
   ];
   const results = await rounds(contenders, CPU_OPTS);

@@ -133,18 +133,26 @@ function peers(kind: Kind): Contender[] {
   });
 
   const fqp = fastq.promise(sync ? syncHandlerPromised : asyncHandler, 1);
-  const fastqPromise = timed(`fastq.promise (c=1)${sync ? ' *' : ''}`, (n) => {
-    for (let i = 0; i < n; i++) void fqp.push(i);
-    return fqp.drained();
-  }, SLOW_N);
+  const fastqPromise = timed(
+    `fastq.promise (c=1)${sync ? ' *' : ''}`,
+    (n) => {
+      for (let i = 0; i < n; i++) void fqp.push(i);
+      return fqp.drained();
+    },
+    SLOW_N,
+  );
 
   const pqConcurrency = sync ? 1 : PQUEUE_ASYNC_CONCURRENCY;
   const pq = new PQueue({ concurrency: pqConcurrency });
-  const pqueue = timed(`p-queue (c=${pqConcurrency})`, (n) => {
-    const fn = sync ? syncHandler : asyncHandler;
-    for (let i = 0; i < n; i++) void pq.add(fn);
-    return pq.onIdle();
-  }, SLOW_N);
+  const pqueue = timed(
+    `p-queue (c=${pqConcurrency})`,
+    (n) => {
+      const fn = sync ? syncHandler : asyncHandler;
+      for (let i = 0; i < n; i++) void pq.add(fn);
+      return pq.onIdle();
+    },
+    SLOW_N,
+  );
 
   const aq = sync
     ? asyncLib.queue((_: number, cb: (err?: Error | null) => void) => {
@@ -152,11 +160,15 @@ function peers(kind: Kind): Contender[] {
         cb();
       }, 1)
     : asyncLib.queue<number>(asyncHandler as unknown as asyncLib.AsyncWorker<number>, 1);
-  const asyncQueue = timed('async.queue (c=1)', (n) => {
-    for (let i = 0; i < n; i++) void aq.push(i);
-    if (aq.idle()) return;
-    return aq.drain();
-  }, SLOW_N);
+  const asyncQueue = timed(
+    'async.queue (c=1)',
+    (n) => {
+      for (let i = 0; i < n; i++) void aq.push(i);
+      if (aq.idle()) return;
+      return aq.drain();
+    },
+    SLOW_N,
+  );
 
   const floor = new FloorQueue<number>(sync ? syncHandler : asyncHandler, sync ? Infinity : FLOOR_ASYNC_LIMIT);
   const floorC = timed(`hand-written floor${sync ? '' : ` (limit ${FLOOR_ASYNC_LIMIT})`}`, () => {
@@ -183,7 +195,14 @@ function printResults(rows: [string, number[]][], refRate: number): void {
     rows.map(([name, ms]) => {
       const rate = rateOf(name, ms);
       const items = itemsOf.get(name.replace(' [hooks off]', ''))!;
-      return [name, items.toLocaleString('en-US'), fmtMs(median(ms)), fmtRange(ms), fmtRate(rate), fmtX(rate / refRate)];
+      return [
+        name,
+        items.toLocaleString('en-US'),
+        fmtMs(median(ms)),
+        fmtRange(ms),
+        fmtRate(rate),
+        fmtX(rate / refRate),
+      ];
     }),
   );
 }
@@ -199,7 +218,11 @@ async function section(kind: Kind, report: ScenarioReport): Promise<void> {
 
   // The fast peers again, before cmwq has run any async handler: AsyncLocalStorage hooks off (see the note below).
   let hooksOff: Map<string, number[]> | null = null;
-  if (!sync) hooksOff = await rounds(others.filter((c) => itemsOf.get(c.name) === N), OPTS);
+  if (!sync)
+    hooksOff = await rounds(
+      others.filter((c) => itemsOf.get(c.name) === N),
+      OPTS,
+    );
 
   const contenders = [cmwqContender(CMWQ_MAX, wqMax, works), cmwqContender(CMWQ_DFL, wqDfl, works), ...others];
   if (sync) contenders.splice(2, 0, cmwqTracedContender(CMWQ_TRACED, wqMax, works));
@@ -212,8 +235,8 @@ async function section(kind: Kind, report: ScenarioReport): Promise<void> {
     `fastq.promise, p-queue and async.queue run ${SLOW_N.toLocaleString('en-US')} items (seconds per run at ` +
       `${N.toLocaleString('en-US')}); compare items/s.\n` +
       (sync
-      ? '* fastq.promise needs a promise back: its worker is the sync handler returning an already-resolved promise.'
-      : 'cmwq runs `async function` handlers inside AsyncLocalStorage (currentWork() across awaits); on Node 20 that\n' +
+        ? '* fastq.promise needs a promise back: its worker is the sync handler returning an already-resolved promise.'
+        : 'cmwq runs `async function` handlers inside AsyncLocalStorage (currentWork() across awaits); on Node 20 that\n' +
           'turns on promise hooks for the whole process, so every row below was measured with them on. The rows\n' +
           'marked "hooks off" are the fast peers measured first, before cmwq ran: what an app without cmwq sees.'),
   );
@@ -232,7 +255,12 @@ async function section(kind: Kind, report: ScenarioReport): Promise<void> {
   checkAtLeast(report, `${kind}: cmwq (default maxActive) speed / fastq callback`, fq / cd, TARGET);
   if (hooksOff !== null) {
     const fqOff = median(hooksOff.get(FASTQ_CB)!);
-    checkAtLeast(report, `${kind}: cmwq (maxActive ${WQ_MAX_ACTIVE}) speed / fastq callback [hooks off]`, fqOff / cm, TARGET);
+    checkAtLeast(
+      report,
+      `${kind}: cmwq (maxActive ${WQ_MAX_ACTIVE}) speed / fastq callback [hooks off]`,
+      fqOff / cm,
+      TARGET,
+    );
   }
   console.log(`   (cmwq maxActive ${WQ_MAX_ACTIVE} costs ${fmtX(cm / fl)} the hand-written floor's time)`);
   if (sync) {

@@ -17,12 +17,12 @@ export {
   WORK_BUSY_PENDING,
   WORK_BUSY_RUNNING,
   WORK_CPU_UNBOUND,
-} from './constants.js';
-export { WorkqueueError, type WorkqueueErrorCode } from './errors.js';
-export { type Clock, ManualClock } from './clock.js';
-export { workqueueInit, type WorkqueueInitOptions } from './init.js';
-export { Work, type WorkFunc, type WorkOptions, workPending, workBusy } from './work.js';
-export { workFunc, type ModuleFunc } from './module-func.js';
+} from './base/constants.js';
+export { WorkqueueError, type WorkqueueErrorCode } from './base/errors.js';
+export { type Clock, ManualClock } from './base/clock.js';
+export { workqueueInit, type WorkqueueInitOptions } from './base/init.js';
+export { Work, type WorkFunc, type WorkOptions, workPending, workBusy } from './core/work.js';
+export { workFunc, type ModuleFunc } from './core/module-func.js';
 export {
   DelayedWork,
   delayedWorkPending,
@@ -31,8 +31,8 @@ export {
   modDelayedWork,
   modDelayedWorkOn,
   flushDelayedWork,
-} from './delayed-work.js';
-export { currentWork } from './current.js';
+} from './core/delayed-work.js';
+export { currentWork } from './core/current.js';
 export {
   Workqueue,
   type WorkqueueAttrs,
@@ -43,10 +43,10 @@ export {
   workqueueSetMinActive,
   applyWorkqueueAttrs,
   workqueueCongested,
-} from './workqueue.js';
-export { queueWork, queueWorkOn } from './queue.js';
-export { scheduleWork, scheduleDelayedWork, workOnCpu } from './schedule.js';
-export { flushWork, flushWorkqueue, drainWorkqueue } from './flush.js';
+} from './core/workqueue.js';
+export { queueWork, queueWorkOn } from './core/queue.js';
+export { scheduleWork, scheduleDelayedWork, workOnCpu } from './core/schedule.js';
+export { flushWork, flushWorkqueue, drainWorkqueue } from './core/flush.js';
 export {
   cancelWork,
   cancelWorkSync,
@@ -59,7 +59,7 @@ export {
   enableWork,
   enableDelayedWork,
   enableAndQueueWork,
-} from './cancel.js';
+} from './core/cancel.js';
 export {
   systemWq,
   systemHighpriWq,
@@ -70,9 +70,9 @@ export {
   systemFreezablePowerEfficientWq,
   systemBhWq,
   systemBhHighpriWq,
-} from './system-workqueues.js';
-export { freezeWorkqueuesBegin, freezeWorkqueuesBusy, thawWorkqueues, freezeWorkqueues } from './freezer.js';
-export { type WorkEvent } from './diagnostics.js';
+} from './core/system-workqueues.js';
+export { freezeWorkqueuesBegin, freezeWorkqueuesBusy, thawWorkqueues, freezeWorkqueues } from './core/freezer.js';
+export type { WorkEvent } from './core/tracepoints.js';
 export {
   wqMonitor,
   wqDump,
@@ -81,4 +81,4 @@ export {
   type WqDump,
   type WqDumpPool,
   type WqDumpWorkqueue,
-} from './monitor.js';
+} from './observe/monitor.js';

@@ -161,7 +161,11 @@ test('§5 NaN, negative, infinite and non-number delays throw ERR_WQ_INVALID_ARG
   for (const delay of badDelays) {
     const label = typeof delay === 'bigint' ? `${delay}n` : String(delay);
     expectCode('ERR_WQ_INVALID_ARG', () => queueDelayedWork(wq, dw, delay as never), `queueDelayedWork delay ${label}`);
-    expectCode('ERR_WQ_INVALID_ARG', () => queueDelayedWorkOn(0, wq, dw, delay as never), `queueDelayedWorkOn delay ${label}`);
+    expectCode(
+      'ERR_WQ_INVALID_ARG',
+      () => queueDelayedWorkOn(0, wq, dw, delay as never),
+      `queueDelayedWorkOn delay ${label}`,
+    );
     expectCode('ERR_WQ_INVALID_ARG', () => modDelayedWork(wq, dw, delay as never), `modDelayedWork delay ${label}`);
     expectCode('ERR_WQ_INVALID_ARG', () => modDelayedWorkOn(-1, wq, dw, delay as never));
     expectCode('ERR_WQ_INVALID_ARG', () => scheduleDelayedWork(dw, delay as never));
@@ -193,9 +197,17 @@ test('§5 a bad delay on a pending delayed work leaves it armed as it was', asyn
 
 test('§4 §5 allocWorkqueue rejects a maxActive that is not a non-negative integer', () => {
   for (const maxActive of [-1, 1.5, NaN, Infinity, '2', null, -0.1]) {
-    expectCode('ERR_WQ_INVALID_ARG', () => allocWorkqueue('bad-max', 0, maxActive as never), `maxActive ${String(maxActive)}`);
+    expectCode(
+      'ERR_WQ_INVALID_ARG',
+      () => allocWorkqueue('bad-max', 0, maxActive as never),
+      `maxActive ${String(maxActive)}`,
+    );
   }
-  assert.equal(wqDump().workqueues.some((w) => w.name === 'bad-max'), false, 'no workqueue was created');
+  assert.equal(
+    wqDump().workqueues.some((w) => w.name === 'bad-max'),
+    false,
+    'no workqueue was created',
+  );
 });
 
 test('§4 §5 allocWorkqueue rejects unknown flags, WQ_BH | WQ_UNBOUND and other invalid combinations', () => {
@@ -218,13 +230,21 @@ test('§4 §5 allocWorkqueue rejects unknown flags, WQ_BH | WQ_UNBOUND and other
   expectCode('ERR_WQ_INVALID_ARG', () => allocOrderedWorkqueue('bad-flags', 1 << 9), 'ordered unknown flag');
   expectCode('ERR_WQ_INVALID_ARG', () => allocWorkqueue('', 0), 'empty name');
   expectCode('ERR_WQ_INVALID_ARG', () => allocWorkqueue(42 as never, 0), 'numeric name');
-  assert.equal(wqDump().workqueues.some((w) => w.name === 'bad-flags'), false, 'no workqueue was created');
+  assert.equal(
+    wqDump().workqueues.some((w) => w.name === 'bad-flags'),
+    false,
+    'no workqueue was created',
+  );
 });
 
 test('§5 bad attributes throw ERR_WQ_INVALID_ARG', () => {
   expectCode('ERR_WQ_INVALID_ARG', () => allocWorkqueue('bad-attrs', 0, 0, { bogus: 1 } as never));
   expectCode('ERR_WQ_INVALID_ARG', () => allocWorkqueue('bad-attrs', 0, 0, { onError: 'no' } as never));
-  expectCode('ERR_WQ_INVALID_ARG', () => allocWorkqueue('bad-attrs', 0, 0, { maxWorkers: 2 }), 'pool attribute on a per-CPU workqueue');
+  expectCode(
+    'ERR_WQ_INVALID_ARG',
+    () => allocWorkqueue('bad-attrs', 0, 0, { maxWorkers: 2 }),
+    'pool attribute on a per-CPU workqueue',
+  );
   expectCode('ERR_WQ_INVALID_ARG', () => allocWorkqueue('bad-attrs', WQ_UNBOUND, 0, { maxWorkers: 0 }));
   expectCode('ERR_WQ_INVALID_ARG', () => allocWorkqueue('bad-attrs', WQ_UNBOUND, 0, { idleTimeoutMs: -1 }));
   expectCode('ERR_WQ_INVALID_ARG', () => allocWorkqueue('bad-attrs', 0, 0, null as never));
@@ -236,7 +256,8 @@ test('§5 bad attributes throw ERR_WQ_INVALID_ARG', () => {
 
 test('§5 workqueueSetMaxActive with a bad value throws and keeps the old limit', async () => {
   const wq = allocWorkqueue('bad-setmax', WQ_HIGHPRI, 3);
-  for (const n of [-1, 2.5, NaN, '4', Infinity]) expectCode('ERR_WQ_INVALID_ARG', () => workqueueSetMaxActive(wq, n as never));
+  for (const n of [-1, 2.5, NaN, '4', Infinity])
+    expectCode('ERR_WQ_INVALID_ARG', () => workqueueSetMaxActive(wq, n as never));
   assert.equal(wqDump().workqueues.find((w) => w.name === 'bad-setmax')!.maxActive, 3);
   await destroyWorkqueue(wq);
 });
@@ -317,7 +338,16 @@ test('§5 enableWork on a work that is not disabled throws ERR_WQ_INVALID_ARG', 
 });
 
 test('§5 workqueueInit rejects bad options, and any call while work is queued or armed', async () => {
-  for (const options of [null, 5, { nrCpus: 0 }, { nrCpus: 1.5 }, { cpuIntensiveThreshMs: -1 }, { cpuIntensiveThreshMs: NaN }, { watchdogThreshS: -1 }, { clock: {} }]) {
+  for (const options of [
+    null,
+    5,
+    { nrCpus: 0 },
+    { nrCpus: 1.5 },
+    { cpuIntensiveThreshMs: -1 },
+    { cpuIntensiveThreshMs: NaN },
+    { watchdogThreshS: -1 },
+    { clock: {} },
+  ]) {
     expectCode('ERR_WQ_INVALID_ARG', () => workqueueInit(options as never), JSON.stringify(options));
   }
   const dw = new DelayedWork(counted);

@@ -250,7 +250,11 @@ test('§3.11 §4 cancelWorkSync/cancelDelayedWorkSync/disableWorkSync of the run
   // The failed calls changed nothing: the work is not disabled.
   assert.equal(queueWork(wq, w), true);
   assert.equal(await cancelWorkSync(w), true);
-  assert.equal(caughtCode(() => enableWork(w)), 'ERR_WQ_INVALID_ARG', 'not disabled');
+  assert.equal(
+    caughtCode(() => enableWork(w)),
+    'ERR_WQ_INVALID_ARG',
+    'not disabled',
+  );
   await destroyWorkqueue(wq);
 });
 

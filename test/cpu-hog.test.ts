@@ -5,7 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { allocWorkqueue, destroyWorkqueue, flushWork, queueWork, Work, workqueueInit, wqMonitor } from '../src/index.js';
+import {
+  allocWorkqueue,
+  destroyWorkqueue,
+  flushWork,
+  queueWork,
+  Work,
+  workqueueInit,
+  wqMonitor,
+} from '../src/index.js';
 import { spin, turn } from './helpers.js';
 
 workqueueInit({ cpuIntensiveThreshMs: 10 });

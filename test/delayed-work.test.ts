@@ -79,7 +79,10 @@ test('§3.7 a delayed work never runs before its delay has elapsed, and runs at 
     await settle(3);
     assert.equal(ranAt.length, 1, `delay ${delay}: ran once it was due`);
     assert.ok(ranAt[0] - t0 >= delay, `delay ${delay}: ran after ${ranAt[0] - t0} ms`);
-    assert.ok(ranAt[0] - t0 < delay + 2, `delay ${delay}: within 2 ms after the expiry (ran after ${ranAt[0] - t0} ms)`);
+    assert.ok(
+      ranAt[0] - t0 < delay + 2,
+      `delay ${delay}: within 2 ms after the expiry (ran after ${ranAt[0] - t0} ms)`,
+    );
   }
   await destroyWorkqueue(wq);
 });
@@ -122,7 +125,10 @@ test('§3.7 many delayed works run in expiry order, FIFO among equal expiries, n
   }
   await settle();
   assert.equal(ran.length, 200);
-  const expected = delays.map((d, i) => ({ i, d })).sort((a, b) => a.d - b.d || a.i - b.i).map((x) => x.i);
+  const expected = delays
+    .map((d, i) => ({ i, d }))
+    .sort((a, b) => a.d - b.d || a.i - b.i)
+    .map((x) => x.i);
   assert.deepEqual(
     ran.map((r) => r.i),
     expected,

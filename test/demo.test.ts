@@ -1,5 +1,5 @@
 /**
- * The demo (src/demo.ts) and the `cmwq demo` command: the order of the module's events, and that the CLI runs it
+ * The demo (src/cli/demo.ts) and the `cmwq demo` command: the order of the module's events, and that the CLI runs it
  * to completion and exits by itself.
  */
 import assert from 'node:assert/strict';
@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { DEDICATED_ITEMS, DELAYED_RUNS, DEDICATED_WQ_NAME, runDemo } from '../src/demo.js';
+import { DEDICATED_ITEMS, DELAYED_RUNS, DEDICATED_WQ_NAME, runDemo } from '../src/cli/demo.js';
 
 /** The text of a demo line, without its "[   0.001234] who  tid N  " prefix. */
 function text(line: string): string {
@@ -55,7 +55,8 @@ describe('demo', () => {
     for (let i = 0; i < DEDICATED_ITEMS; i++) assert.ok(indexOf(lines, `Queued work item ${i}`) < scheduled);
     const dedicated = lines.filter((l) => l.includes('Dedicated work ['));
     const expected: string[] = [];
-    for (let i = 0; i < DEDICATED_ITEMS; i++) expected.push(`Dedicated work [${i}]: processing task_${i}`, `Dedicated work [${i}]: done`);
+    for (let i = 0; i < DEDICATED_ITEMS; i++)
+      expected.push(`Dedicated work [${i}]: processing task_${i}`, `Dedicated work [${i}]: done`);
     assert.deepEqual(
       dedicated.map((l) => text(l).replace(/^dedicatedWorkFn: /, '')),
       expected,
@@ -70,7 +71,9 @@ describe('demo', () => {
       Array.from({ length: DELAYED_RUNS }, (_, i) => String(i + 1)),
     );
     assert.equal(lines.filter((l) => l.includes('Rescheduling delayed work')).length, DELAYED_RUNS - 1);
-    assert.ok(indexOf(lines, `Delayed work finished after ${DELAYED_RUNS} runs`) > indexOf(lines, `run ${DELAYED_RUNS}/`));
+    assert.ok(
+      indexOf(lines, `Delayed work finished after ${DELAYED_RUNS} runs`) > indexOf(lines, `run ${DELAYED_RUNS}/`),
+    );
 
     // The periodic work ticks at least once before unload (timing decides how many times exactly).
     const ticks = lines.filter((l) => l.includes('Periodic tick')).length;
@@ -97,7 +100,11 @@ describe('demo', () => {
     // Nothing runs after exit: no worker line after the unload banner, and nothing printed once it returned.
     for (const l of lines.slice(unload)) assert.doesNotMatch(who(l) ?? '', /^kworker/);
     await sleep(400);
-    assert.equal(lines.length, countAtReturn, `lines printed after runDemo returned:\n${lines.slice(countAtReturn).join('\n')}`);
+    assert.equal(
+      lines.length,
+      countAtReturn,
+      `lines printed after runDemo returned:\n${lines.slice(countAtReturn).join('\n')}`,
+    );
 
     // The summary: one row per workqueue, with what ran there.
     const summary = indexOf(lines, 'Summary');
@@ -106,7 +113,13 @@ describe('demo', () => {
     assert.ok(eventsRow !== undefined && demoRow !== undefined, lines.slice(summary).join('\n'));
     // workqueue, queued, ran, failed, max in flight, workers
     const demoCells = demoRow.trim().split(/\s+/);
-    assert.deepEqual(demoCells.slice(0, 5), [DEDICATED_WQ_NAME, String(DEDICATED_ITEMS), String(DEDICATED_ITEMS), '0', '1']);
+    assert.deepEqual(demoCells.slice(0, 5), [
+      DEDICATED_WQ_NAME,
+      String(DEDICATED_ITEMS),
+      String(DEDICATED_ITEMS),
+      '0',
+      '1',
+    ]);
     const eventsCells = eventsRow.trim().split(/\s+/);
     const eventsRuns = 1 + DELAYED_RUNS + ticks;
     assert.deepEqual(eventsCells.slice(0, 4), ['events', String(eventsRuns), String(eventsRuns), '0']);
@@ -114,11 +127,14 @@ describe('demo', () => {
     // The timeline lists every run, per worker.
     const timeline = indexOf(lines, 'Timeline');
     assert.ok(timeline > summary);
-    assert.equal(lines.slice(timeline).filter((l) => /^\s+\d+\.\d{6} \.\. \d+\.\d{6}\s/.test(l)).length, DEDICATED_ITEMS + eventsRuns);
+    assert.equal(
+      lines.slice(timeline).filter((l) => /^\s+\d+\.\d{6} \.\. \d+\.\d{6}\s/.test(l)).length,
+      DEDICATED_ITEMS + eventsRuns,
+    );
   });
 
   it('`cmwq demo --fast` runs to the end and exits by itself with code 0', () => {
-    const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+    const cli = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
     const result = spawnSync(process.execPath, [cli, 'demo', '--fast'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(result.error, undefined, String(result.error));
     assert.equal(result.status, 0, `exit ${result.status} ${result.signal ?? ''}\n${result.stderr}`);
@@ -140,7 +156,7 @@ describe('demo', () => {
   });
 
   it('`cmwq top`/`cmwq dump` without a command, unknown commands and bad options print usage (exit 2)', () => {
-    const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+    const cli = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
     for (const command of ['top', 'dump']) {
       const result = spawnSync(process.execPath, [cli, command], { encoding: 'utf8', timeout: 30_000 });
       assert.equal(result.status, 2);

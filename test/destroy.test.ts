@@ -46,8 +46,14 @@ test('§4 destroyWorkqueue waits for pending, inactive and running items, then t
   await settle();
   assert.equal(destroyed.done, true);
   assert.equal(finished, 6);
-  assert.equal(wqDump().workqueues.some((w) => w.name === 'ds-drain'), false);
-  assert.equal(wqMonitor().some((r) => r.name === 'ds-drain'), false);
+  assert.equal(
+    wqDump().workqueues.some((w) => w.name === 'ds-drain'),
+    false,
+  );
+  assert.equal(
+    wqMonitor().some((r) => r.name === 'ds-drain'),
+    false,
+  );
 });
 
 test('§4 destroyWorkqueue fires armed delayed works at once (as flushDelayedWork), then drains', async () => {
@@ -112,7 +118,10 @@ test('§4 while destroying, outside queueing throws ERR_WQ_DRAINING; chained wor
   await settle();
   const destroyed = track(destroyWorkqueue(wq));
   const w = new Work(() => void events.push('outside'));
-  assert.equal(caughtCode(() => queueWork(wq, w)), 'ERR_WQ_DRAINING');
+  assert.equal(
+    caughtCode(() => queueWork(wq, w)),
+    'ERR_WQ_DRAINING',
+  );
   assert.equal(workPending(w), false);
   // The work is idle and reusable elsewhere.
   assert.equal(queueWork(other, w), true);
@@ -122,7 +131,10 @@ test('§4 while destroying, outside queueing throws ERR_WQ_DRAINING; chained wor
   assert.equal(destroyed.done, true);
   assert.deepEqual(events, ['outside', 'chain1', 'chain2', 'chain3']);
   assert.equal(clock.pendingTimers, 0);
-  assert.equal(caughtCode(() => queueWork(wq, w)), 'ERR_WQ_DESTROYED');
+  assert.equal(
+    caughtCode(() => queueWork(wq, w)),
+    'ERR_WQ_DESTROYED',
+  );
   assert.equal(workPending(w), false);
   assert.equal(queueWork(other, w), true);
   await flushWorkqueue(other);
@@ -137,12 +149,18 @@ test('§4 after destroy, queueing throws ERR_WQ_DESTROYED and the work stays idl
   queueWork(wq, w);
   await destroyWorkqueue(wq);
   assert.equal(runs, 1);
-  assert.equal(caughtCode(() => queueWork(wq, w)), 'ERR_WQ_DESTROYED');
+  assert.equal(
+    caughtCode(() => queueWork(wq, w)),
+    'ERR_WQ_DESTROYED',
+  );
   assert.equal(workPending(w), false);
   assert.equal(await flushWork(w), false);
   assert.equal(cancelWork(w), false);
   disableWork(w);
-  assert.equal(caughtCode(() => enableAndQueueWork(wq, w)), 'ERR_WQ_DESTROYED');
+  assert.equal(
+    caughtCode(() => enableAndQueueWork(wq, w)),
+    'ERR_WQ_DESTROYED',
+  );
   assert.equal(enableWork(w), true, 'the disable depth is back where it was');
   assert.equal(queueWork(other, w), true);
   await flushWorkqueue(other);
@@ -172,6 +190,9 @@ test('§4 a destroyed workqueue name can be reused by a new workqueue', async ()
   queueWork(second, new Work(() => void ran++));
   await flushWorkqueue(second);
   assert.equal(ran, 1);
-  assert.equal(caughtCode(() => queueWork(first, new Work(() => {}))), 'ERR_WQ_DESTROYED');
+  assert.equal(
+    caughtCode(() => queueWork(first, new Work(() => {}))),
+    'ERR_WQ_DESTROYED',
+  );
   await destroyWorkqueue(second);
 });

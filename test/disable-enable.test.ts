@@ -121,7 +121,10 @@ test('§3.12 disable depth goes up to 65535; one more throws ERR_WQ_INVALID_ARG 
   const wq = allocWorkqueue('de-max');
   const w = new Work(() => {});
   for (let i = 0; i < 65535; i++) disableWork(w);
-  assert.equal(caughtCode(() => disableWork(w)), 'ERR_WQ_INVALID_ARG');
+  assert.equal(
+    caughtCode(() => disableWork(w)),
+    'ERR_WQ_INVALID_ARG',
+  );
   let enabledAt = -1;
   for (let i = 1; i <= 65535; i++) {
     if (enableWork(w)) {

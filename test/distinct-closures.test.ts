@@ -49,7 +49,9 @@ test('memory does not grow with the number of distinct work functions that have 
   const s = JSON.parse(shared.stdout) as { n: number; growthMb: number };
   assert.equal(d.n, (ROUNDS + 3) * 100_000);
   assert.equal(s.n, (ROUNDS + 3) * 100_000);
-  t.diagnostic(`RSS growth over ${ROUNDS * 100_000} items: distinct closures ${d.growthMb.toFixed(1)} MB, one shared function ${s.growthMb.toFixed(1)} MB`);
+  t.diagnostic(
+    `RSS growth over ${ROUNDS * 100_000} items: distinct closures ${d.growthMb.toFixed(1)} MB, one shared function ${s.growthMb.toFixed(1)} MB`,
+  );
   assert.ok(
     d.growthMb < s.growthMb + 50,
     `${ROUNDS * 100_000} distinct closures grew RSS by ${d.growthMb.toFixed(1)} MB (shared function: ${s.growthMb.toFixed(1)} MB): something keeps a record per function`,

@@ -36,7 +36,11 @@ function slugs(markdown: string): Set<string> {
 }
 
 test('every relative link in the README, docs/ and examples/ resolves', () => {
-  const files = [join(root, 'README.md'), ...markdownFiles(join(root, 'docs')), ...markdownFiles(join(root, 'examples'))].filter(existsSync);
+  const files = [
+    join(root, 'README.md'),
+    ...markdownFiles(join(root, 'docs')),
+    ...markdownFiles(join(root, 'examples')),
+  ].filter(existsSync);
   assert.ok(files.length >= 3, `markdown files found: ${files.length}`);
   const broken: string[] = [];
   let checked = 0;
@@ -52,7 +56,12 @@ test('every relative link in the README, docs/ and examples/ resolves', () => {
         broken.push(`${relative(root, file)}: ${link} (no such file)`);
         continue;
       }
-      if (anchor !== undefined && anchor !== '' && target.endsWith('.md') && !slugs(readFileSync(target, 'utf8')).has(anchor)) {
+      if (
+        anchor !== undefined &&
+        anchor !== '' &&
+        target.endsWith('.md') &&
+        !slugs(readFileSync(target, 'utf8')).has(anchor)
+      ) {
         broken.push(`${relative(root, file)}: ${link} (no such heading)`);
       }
     }

@@ -65,14 +65,36 @@ test('§3.10 while draining, queueing from outside throws ERR_WQ_DRAINING and le
   let runs = 0;
   const w = new Work(() => void runs++);
   const dw = new DelayedWork(() => void runs++);
-  assert.equal(caughtCode(() => queueWork(wq, w)), 'ERR_WQ_DRAINING');
-  assert.equal(caughtCode(() => queueWorkOn(0, wq, w)), 'ERR_WQ_DRAINING');
-  assert.equal(caughtCode(() => queueDelayedWork(wq, dw, 10)), 'ERR_WQ_DRAINING');
-  assert.equal(caughtCode(() => queueDelayedWork(wq, dw, 0)), 'ERR_WQ_DRAINING');
-  assert.equal(caughtCode(() => modDelayedWork(wq, dw, 10)), 'ERR_WQ_DRAINING');
+  assert.equal(
+    caughtCode(() => queueWork(wq, w)),
+    'ERR_WQ_DRAINING',
+  );
+  assert.equal(
+    caughtCode(() => queueWorkOn(0, wq, w)),
+    'ERR_WQ_DRAINING',
+  );
+  assert.equal(
+    caughtCode(() => queueDelayedWork(wq, dw, 10)),
+    'ERR_WQ_DRAINING',
+  );
+  assert.equal(
+    caughtCode(() => queueDelayedWork(wq, dw, 0)),
+    'ERR_WQ_DRAINING',
+  );
+  assert.equal(
+    caughtCode(() => modDelayedWork(wq, dw, 10)),
+    'ERR_WQ_DRAINING',
+  );
   disableWork(w);
-  assert.equal(caughtCode(() => enableAndQueueWork(wq, w)), 'ERR_WQ_DRAINING');
-  assert.equal(enableAndQueueWork(other, w), true, 'the failed enableAndQueueWork left the work disabled once, as before');
+  assert.equal(
+    caughtCode(() => enableAndQueueWork(wq, w)),
+    'ERR_WQ_DRAINING',
+  );
+  assert.equal(
+    enableAndQueueWork(other, w),
+    true,
+    'the failed enableAndQueueWork left the work disabled once, as before',
+  );
   await flushWorkqueue(other);
   assert.equal(runs, 1);
   assert.equal(workPending(dw), false);

@@ -24,7 +24,8 @@ async function runExample(name: string): Promise<RunResult> {
   delete env.CMWQ_EXAMPLE_SHORT; // --short alone must be enough
   delete env.NODE_OPTIONS;
   const r = await runNode([examplePath(name), '--short'], { timeoutMs: TIMEOUT_MS, env });
-  if (r.killed) throw new Error(`${name} did not exit within ${TIMEOUT_MS} ms; output so far:\n${r.stdout}\n${r.stderr}`);
+  if (r.killed)
+    throw new Error(`${name} did not exit within ${TIMEOUT_MS} ms; output so far:\n${r.stdout}\n${r.stderr}`);
   return { ...r, lines: r.stdout.split('\n').filter((l) => l.length > 0) };
 }
 
@@ -144,7 +145,10 @@ test('top-half-bottom-half: a burst of interrupts is handled by fewer bottom-hal
   // Each run reports its chunks; together they are every interrupt's chunk, and every message.
   const chunks = r.lines.map((l) => /bottom-half run #\d+: (\d+) chunk/.exec(l)).filter((x) => x !== null);
   assert.equal(chunks.length, runs);
-  assert.equal(chunks.reduce((n, x) => n + Number(x![1]), 0), interrupts);
+  assert.equal(
+    chunks.reduce((n, x) => n + Number(x![1]), 0),
+    interrupts,
+  );
 });
 
 test('completion-pipeline: every file goes read -> decode -> store, stores in order, flushWork completes', async () => {
@@ -162,7 +166,12 @@ test('completion-pipeline: every file goes read -> decode -> store, stores in or
     ]);
   }
   // The ordered "store" workqueue: c.txt's store waits for b.txt's, a.txt's for c.txt's.
-  assertInOrder(r, [/store +b\.txt: stored/, /store +c\.txt: writing/, /store +c\.txt: stored/, /store +a\.txt: writing/]);
+  assertInOrder(r, [
+    /store +b\.txt: stored/,
+    /store +c\.txt: writing/,
+    /store +c\.txt: stored/,
+    /store +a\.txt: writing/,
+  ]);
   const [, , stages] = assertInOrder(r, [
     /main +queued in order: +a\.txt, b\.txt, c\.txt/,
     /main +finished in order: b\.txt, c\.txt, a\.txt/,
@@ -174,10 +183,19 @@ test('completion-pipeline: every file goes read -> decode -> store, stores in or
   assert.equal(order.length, 9);
   assert.deepEqual(order.slice(0, 3), ['a.txt:read', 'b.txt:read', 'c.txt:read']);
   for (const f of ['a.txt', 'b.txt', 'c.txt']) {
-    assert.deepEqual(order.filter((s) => s.startsWith(f)), [`${f}:read`, `${f}:decode`, `${f}:store`]);
+    assert.deepEqual(
+      order.filter((s) => s.startsWith(f)),
+      [`${f}:read`, `${f}:decode`, `${f}:store`],
+    );
   }
-  assert.deepEqual(order.filter((s) => s.endsWith(':store')), ['b.txt:store', 'c.txt:store', 'a.txt:store']);
-  assert.deepEqual(order.filter((s) => s.endsWith(':decode')), ['b.txt:decode', 'c.txt:decode', 'a.txt:decode']);
+  assert.deepEqual(
+    order.filter((s) => s.endsWith(':store')),
+    ['b.txt:store', 'c.txt:store', 'a.txt:store'],
+  );
+  assert.deepEqual(
+    order.filter((s) => s.endsWith(':decode')),
+    ['b.txt:decode', 'c.txt:decode', 'a.txt:decode'],
+  );
 });
 
 test('debounce: modDelayedWork saves once per burst, flushDelayedWork saves at close; the naive version does not', async () => {
@@ -273,7 +291,10 @@ test('cpu-heavy: module works on an unbound workqueue run off the main thread, 2
     if (i === midRun) assert.match(line, new RegExp(`infl ${inFlight} `), 'mid-run infl matches the tracepoints');
   });
   assert.deepEqual(started, [1, 2, 3, 4]);
-  assert.deepEqual([...ended].sort((a, b) => a - b), [1, 2, 3, 4]);
+  assert.deepEqual(
+    [...ended].sort((a, b) => a - b),
+    [1, 2, 3, 4],
+  );
   assert.equal(maxInFlight, 2, 'two jobs ran at once, never more');
   noLine(r, /failed:/);
   // The main thread stayed responsive: each job computed for 300 ms without yielding, on a worker thread. Wide
@@ -310,7 +331,10 @@ test('graceful-shutdown: SIGTERM freezes, in-flight uploads finish, the rest nev
   for (const id of waiting) assert.ok(notStarted.includes(id), `upload ${id}, waiting at the signal, never started`);
   assert.ok(notStarted.includes(lateId), 'the request accepted during the freeze never started');
   // Finished and never-started are disjoint and together are every upload, 1..lateId.
-  assert.deepEqual([...done, ...notStarted].sort((a, b) => a - b), Array.from({ length: lateId }, (_, i) => i + 1));
+  assert.deepEqual(
+    [...done, ...notStarted].sort((a, b) => a - b),
+    Array.from({ length: lateId }, (_, i) => i + 1),
+  );
   // Each finished upload started and finished; a never-started one has no "starts" line; nothing starts after
   // the signal.
   const signalLine = lineIndex(r, /SIGTERM received/);

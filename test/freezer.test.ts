@@ -9,6 +9,7 @@ import {
   cancelWork,
   DelayedWork,
   destroyWorkqueue,
+  type Workqueue,
   flushWorkqueue,
   freezeWorkqueues,
   freezeWorkqueuesBegin,
@@ -44,15 +45,24 @@ test('§3.17 freezeWorkqueuesBegin stops activation on freezable workqueues only
     queueWork(plain, new Work(() => void order.push('plain')));
     await settle();
     assert.deepEqual(order, ['plain'], 'only the non-freezable workqueue ran');
-    assert.ok(fw.every((w) => workPending(w)), 'frozen items stay pending');
+    assert.ok(
+      fw.every((w) => workPending(w)),
+      'frozen items stay pending',
+    );
     assert.equal(freezeWorkqueuesBusy(), false, 'inactive items are not in flight');
   } finally {
     thawWorkqueues();
   }
   await settle();
   await Promise.all([flushWorkqueue(frozen), flushWorkqueue(frozenUnbound), flushWorkqueue(systemFreezableWq)]);
-  assert.deepEqual(order.filter((n) => n.startsWith('f')), ['f0', 'f1', 'f2', 'f3', 'f4']);
-  assert.deepEqual(order.filter((n) => n.startsWith('u')), ['u0', 'u1', 'u2']);
+  assert.deepEqual(
+    order.filter((n) => n.startsWith('f')),
+    ['f0', 'f1', 'f2', 'f3', 'f4'],
+  );
+  assert.deepEqual(
+    order.filter((n) => n.startsWith('u')),
+    ['u0', 'u1', 'u2'],
+  );
   assert.ok(order.includes('sys'));
   assert.equal(order.length, 10);
   await Promise.all([destroyWorkqueue(frozen), destroyWorkqueue(frozenUnbound), destroyWorkqueue(plain)]);
@@ -182,7 +192,7 @@ test('§3.17 max_active comes back after the thaw, and a limit set while frozen 
 
 test('§3.17 a freezable workqueue allocated while frozen starts frozen', async () => {
   let ran = 0;
-  let wq;
+  let wq: Workqueue | undefined;
   try {
     freezeWorkqueuesBegin();
     wq = allocWorkqueue('fz-new', WQ_FREEZABLE);

@@ -217,7 +217,11 @@ for (const [what, body] of [
 ] as const) {
   test(`§3.16 a handler failing with ${what} is not fatal to the process`, async () => {
     const r = await runNode(['--input-type=module', '-e', edgeProgram(body)], { timeoutMs: 10_000 });
-    assert.equal(r.code, 0, `the process must survive, but it exited with code ${r.code}; stderr:\n${r.stderr.slice(0, 600)}`);
+    assert.equal(
+      r.code,
+      0,
+      `the process must survive, but it exited with code ${r.code}; stderr:\n${r.stderr.slice(0, 600)}`,
+    );
     assert.match(r.stdout, /flushed after=1 failed=1/);
   });
 }

@@ -41,7 +41,9 @@ export interface GatedWorkOptions<W extends Work> {
   /** Called as each run starts, before its start event (to count the runs, say). */
   onStart?: () => void;
   /** The class to make the work with (DelayedWork, say); Work by default. */
-  kind?: new (func: () => Promise<void>) => W;
+  kind?: new (
+    func: () => Promise<void>,
+  ) => W;
 }
 
 /** A work whose handler records a start event, awaits the gate, then records an end event. */
@@ -61,7 +63,8 @@ export function gatedWork<W extends Work = Work>({
 }: GatedWorkOptions<W> = {}): GatedWork<W> {
   const gate = deferred();
   let runs = 0;
-  const name = (what: string, run: number | string) => (label === undefined ? `${what}${run}` : `${label}${run}-${what}`);
+  const name = (what: string, run: number | string) =>
+    label === undefined ? `${what}${run}` : `${label}${run}-${what}`;
   const Kind = kind ?? (Work as unknown as new (func: () => Promise<void>) => W);
   const work = new Kind(async () => {
     const i = runs++;
@@ -75,7 +78,10 @@ export function gatedWork<W extends Work = Work>({
 }
 
 /** Makes a gatedWork, queues it on wq and lets the loop settle, so that it is running, asleep on its gate. */
-export async function startGated<W extends Work = Work>(wq: Workqueue, options?: GatedWorkOptions<W>): Promise<GatedWork<W>> {
+export async function startGated<W extends Work = Work>(
+  wq: Workqueue,
+  options?: GatedWorkOptions<W>,
+): Promise<GatedWork<W>> {
   const gated = gatedWork(options);
   queueWork(wq, gated.work);
   await settle();
@@ -141,7 +147,11 @@ export interface NodeRun {
 /** Runs `node <args>` in a child process, collecting its output; kills it (SIGKILL by default) after timeoutMs. */
 export function runNode(
   args: string[],
-  { timeoutMs, killSignal = 'SIGKILL', env }: { timeoutMs?: number; killSignal?: NodeJS.Signals; env?: NodeJS.ProcessEnv } = {},
+  {
+    timeoutMs,
+    killSignal = 'SIGKILL',
+    env,
+  }: { timeoutMs?: number; killSignal?: NodeJS.Signals; env?: NodeJS.ProcessEnv } = {},
 ): Promise<NodeRun> {
   return new Promise((resolve, reject) => {
     const started = Date.now();

@@ -60,7 +60,10 @@ test('§3.20 timers, immediates and I/O keep running while a million items drain
   assert.equal(executed, TOTAL);
   assert.ok(timerTicks >= 2, `timers ran ${timerTicks} times during the drain`);
   assert.ok(immediateTicks >= 10, `immediates ran ${immediateTicks} times during the drain`);
-  assert.ok(ioDoneAt >= 0 && ioDoneAt < TOTAL, `the file read completed while items were still draining (at ${ioDoneAt})`);
+  assert.ok(
+    ioDoneAt >= 0 && ioDoneAt < TOTAL,
+    `the file read completed while items were still draining (at ${ioDoneAt})`,
+  );
   await destroyWorkqueue(wq);
 });
 
@@ -103,7 +106,10 @@ test('§3.20 slow handlers back to back still let the loop run between batches',
   await flushWorkqueue(wq);
   stop = true;
   const during = seen.filter((n) => n > 0 && n < N);
-  assert.ok(during.length >= 2, `the loop got ${during.length} turns while ${N} items of 2 ms drained (${seen.join(',')})`);
+  assert.ok(
+    during.length >= 2,
+    `the loop got ${during.length} turns while ${N} items of 2 ms drained (${seen.join(',')})`,
+  );
   await destroyWorkqueue(wq);
 });
 

@@ -136,7 +136,10 @@ test('§3.13 items over the limit wait inactive and activate in FIFO order', asy
 test('§3.13 the limit counts sleeping handlers too, whichever CPU form of queueing is used', async () => {
   const wq = allocWorkqueue('ma-cpu', 0, 3);
   const s = sleepers(9);
-  s.works.forEach((w, i) => (i % 2 === 0 ? queueWork(wq, w) : queueWorkOn(0, wq, w)));
+  s.works.forEach((w, i) => {
+    if (i % 2 === 0) queueWork(wq, w);
+    else queueWorkOn(0, wq, w);
+  });
   await settle();
   assert.equal(s.inFlight(), 3);
   s.releaseAll();
@@ -211,6 +214,9 @@ test('§3.13 maxActive 1 on a per-CPU workqueue serialises synchronous handlers 
   const order: number[] = [];
   for (let i = 0; i < 20; i++) queueWork(wq, new Work(() => void order.push(i)));
   await flushWorkqueue(wq);
-  assert.deepEqual(order, Array.from({ length: 20 }, (_, i) => i));
+  assert.deepEqual(
+    order,
+    Array.from({ length: 20 }, (_, i) => i),
+  );
   await destroyWorkqueue(wq);
 });

@@ -101,7 +101,7 @@ interface WM {
 let models: WM[] = [];
 const byWork = new Map<unknown, WM>();
 /** The ordered workqueue's queued instances, in queueing order. */
-let fifoO: WM[] = [];
+const fifoO: WM[] = [];
 let inQueueCall: WM | null = null;
 let queueEventSeen = false;
 let flushFiring: WM | null = null;
@@ -121,10 +121,16 @@ const onQueueEvent = (message: unknown): void => {
     queueEventSeen = true;
   } else {
     // A timer fired (or flushDelayedWork fired it): the armed instance becomes queued.
-    check(wm.pending && wm.state === 'armed', () => `${wm.name}: queued by its timer but the model has it ${wm.pending ? wm.state : 'idle'}`);
+    check(
+      wm.pending && wm.state === 'armed',
+      () => `${wm.name}: queued by its timer but the model has it ${wm.pending ? wm.state : 'idle'}`,
+    );
     check(wm.wq?.name === e.workqueue, () => `${wm.name}: timer queued it on ${e.workqueue}, armed for ${wm.wq?.name}`);
     if (flushFiring !== wm) {
-      check(clock.now() >= wm.expiry, () => `${wm.name}: fired at ${clock.now()} before its expiry ${wm.expiry} (§3.7)`);
+      check(
+        clock.now() >= wm.expiry,
+        () => `${wm.name}: fired at ${clock.now()} before its expiry ${wm.expiry} (§3.7)`,
+      );
       check(clock.now() - wm.expiry < 1, () => `${wm.name}: fired at ${clock.now()}, expiry ${wm.expiry}`);
     }
     wm.state = 'queued';
@@ -143,17 +149,26 @@ process.on('unhandledRejection', (reason) => violation(`unhandled rejection: ${S
 
 function onStart(wm: WM): string {
   const wqName = lastStartWq.get(wm.w) ?? '?';
-  check(wm.pending && wm.state === 'queued', () => `${wm.name}: started without a queued instance (model ${wm.pending ? wm.state : 'idle'}) (§3.1)`);
+  check(
+    wm.pending && wm.state === 'queued',
+    () => `${wm.name}: started without a queued instance (model ${wm.pending ? wm.state : 'idle'}) (§3.1)`,
+  );
   check(wm.wq?.name === wqName, () => `${wm.name}: started on ${wqName}, queued on ${wm.wq?.name}`);
   check(!wm.running, () => `${wm.name}: executes concurrently with itself (§3.3)`);
   check(!workPending(wm.w), () => `${wm.name}: pending inside its handler (§3.2)`);
   check(currentWork() === wm.w, () => `${wm.name}: currentWork() is not the work in its handler (§3.4)`);
   if (wqName === 'model-o') {
-    check(fifoO[0] === wm, () => `ordered: ${wm.name} started, but ${fifoO[0]?.name ?? 'nothing'} was queued first (§3.14)`);
+    check(
+      fifoO[0] === wm,
+      () => `ordered: ${wm.name} started, but ${fifoO[0]?.name ?? 'nothing'} was queued first (§3.14)`,
+    );
     if (fifoO[0] === wm) fifoO.shift();
   }
   inflight[wqName]++;
-  check(inflight[wqName] <= MAX_ACTIVE[wqName], () => `${wqName}: ${inflight[wqName]} in flight, max_active ${MAX_ACTIVE[wqName]} (§3.13)`);
+  check(
+    inflight[wqName] <= MAX_ACTIVE[wqName],
+    () => `${wqName}: ${inflight[wqName]} in flight, max_active ${MAX_ACTIVE[wqName]} (§3.13)`,
+  );
   wm.pending = false;
   wm.state = 'none';
   wm.starts++;
@@ -177,7 +192,7 @@ function handlerActions(wm: WM): void {
   if (chance(0.1)) randomQueue(models[rint(models.length)]);
 }
 
-function makeWork(name: string, asyncFn: boolean): DelayedWork<number> {
+function makeWork(_name: string, asyncFn: boolean): DelayedWork<number> {
   if (asyncFn) {
     return new DelayedWork<number>(async function modelAsync(self) {
       const wm = byWork.get(self)!;
@@ -309,7 +324,11 @@ function opQueue(wm: WM, wq: Workqueue): void {
   const predicted = canQueue(wm);
   const r = callQueue(wm, () => queueWork(wq, wm.w));
   note(`queueWork(${wq.name}, ${wm.name}) = ${r} (predicted ${predicted})`);
-  if (predicted !== 'unknown') check(r === (predicted === 'yes'), () => `queueWork(${wm.name}) returned ${r}, predicted ${predicted} (§3.1/§3.12)`);
+  if (predicted !== 'unknown')
+    check(
+      r === (predicted === 'yes'),
+      () => `queueWork(${wm.name}) returned ${r}, predicted ${predicted} (§3.1/§3.12)`,
+    );
   if (r) queued(wm, wq, 0);
   else check(!queueEventSeen, () => `queueWork(${wm.name}) returned false but queued`);
 }
@@ -318,20 +337,29 @@ function opQueueDelayed(wm: WM, wq: Workqueue, delay: number): void {
   const predicted = canQueue(wm);
   const r = callQueue(wm, () => queueDelayedWork(wq, wm.w, delay));
   note(`queueDelayedWork(${wq.name}, ${wm.name}, ${delay}) = ${r} (predicted ${predicted})`);
-  if (predicted !== 'unknown') check(r === (predicted === 'yes'), () => `queueDelayedWork(${wm.name}) returned ${r}, predicted ${predicted} (§3.5)`);
+  if (predicted !== 'unknown')
+    check(
+      r === (predicted === 'yes'),
+      () => `queueDelayedWork(${wm.name}) returned ${r}, predicted ${predicted} (§3.5)`,
+    );
   if (r) queued(wm, wq, delay);
   else check(!queueEventSeen, () => `queueDelayedWork(${wm.name}) returned false but queued`);
 }
 
 function opMod(wm: WM, wq: Workqueue, delay: number): void {
   const wasPending = wm.pending;
-  const requeue: 'yes' | 'no' | 'unknown' = wm.disable > 0 ? 'no' : activeSyncCancels(wm) > 0 ? (isRunning(wm) ? 'no' : 'unknown') : 'yes';
+  const requeue: 'yes' | 'no' | 'unknown' =
+    wm.disable > 0 ? 'no' : activeSyncCancels(wm) > 0 ? (isRunning(wm) ? 'no' : 'unknown') : 'yes';
   const r = callQueue(wm, () => modDelayedWork(wq, wm.w, delay));
   note(`modDelayedWork(${wq.name}, ${wm.name}, ${delay}) = ${r} (was pending ${wasPending})`);
   check(r === wasPending, () => `modDelayedWork(${wm.name}) returned ${r}, but pending was ${wasPending} (§3.6)`);
   if (wasPending) takeback(wm);
   const nowPending = workPending(wm.w);
-  if (requeue !== 'unknown') check(nowPending === (requeue === 'yes'), () => `modDelayedWork(${wm.name}) left pending=${nowPending}, predicted ${requeue}`);
+  if (requeue !== 'unknown')
+    check(
+      nowPending === (requeue === 'yes'),
+      () => `modDelayedWork(${wm.name}) left pending=${nowPending}, predicted ${requeue}`,
+    );
   if (nowPending) queued(wm, wq, delay);
 }
 
@@ -365,7 +393,10 @@ function opSyncWait(wm: WM, kind: 'cancel' | 'disable'): void {
       if (wm.syncOverKnown > 0) wm.syncOverKnown--;
     }
     check(v === wasPending, () => `${kind}WorkSync(${wm.name}) resolved ${v}, was pending ${wasPending} (§3.11)`);
-    check(wm.ends >= startsAtCall, () => `${kind}WorkSync(${wm.name}) resolved before the running instance ended (§3.11)`);
+    check(
+      wm.ends >= startsAtCall,
+      () => `${kind}WorkSync(${wm.name}) resolved before the running instance ended (§3.11)`,
+    );
   });
 }
 
@@ -405,7 +436,8 @@ function opFlushWork(wm: WM, delayed: boolean): void {
   note(`flush${delayed ? 'Delayed' : ''}Work(${wm.name}) pending ${pendingAtCall} running ${runningAtCall}`);
   watch(`flushWork(${wm.name})`, p, (v) => {
     check(v === predicted, () => `flushWork(${wm.name}) resolved ${v}, predicted ${predicted} (§3.8)`);
-    if (runningAtCall) check(wm.ends >= startsAtCall, () => `flushWork(${wm.name}) resolved before the running instance ended (§3.8)`);
+    if (runningAtCall)
+      check(wm.ends >= startsAtCall, () => `flushWork(${wm.name}) resolved before the running instance ended (§3.8)`);
     if (pendingAtCall) {
       check(
         wm.ends >= startsAtCall + 1 || wm.takebacks > takebacksAtCall,
@@ -422,12 +454,16 @@ function opFlushWorkqueue(wq: Workqueue): void {
   const seq = flushSeq[wq.name]++;
   const waitFor: { wm: WM; ends: number; takebacks: number | null }[] = [];
   for (const wm of models) {
-    if (wm.pending && wm.state === 'queued' && wm.wq === wq) waitFor.push({ wm, ends: wm.starts + 1, takebacks: wm.takebacks });
+    if (wm.pending && wm.state === 'queued' && wm.wq === wq)
+      waitFor.push({ wm, ends: wm.starts + 1, takebacks: wm.takebacks });
     if (wm.running && wm.runWq === wq.name) waitFor.push({ wm, ends: wm.starts, takebacks: null });
   }
   note(`flushWorkqueue(${wq.name}) #${seq} waits for ${waitFor.map((x) => x.wm.name).join(',')}`);
   watch(`flushWorkqueue(${wq.name})`, flushWorkqueue(wq), () => {
-    check(seq > flushResolved[wq.name], () => `flushWorkqueue(${wq.name}) #${seq} resolved after #${flushResolved[wq.name]} (§3.9)`);
+    check(
+      seq > flushResolved[wq.name],
+      () => `flushWorkqueue(${wq.name}) #${seq} resolved after #${flushResolved[wq.name]} (§3.9)`,
+    );
     flushResolved[wq.name] = seq;
     for (const x of waitFor) {
       check(
@@ -502,9 +538,13 @@ async function quiesce(): Promise<void> {
       () => `${wm.name}: ${wm.queuesOk} successful queues, ${wm.starts} executions + ${wm.takebacks} taken back (§3.1)`,
     );
   }
-  for (const name of Object.keys(inflight)) check(inflight[name] === 0, () => `${name}: ${inflight[name]} still in flight`);
+  for (const name of Object.keys(inflight))
+    check(inflight[name] === 0, () => `${name}: ${inflight[name]} still in flight`);
   check(fifoO.length === 0, () => `ordered FIFO not empty: ${fifoO.map((m) => m.name).join(',')}`);
-  check(reportedFailures === thrownFailures, () => `${thrownFailures} handler failures, ${reportedFailures} reported (§3.16)`);
+  check(
+    reportedFailures === thrownFailures,
+    () => `${thrownFailures} handler failures, ${reportedFailures} reported (§3.16)`,
+  );
   quiescing = false;
 }
 

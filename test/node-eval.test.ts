@@ -27,7 +27,10 @@ const body = `
 `;
 
 const variants: [string, string[]][] = [
-  ['node --input-type=module -e', ['--input-type=module', '-e', `import * as cmwq from ${JSON.stringify(indexUrl)};\n${body}`]],
+  [
+    'node --input-type=module -e',
+    ['--input-type=module', '-e', `import * as cmwq from ${JSON.stringify(indexUrl)};\n${body}`],
+  ],
   ['node -e (CommonJS)', ['-e', `import(${JSON.stringify(indexUrl)}).then(async (cmwq) => {\n${body}\n});`]],
   ['node -p', ['-p', `import(${JSON.stringify(indexUrl)}).then(async (cmwq) => {\n${body}\n}), 'started'`]],
 ];
@@ -36,7 +39,10 @@ for (const [what, args] of variants) {
   test(`§1 §6 an app started with ${what} gets its watchdog thread: a CPU hog is counted`, async () => {
     const r = await runNode(args, { timeoutMs: 15_000 });
     assert.equal(r.code, 0, r.stderr.slice(0, 500));
-    assert.ok(!/WARNING .*watchdog thread failed/.test(r.stdout), `the watchdog thread failed to start:\n${r.stdout}${r.stderr.slice(0, 400)}`);
+    assert.ok(
+      !/WARNING .*watchdog thread failed/.test(r.stdout),
+      `the watchdog thread failed to start:\n${r.stdout}${r.stderr.slice(0, 400)}`,
+    );
     assert.match(r.stdout, /cpuIntensive=[1-9]/);
   });
 }

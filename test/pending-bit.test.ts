@@ -60,7 +60,12 @@ test('§3.1 queueWork on an idle work returns true, sets pending, and any furthe
   assert.equal(queueWork(other, w), true);
   await settle();
   assert.equal(runs, 2);
-  await Promise.all([destroyWorkqueue(wq), destroyWorkqueue(other), destroyWorkqueue(unbound), destroyWorkqueue(ordered)]);
+  await Promise.all([
+    destroyWorkqueue(wq),
+    destroyWorkqueue(other),
+    destroyWorkqueue(unbound),
+    destroyWorkqueue(ordered),
+  ]);
 });
 
 test('§3.1 an armed delayed work is pending: queueWork returns false and it still runs once, at its expiry', async () => {
@@ -94,7 +99,10 @@ test('§3.1 many works queued in one go each run exactly once, in queueing order
   for (const w of works) assert.equal(queueWork(wq, w), true);
   for (const w of works) assert.equal(queueWork(wq, w), false);
   await settle();
-  assert.deepEqual(order, Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    order,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   await destroyWorkqueue(wq);
 });
 

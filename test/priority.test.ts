@@ -26,7 +26,9 @@ test('items of higher priority run first; FIFO among equal priorities; default p
     ['f-3', -3],
     ['g10', 10],
   ];
-  const works = spec.map(([name, p]) => new Work(() => void order.push(name), undefined, p === undefined ? undefined : { priority: p }));
+  const works = spec.map(
+    ([name, p]) => new Work(() => void order.push(name), undefined, p === undefined ? undefined : { priority: p }),
+  );
   assert.equal(works[0].priority, 0);
   for (const w of works) queueWork(wq, w);
   await flushWorkqueue(wq);

@@ -61,6 +61,9 @@ test('§6 wqDump maps workqueues to pools and names rescuers', async () => {
   assert.equal(pool.cpu, 0);
   assert.equal(pool.unbound, false);
   assert.deepEqual(pool.threadIds, [threadId]);
-  assert.ok(pool.workerNames.every((n) => /^kworker\/0:\d+$/.test(n)), pool.workerNames.join());
+  assert.ok(
+    pool.workerNames.every((n) => /^kworker\/0:\d+$/.test(n)),
+    pool.workerNames.join(),
+  );
   await destroyWorkqueue(wq);
 });

@@ -91,6 +91,9 @@ test('workOnCpu runs a function on this CPU from a work item and resolves with i
     ),
     /inside/,
   );
-  await assert.rejects(workOnCpu(0, async () => Promise.reject(new Error('async inside')), null), /async inside/);
+  await assert.rejects(
+    workOnCpu(0, async () => Promise.reject(new Error('async inside')), null),
+    /async inside/,
+  );
   assert.equal(await flushWork(new Work(() => {})), false);
 });

@@ -67,10 +67,17 @@ test('workFunc rejects relative specifiers and invalid arguments with ERR_WQ_INV
     );
   }
   for (const name of ['', 5, null, {}]) {
-    assert.equal(caughtCode(() => workFunc(fixture, name as any)), 'ERR_WQ_INVALID_ARG', `export name ${String(name)}`);
+    assert.equal(
+      caughtCode(() => workFunc(fixture, name as any)),
+      'ERR_WQ_INVALID_ARG',
+      `export name ${String(name)}`,
+    );
   }
   // A relative specifier is refused at once, not when a thread tries to import it.
-  assert.throws(() => workFunc('./sem.mjs'), (e: unknown) => e instanceof WorkqueueError && e.code === 'ERR_WQ_INVALID_ARG');
+  assert.throws(
+    () => workFunc('./sem.mjs'),
+    (e: unknown) => e instanceof WorkqueueError && e.code === 'ERR_WQ_INVALID_ARG',
+  );
 });
 
 test('§5 data that cannot be cloned: queueWork throws ERR_WQ_DATA_CLONE, nothing is queued, and the work stays reusable', async () => {
@@ -85,7 +92,11 @@ test('§5 data that cannot be cloned: queueWork throws ERR_WQ_DATA_CLONE, nothin
   ];
   for (const [what, data] of uncloneable) {
     const w = new Work<any>(fn('sleeper'), data);
-    assert.equal(caughtCode(() => queueWork(wq, w)), 'ERR_WQ_DATA_CLONE', what);
+    assert.equal(
+      caughtCode(() => queueWork(wq, w)),
+      'ERR_WQ_DATA_CLONE',
+      what,
+    );
     assert.equal(workPending(w), false, `${what}: not pending`);
     assert.equal(workBusy(w), 0, `${what}: idle`);
     assert.equal(monitorRow(wq).pending, 0, `${what}: nothing queued`);
@@ -108,7 +119,10 @@ test('§5 an invalid transfer list is ERR_WQ_DATA_CLONE at queue time too; the b
   const buf = new ArrayBuffer(8);
   const w = new Work<any>(fn('sleeper'), { buf, ms: 1 });
   w.transfer = [{} as any];
-  assert.equal(caughtCode(() => queueWork(wq, w)), 'ERR_WQ_DATA_CLONE');
+  assert.equal(
+    caughtCode(() => queueWork(wq, w)),
+    'ERR_WQ_DATA_CLONE',
+  );
   assert.equal(workPending(w), false);
   assert.equal(buf.byteLength, 8);
   await destroyWorkqueue(wq);
@@ -118,16 +132,33 @@ test('§5 ERR_WQ_DATA_CLONE on every path that sends data to another thread: que
   const pc = allocWorkqueue('thr-bad-clone-percpu', 0, 0);
   const ub = unboundWq('thr-bad-clone-delayed');
   const w = new Work<any>(fn('noop'), { f: () => 1 });
-  assert.equal(caughtCode(() => queueWorkOn(1, pc, w)), 'ERR_WQ_DATA_CLONE');
+  assert.equal(
+    caughtCode(() => queueWorkOn(1, pc, w)),
+    'ERR_WQ_DATA_CLONE',
+  );
   assert.equal(workPending(w), false);
   const dw = new DelayedWork<any>(fn('noop'), { s: Symbol('z') });
-  assert.equal(caughtCode(() => queueDelayedWork(ub, dw, 20)), 'ERR_WQ_DATA_CLONE', 'checked when armed, not when the timer fires');
+  assert.equal(
+    caughtCode(() => queueDelayedWork(ub, dw, 20)),
+    'ERR_WQ_DATA_CLONE',
+    'checked when armed, not when the timer fires',
+  );
   assert.equal(delayedWorkPending(dw), false);
-  assert.equal(caughtCode(() => queueDelayedWorkOn(2, pc, dw, 0)), 'ERR_WQ_DATA_CLONE');
-  assert.equal(caughtCode(() => modDelayedWork(ub, dw, 5)), 'ERR_WQ_DATA_CLONE');
+  assert.equal(
+    caughtCode(() => queueDelayedWorkOn(2, pc, dw, 0)),
+    'ERR_WQ_DATA_CLONE',
+  );
+  assert.equal(
+    caughtCode(() => modDelayedWork(ub, dw, 5)),
+    'ERR_WQ_DATA_CLONE',
+  );
   assert.equal(delayedWorkPending(dw), false);
   assert.equal(await flushDelayedWork(dw), false, 'no timer was armed');
-  assert.equal(caughtCode(() => workOnCpu(1, fn('whoAmI'), () => 1)), 'ERR_WQ_DATA_CLONE', 'workOnCpu throws synchronously');
+  assert.equal(
+    caughtCode(() => workOnCpu(1, fn('whoAmI'), () => 1)),
+    'ERR_WQ_DATA_CLONE',
+    'workOnCpu throws synchronously',
+  );
   // Nothing was queued anywhere.
   assert.equal(monitorRow(pc).pending, 0);
   assert.equal(monitorRow(ub).pending, 0);
@@ -142,14 +173,28 @@ test('§5 function works cannot go to another CPU: ERR_WQ_NOT_PORTABLE, nothing 
     ranOn = mainThreadId;
   });
   for (const cpu of [1, 2]) {
-    assert.equal(caughtCode(() => queueWorkOn(cpu, pc, w)), 'ERR_WQ_NOT_PORTABLE', `CPU ${cpu}`);
+    assert.equal(
+      caughtCode(() => queueWorkOn(cpu, pc, w)),
+      'ERR_WQ_NOT_PORTABLE',
+      `CPU ${cpu}`,
+    );
     assert.equal(workPending(w), false);
   }
   const dw = new DelayedWork(() => {});
-  assert.equal(caughtCode(() => queueDelayedWorkOn(1, pc, dw, 10)), 'ERR_WQ_NOT_PORTABLE');
+  assert.equal(
+    caughtCode(() => queueDelayedWorkOn(1, pc, dw, 10)),
+    'ERR_WQ_NOT_PORTABLE',
+  );
   assert.equal(delayedWorkPending(dw), false);
-  assert.equal(caughtCode(() => workOnCpu(1, (x: number) => x, 1)), 'ERR_WQ_NOT_PORTABLE', 'workOnCpu throws synchronously');
-  assert.equal(caughtCode(() => workOnCpu(2, async function named() {}, 1)), 'ERR_WQ_NOT_PORTABLE');
+  assert.equal(
+    caughtCode(() => workOnCpu(1, (x: number) => x, 1)),
+    'ERR_WQ_NOT_PORTABLE',
+    'workOnCpu throws synchronously',
+  );
+  assert.equal(
+    caughtCode(() => workOnCpu(2, async function named() {}, 1)),
+    'ERR_WQ_NOT_PORTABLE',
+  );
   // The same work runs on CPU 0 (this thread) and on an unbound workqueue (here too: functions do not cross).
   assert.equal(queueWorkOn(0, pc, w), true);
   await flushWork(w);
@@ -166,11 +211,22 @@ test('CPU numbers and workOnCpu arguments are validated: ERR_WQ_INVALID_ARG', ()
   const pcName = 'thr-bad-cpu';
   const pc = allocWorkqueue(pcName, 0, 0);
   for (const cpu of [3, 4, -2, 1.5, NaN]) {
-    assert.equal(caughtCode(() => queueWorkOn(cpu, pc, w)), 'ERR_WQ_INVALID_ARG', `queueWorkOn CPU ${cpu}`);
-    assert.equal(caughtCode(() => workOnCpu(cpu, fn('whoAmI'), 0)), 'ERR_WQ_INVALID_ARG', `workOnCpu CPU ${cpu}`);
+    assert.equal(
+      caughtCode(() => queueWorkOn(cpu, pc, w)),
+      'ERR_WQ_INVALID_ARG',
+      `queueWorkOn CPU ${cpu}`,
+    );
+    assert.equal(
+      caughtCode(() => workOnCpu(cpu, fn('whoAmI'), 0)),
+      'ERR_WQ_INVALID_ARG',
+      `workOnCpu CPU ${cpu}`,
+    );
   }
   assert.equal(workPending(w), false);
-  assert.equal(caughtCode(() => workOnCpu(1, 'whoAmI' as any, 0)), 'ERR_WQ_INVALID_ARG');
+  assert.equal(
+    caughtCode(() => workOnCpu(1, 'whoAmI' as any, 0)),
+    'ERR_WQ_INVALID_ARG',
+  );
   return destroyWorkqueue(pc);
 });
 

@@ -33,7 +33,7 @@ import {
   type WorkEvent,
   type Workqueue,
 } from '../src/index.js';
-import { startThread as defaultStartThread } from '../src/exec-argv.js';
+import { startThread as defaultStartThread } from '../src/base/exec-argv.js';
 import { track, withWarnings } from './helpers.js';
 
 const jobs = new URL('../../test/fixtures/threads-faults/jobs.mjs', import.meta.url);
@@ -137,7 +137,8 @@ async function poolStillWorks(wq: Workqueue, deadTids: Set<number>, n = 20): Pro
   for (const w of more) assert.equal(queueWork(wq, w), true);
   await within(flushWorkqueue(wq), 'flushWorkqueue after the crash');
   assertRanOnce(s, n, 'work queued after the crash');
-  for (let i = 0; i < n; i++) assert.ok(!deadTids.has(s.tids[i]), `item #${i} ran on thread ${s.tids[i]}, which had died`);
+  for (let i = 0; i < n; i++)
+    assert.ok(!deadTids.has(s.tids[i]), `item #${i} ran on thread ${s.tids[i]}, which had died`);
 }
 
 const allocated: Workqueue[] = [];
@@ -152,9 +153,15 @@ after(async () => {
   for (const wq of allocated) if (wqMonitor().some((r) => r.name === wq.name)) await destroyWorkqueue(wq);
 });
 
-test('§3.19 process.exit() inside a handler: that item fails with ERR_WQ_WORKER_EXITED, every other item runs exactly once, the pool goes on', { timeout: 20_000 }, async () => {
+test('§3.19 process.exit() inside a handler: that item fails with ERR_WQ_WORKER_EXITED, every other item runs exactly once, the pool goes on', {
+  timeout: 20_000,
+}, async () => {
   const errors: [unknown, Work<unknown>][] = [];
-  const wq = alloc('tf-exit', WQ_UNBOUND, { maxWorkers: 2, idleTimeoutMs: 60_000, onError: (e, w) => errors.push([e, w]) });
+  const wq = alloc('tf-exit', WQ_UNBOUND, {
+    maxWorkers: 2,
+    idleTimeoutMs: 60_000,
+    onError: (e, w) => errors.push([e, w]),
+  });
   const failures = watchFailures();
   try {
     // Warm-up: the pool measures the function as tiny, so the next items go to the thread in one deep batch, and
@@ -205,9 +212,15 @@ test('§3.19 process.exit() inside a handler: that item fails with ERR_WQ_WORKER
   }
 });
 
-test('§3.19 an uncaught error thrown from a timer in a handler kills its thread: waits on the item (flushWork, cancelWorkSync) settle', { timeout: 20_000 }, async () => {
+test('§3.19 an uncaught error thrown from a timer in a handler kills its thread: waits on the item (flushWork, cancelWorkSync) settle', {
+  timeout: 20_000,
+}, async () => {
   const errors: [unknown, Work<unknown>][] = [];
-  const wq = alloc('tf-throw', WQ_UNBOUND, { maxWorkers: 3, idleTimeoutMs: 60_000, onError: (e, w) => errors.push([e, w]) });
+  const wq = alloc('tf-throw', WQ_UNBOUND, {
+    maxWorkers: 3,
+    idleTimeoutMs: 60_000,
+    onError: (e, w) => errors.push([e, w]),
+  });
   const N = 50;
   const CRASH = 10;
   const s = shared(N);
@@ -239,7 +252,9 @@ test('§3.19 an uncaught error thrown from a timer in a handler kills its thread
   await poolStillWorks(wq, new Set([s.tids[CRASH]]));
 });
 
-test('§3.19 out of memory under resourceLimits: the item fails, the others run once, the replacement thread has the same limits', { timeout: 20_000 }, async () => {
+test('§3.19 out of memory under resourceLimits: the item fails, the others run once, the replacement thread has the same limits', {
+  timeout: 20_000,
+}, async () => {
   const errors: [unknown, Work<unknown>][] = [];
   const wq = alloc('tf-oom', WQ_UNBOUND, {
     maxWorkers: 2,
@@ -271,7 +286,9 @@ test('§3.19 out of memory under resourceLimits: the item fails, the others run 
 });
 
 for (const how of ['throw', 'exit'] as const) {
-  test(`§3.18 pool thread starts fail (${how === 'throw' ? 'startThread throws' : 'the thread exits at once'}): a WQ_MEM_RECLAIM workqueue's items all run on its rescuer`, { timeout: 20_000 }, async () => {
+  test(`§3.18 pool thread starts fail (${how === 'throw' ? 'startThread throws' : 'the thread exits at once'}): a WQ_MEM_RECLAIM workqueue's items all run on its rescuer`, {
+    timeout: 20_000,
+  }, async () => {
     const mayday: WorkEvent[] = [];
     const rescued: WorkEvent[] = [];
     const onMayday = (m: unknown) => mayday.push(m as WorkEvent);
@@ -284,7 +301,10 @@ for (const how of ['throw', 'exit'] as const) {
     const startsBefore = failedStarts.length;
     try {
       await withWarnings(async (warnings) => {
-        const wq = alloc(name, WQ_UNBOUND | WQ_MEM_RECLAIM, { maxWorkers: how === 'throw' ? 4 : 5, onError: (e) => errors.push(e) });
+        const wq = alloc(name, WQ_UNBOUND | WQ_MEM_RECLAIM, {
+          maxWorkers: how === 'throw' ? 4 : 5,
+          onError: (e) => errors.push(e),
+        });
         const rescuerTid = wqDump().workqueues.find((w) => w.name === name)?.rescuerThreadId;
         assert.ok(typeof rescuerTid === 'number', 'the rescuer thread was started at allocation');
         assert.ok(
@@ -296,7 +316,10 @@ for (const how of ['throw', 'exit'] as const) {
         const s = shared(N);
         const works = items(s, N);
         for (const w of works) assert.equal(queueWork(wq, w), true);
-        await within(flushWorkqueue(wq), 'flushWorkqueue of a WQ_MEM_RECLAIM workqueue whose pool cannot start threads');
+        await within(
+          flushWorkqueue(wq),
+          'flushWorkqueue of a WQ_MEM_RECLAIM workqueue whose pool cannot start threads',
+        );
 
         assertRanOnce(s, N, 'rescued items');
         assert.deepEqual(errors, [], 'nothing failed');
@@ -328,7 +351,9 @@ for (const how of ['throw', 'exit'] as const) {
   });
 }
 
-test('§3.18 without WQ_MEM_RECLAIM the items wait while thread starts fail, can be cancelled, and run once a start succeeds', { timeout: 20_000 }, async () => {
+test('§3.18 without WQ_MEM_RECLAIM the items wait while thread starts fail, can be cancelled, and run once a start succeeds', {
+  timeout: 20_000,
+}, async () => {
   const name = 'tf-no-reclaim';
   const errors: unknown[] = [];
   failPoolStarts = 'throw';
@@ -370,6 +395,13 @@ test('every thread this file started ends once its workqueues are destroyed', { 
   failPoolStarts = null;
   for (const wq of allocated.splice(0)) await destroyWorkqueue(wq);
   assert.ok(threads.length > 0);
-  await waitFor(() => threads.every((t) => t.exited), `threads to exit (still up: ${threads.filter((t) => !t.exited).map((t) => t.name).join(', ')})`);
-  for (const pool of wqDump().pools.filter((p) => p.unbound)) assert.deepEqual(pool.threadIds, [], `pool ${pool.id} lists no thread`);
+  await waitFor(
+    () => threads.every((t) => t.exited),
+    `threads to exit (still up: ${threads
+      .filter((t) => !t.exited)
+      .map((t) => t.name)
+      .join(', ')})`,
+  );
+  for (const pool of wqDump().pools.filter((p) => p.unbound))
+    assert.deepEqual(pool.threadIds, [], `pool ${pool.id} lists no thread`);
 });

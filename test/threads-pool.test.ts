@@ -23,7 +23,7 @@ import {
   wqMonitor,
   type Workqueue,
 } from '../src/index.js';
-import { startThread as defaultStartThread } from '../src/exec-argv.js';
+import { startThread as defaultStartThread } from '../src/base/exec-argv.js';
 import { runNode, withWarnings, type NodeRun } from './helpers.js';
 
 const jobs = new URL('../../test/fixtures/threads-faults/jobs.mjs', import.meta.url);
@@ -36,7 +36,10 @@ workqueueInit({
   startThread(url: URL, options: WorkerOptions): NodeThread {
     const node =
       slowStartMs > 0
-        ? new NodeThread(`setTimeout(() => import(${JSON.stringify(url.href)}), ${slowStartMs});`, { ...options, eval: true })
+        ? new NodeThread(`setTimeout(() => import(${JSON.stringify(url.href)}), ${slowStartMs});`, {
+            ...options,
+            eval: true,
+          })
         : defaultStartThread(url, options);
     const entry = { name: options.name ?? '', node, exitedAt: -1 };
     threads.push(entry);
@@ -96,7 +99,9 @@ function assertRanOnce(s: Shared, n: number): void {
   assert.deepEqual(wrong, [], 'every item runs exactly once');
 }
 
-test('growth: 8 threads\' worth of CPU hogs plus sleepers on one unbound workqueue all finish, on at most maxWorkers threads, sleepers not stuck behind hogs', { timeout: 25_000 }, async () => {
+test("growth: 8 threads' worth of CPU hogs plus sleepers on one unbound workqueue all finish, on at most maxWorkers threads, sleepers not stuck behind hogs", {
+  timeout: 25_000,
+}, async () => {
   const wq = alloc('tp-mixed', { maxWorkers: 8, idleTimeoutMs: 60_000 });
   const HOGS = 8;
   const SLEEPERS_PER_HOG = 5;
@@ -127,16 +132,31 @@ test('growth: 8 threads\' worth of CPU hogs plus sleepers on one unbound workque
   assert.ok(maxListed <= 8, `wqDump listed ${maxListed} threads at once`);
   assert.ok(ran.size > 1, `hogs made the pool grow: items ran on ${ran.size} thread(s)`);
   assert.ok(ran.size <= 8, `items ran on ${ran.size} threads`);
-  for (const tid of ran) assert.ok(started.some((t) => t.node.threadId === tid), `thread ${tid} is one of the pool's`);
+  for (const tid of ran)
+    assert.ok(
+      started.some((t) => t.node.threadId === tid),
+      `thread ${tid} is one of the pool's`,
+    );
 
   // Finishing order: sleepers interleaved with hogs are not all held until the hogs are over.
   const order = (i: number) => s.done[1 + i];
-  const lastHog = Math.max(...Array.from({ length: N }, (_, i) => i).filter(isHog).map(order));
-  const sleepersBeforeLastHog = Array.from({ length: N }, (_, i) => i).filter((i) => !isHog(i) && order(i) < lastHog).length;
-  assert.ok(sleepersBeforeLastHog >= SLEEPERS_PER_HOG, `${sleepersBeforeLastHog} sleepers finished before the last hog`);
+  const lastHog = Math.max(
+    ...Array.from({ length: N }, (_, i) => i)
+      .filter(isHog)
+      .map(order),
+  );
+  const sleepersBeforeLastHog = Array.from({ length: N }, (_, i) => i).filter(
+    (i) => !isHog(i) && order(i) < lastHog,
+  ).length;
+  assert.ok(
+    sleepersBeforeLastHog >= SLEEPERS_PER_HOG,
+    `${sleepersBeforeLastHog} sleepers finished before the last hog`,
+  );
 });
 
-test('growth: 2,000 tiny synchronous items on a fresh pool with maxWorkers 8 never need more than a couple of threads', { timeout: 25_000 }, async () => {
+test('growth: 2,000 tiny synchronous items on a fresh pool with maxWorkers 8 never need more than a couple of threads', {
+  timeout: 25_000,
+}, async () => {
   const wq = alloc('tp-tiny', { maxWorkers: 8, idleTimeoutMs: 60_001 });
   const N = 2_000;
   const s = shared(N);
@@ -153,13 +173,16 @@ test('growth: 2,000 tiny synchronous items on a fresh pool with maxWorkers 8 nev
   assert.ok(ran.size <= 2, `tiny items ran on ${ran.size} threads`);
 });
 
-test('idle retirement: with idleTimeoutMs 200 a pool\'s threads end after the work, wqDump lists none, new work starts a new thread', { timeout: 25_000 }, async () => {
+test("idle retirement: with idleTimeoutMs 200 a pool's threads end after the work, wqDump lists none, new work starts a new thread", {
+  timeout: 25_000,
+}, async () => {
   const wq = alloc('tp-idle', { maxWorkers: 4, idleTimeoutMs: 200 });
   const N = 20;
   const s = shared(N);
   const queuedAt = Date.now();
   // A few 30 ms hogs, so that the pool has more than one thread to retire.
-  for (let i = 0; i < N; i++) queueWork(wq, new Work(job, { runs: s.runs, tids: s.tids, i, ...(i < 4 ? { mode: 'spin', ms: 30 } : {}) }));
+  for (let i = 0; i < N; i++)
+    queueWork(wq, new Work(job, { runs: s.runs, tids: s.tids, i, ...(i < 4 ? { mode: 'spin', ms: 30 } : {}) }));
   const pool = poolOf(wq);
   await flushWorkqueue(wq);
   assertRanOnce(s, N);
@@ -168,11 +191,16 @@ test('idle retirement: with idleTimeoutMs 200 a pool\'s threads end after the wo
 
   await waitFor(
     () => dumpedThreadIds(pool).length === 0 && first.every((t) => t.exitedAt >= 0),
-    () => `idle threads to retire (wqDump lists ${dumpedThreadIds(pool).join(',') || 'none'}; not exited: ${first.filter((t) => t.exitedAt < 0).map((t) => t.name).join(', ')})`,
+    () =>
+      `idle threads to retire (wqDump lists ${dumpedThreadIds(pool).join(',') || 'none'}; not exited: ${first
+        .filter((t) => t.exitedAt < 0)
+        .map((t) => t.name)
+        .join(', ')})`,
     5_000,
   );
   // None retired before it had been idle idleTimeoutMs (its idle time began after the work was queued).
-  for (const t of first) assert.ok(t.exitedAt - queuedAt >= 200, `${t.name} retired ${t.exitedAt - queuedAt} ms after the work was queued`);
+  for (const t of first)
+    assert.ok(t.exitedAt - queuedAt >= 200, `${t.name} retired ${t.exitedAt - queuedAt} ms after the work was queued`);
   const p = wqDump().pools.find((x) => x.id === pool)!;
   assert.equal(p.worklist, 0);
 
@@ -185,11 +213,12 @@ test('idle retirement: with idleTimeoutMs 200 a pool\'s threads end after the wo
   assert.deepEqual(dumpedThreadIds(pool), [s2.tids[0]]);
 });
 
-test('§3.21 destroyWorkqueue ends the pool\'s threads', { timeout: 25_000 }, async () => {
+test("§3.21 destroyWorkqueue ends the pool's threads", { timeout: 25_000 }, async () => {
   const wq = allocWorkqueue('tp-destroy', WQ_UNBOUND, 0, { maxWorkers: 3, idleTimeoutMs: 60_002 });
   const N = 12;
   const s = shared(N);
-  for (let i = 0; i < N; i++) queueWork(wq, new Work(job, { runs: s.runs, tids: s.tids, i, ...(i < 3 ? { mode: 'spin', ms: 30 } : {}) }));
+  for (let i = 0; i < N; i++)
+    queueWork(wq, new Work(job, { runs: s.runs, tids: s.tids, i, ...(i < 3 ? { mode: 'spin', ms: 30 } : {}) }));
   const pool = poolOf(wq);
   await destroyWorkqueue(wq);
   assertRanOnce(s, N);
@@ -197,13 +226,19 @@ test('§3.21 destroyWorkqueue ends the pool\'s threads', { timeout: 25_000 }, as
   assert.ok(mine.length >= 1);
   await waitFor(
     () => mine.every((t) => t.exitedAt >= 0),
-    () => `the destroyed pool's threads to exit (${mine.filter((t) => t.exitedAt < 0).map((t) => t.name).join(', ')})`,
+    () =>
+      `the destroyed pool's threads to exit (${mine
+        .filter((t) => t.exitedAt < 0)
+        .map((t) => t.name)
+        .join(', ')})`,
     5_000,
   );
   assert.ok(!wqDump().pools.some((p) => p.id === pool), 'the pool is freed');
 });
 
-test('§3.21 destroyWorkqueue while the manager is still starting a thread: that thread ends too, and no start failure is reported', { timeout: 25_000 }, async () => {
+test('§3.21 destroyWorkqueue while the manager is still starting a thread: that thread ends too, and no start failure is reported', {
+  timeout: 25_000,
+}, async () => {
   slowStartMs = 400;
   try {
     await withWarnings(async (warnings) => {
@@ -212,16 +247,24 @@ test('§3.21 destroyWorkqueue while the manager is still starting a thread: that
       const s = shared(N);
       // A 150 ms hog with items waiting behind it: every thread is busy running, so the manager starts another,
       // which takes 400 ms to come up; the hog and the items behind it are over long before.
-      for (let i = 0; i < N; i++) queueWork(wq, new Work(job, { runs: s.runs, tids: s.tids, i, ...(i === 0 ? { mode: 'spin', ms: 150 } : {}) }));
+      for (let i = 0; i < N; i++)
+        queueWork(wq, new Work(job, { runs: s.runs, tids: s.tids, i, ...(i === 0 ? { mode: 'spin', ms: 150 } : {}) }));
       const pool = poolOf(wq);
       await destroyWorkqueue(wq);
       assertRanOnce(s, N);
       const mine = threadsOf(pool);
-      assert.ok(mine.length >= 2, `the manager started a second thread during the hog (started: ${mine.map((t) => t.name).join(', ')})`);
+      assert.ok(
+        mine.length >= 2,
+        `the manager started a second thread during the hog (started: ${mine.map((t) => t.name).join(', ')})`,
+      );
       assert.ok(!wqDump().pools.some((p) => p.id === pool), 'the pool is freed');
       await waitFor(
         () => mine.every((t) => t.exitedAt >= 0),
-        () => `the destroyed pool's threads to exit (${mine.filter((t) => t.exitedAt < 0).map((t) => t.name).join(', ')})`,
+        () =>
+          `the destroyed pool's threads to exit (${mine
+            .filter((t) => t.exitedAt < 0)
+            .map((t) => t.name)
+            .join(', ')})`,
         5_000,
       );
       await new Promise((r) => setImmediate(r));
@@ -236,7 +279,7 @@ test('§3.21 destroyWorkqueue while the manager is still starting a thread: that
 // Child processes: each must exit by itself (killed after KILL_AFTER_MS otherwise). Unbound pools keep their
 // default idleTimeoutMs (30 s) there, so an exit within a few seconds means idle threads did not hold the process.
 const indexUrl = new URL('../src/index.js', import.meta.url).href;
-const execArgvUrl = new URL('../src/exec-argv.js', import.meta.url).href;
+const execArgvUrl = new URL('../src/base/exec-argv.js', import.meta.url).href;
 const KILL_AFTER_MS = 12_000;
 
 /** Module works on an unbound, a WQ_MEM_RECLAIM and a per-CPU workqueue (CPU 1); flushed, nothing destroyed. */
@@ -293,14 +336,27 @@ const destroyBody = `
 `;
 
 function commonJsEval(body: string): string[] {
-  return ['-e', `import(${JSON.stringify(indexUrl)}).then(async (cmwq) => {\n${body}\n}).catch((e) => { console.error(e); process.exitCode = 1; });`];
+  return [
+    '-e',
+    `import(${JSON.stringify(indexUrl)}).then(async (cmwq) => {\n${body}\n}).catch((e) => { console.error(e); process.exitCode = 1; });`,
+  ];
 }
 
 function assertExitedByItself(r: NodeRun, marker: string): void {
-  assert.equal(r.killed, false, `the child did not exit by itself within ${KILL_AFTER_MS} ms; stdout: ${r.stdout}\nstderr: ${r.stderr.slice(0, 800)}`);
+  assert.equal(
+    r.killed,
+    false,
+    `the child did not exit by itself within ${KILL_AFTER_MS} ms; stdout: ${r.stdout}\nstderr: ${r.stderr.slice(0, 800)}`,
+  );
   assert.equal(r.code, 0, `exit code ${r.code}; stderr: ${r.stderr.slice(0, 800)}`);
-  assert.ok(r.stdout.includes(marker), `the child got to the end (${marker}); stdout: ${r.stdout}\nstderr: ${r.stderr.slice(0, 800)}`);
-  assert.ok(r.elapsedMs < 8_000, `exited ${r.elapsedMs} ms after it started: something held it (idle threads live 30 s)`);
+  assert.ok(
+    r.stdout.includes(marker),
+    `the child got to the end (${marker}); stdout: ${r.stdout}\nstderr: ${r.stderr.slice(0, 800)}`,
+  );
+  assert.ok(
+    r.elapsedMs < 8_000,
+    `exited ${r.elapsedMs} ms after it started: something held it (idle threads live 30 s)`,
+  );
 }
 
 function assertAllRanOnce(r: NodeRun, n: number): void {
@@ -311,11 +367,16 @@ function assertAllRanOnce(r: NodeRun, n: number): void {
 
 const idleVariants: [string, string[]][] = [
   ['node -e (CommonJS)', commonJsEval(idleBody)],
-  ['node --input-type=module -e', ['--input-type=module', '-e', `import * as cmwq from ${JSON.stringify(indexUrl)};\n${idleBody}`]],
+  [
+    'node --input-type=module -e',
+    ['--input-type=module', '-e', `import * as cmwq from ${JSON.stringify(indexUrl)};\n${idleBody}`],
+  ],
   ['node -p', ['-p', `import(${JSON.stringify(indexUrl)}).then(async (cmwq) => {\n${idleBody}\n}), 'started'`]],
 ];
 
-test('§3.21 §1 idle threads (unbound pool, rescuer, CPU 1) never keep the process alive; module works run in apps started with node -e / -p', { timeout: 25_000 }, async () => {
+test('§3.21 §1 idle threads (unbound pool, rescuer, CPU 1) never keep the process alive; module works run in apps started with node -e / -p', {
+  timeout: 25_000,
+}, async () => {
   const results = await Promise.all(idleVariants.map(([, args]) => runNode(args, { timeoutMs: KILL_AFTER_MS })));
   results.forEach((r, i) => {
     const what = idleVariants[i][0];
@@ -331,7 +392,9 @@ test('§3.21 §1 idle threads (unbound pool, rescuer, CPU 1) never keep the proc
   });
 });
 
-test('§3.21 after await destroyWorkqueue no thread is left behind, and the process exits by itself', { timeout: 25_000 }, async () => {
+test('§3.21 after await destroyWorkqueue no thread is left behind, and the process exits by itself', {
+  timeout: 25_000,
+}, async () => {
   const r = await runNode(commonJsEval(destroyBody), { timeoutMs: KILL_AFTER_MS });
   assertExitedByItself(r, 'DESTROYED');
   assertAllRanOnce(r, 40);

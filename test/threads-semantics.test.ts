@@ -252,7 +252,10 @@ for (const mode of ['spin', 'sleep'] as const) {
     const self = new Work(fn('selfCheck'), { sab, ms: 12, mode });
     // Fillers keep threads busy so that the pool runs several threads meanwhile.
     const fill = shared();
-    const fillers = Array.from({ length: 6 }, (_, id) => new Work(fn('counter'), { sab: fill.sab, ms: 15, mode: 'spin', id }));
+    const fillers = Array.from(
+      { length: 6 },
+      (_, id) => new Work(fn('counter'), { sab: fill.sab, ms: 15, mode: 'spin', id }),
+    );
     // At least 500 ms, and until the item has run a few times (a busy machine may need longer; 10 s at most).
     const end = Date.now() + 500;
     const giveUp = Date.now() + 10_000;
@@ -287,7 +290,8 @@ test('§3.8/§3.9/§3.11 flushWork, flushWorkqueue and cancelWorkSync wait for t
 
   // flushWorkqueue
   const many = shared(64);
-  for (let slot = 0; slot < 6; slot++) queueWork(wq, new Work(fn('sleeper'), { sab: many.sab, ms: 20 + 10 * slot, slot }));
+  for (let slot = 0; slot < 6; slot++)
+    queueWork(wq, new Work(fn('sleeper'), { sab: many.sab, ms: 20 + 10 * slot, slot }));
   await flushWorkqueue(wq);
   assert.deepEqual([...many.i32.slice(0, 6)], [1, 1, 1, 1, 1, 1], 'flushWorkqueue waited for every item');
 
@@ -356,7 +360,8 @@ test('§3.13 max_active on an unbound workqueue is process-wide: maxActive 2 wit
   assert.equal(Atomics.load(sl.i32, 1), 2, 'exactly max_active sleepers were in flight at once, never more');
   // CPU hogs: each thread can run one, so the pool would run 3 at once without the limit.
   const sp = shared();
-  for (let id = 0; id < 8; id++) queueWork(wq, new Work(fn('counter'), { sab: sp.sab, ms: 25, mode: id % 2 === 0 ? 'spin' : 'mixed', id }));
+  for (let id = 0; id < 8; id++)
+    queueWork(wq, new Work(fn('counter'), { sab: sp.sab, ms: 25, mode: id % 2 === 0 ? 'spin' : 'mixed', id }));
   await flushWorkqueue(wq);
   assert.equal(Atomics.load(sp.i32, 2), 8);
   assert.ok(Atomics.load(sp.i32, 1) <= 2, `at most 2 in flight at once (saw ${Atomics.load(sp.i32, 1)})`);
@@ -391,11 +396,18 @@ test('§3.14 an ordered workqueue runs one item at a time, strictly in queueing 
   }
   await flushWorkqueue(wq);
   assert.equal(Atomics.load(i32, 2), N);
-  assert.deepEqual([...i32.slice(4, 4 + N)], Array.from({ length: N }, (_, i) => i), 'items ran in queueing order');
+  assert.deepEqual(
+    [...i32.slice(4, 4 + N)],
+    Array.from({ length: N }, (_, i) => i),
+    'items ran in queueing order',
+  );
   assert.equal(Atomics.load(i32, 1), 1, 'never two items in flight at once');
   const threads = new Set(i32.slice(64, 64 + N));
   assert.ok(threads.has(mainThreadId), 'function works ran here');
-  assert.ok([...threads].some((t) => t !== mainThreadId), 'module works ran on pool threads');
+  assert.ok(
+    [...threads].some((t) => t !== mainThreadId),
+    'module works ran on pool threads',
+  );
   await destroyWorkqueue(wq);
 });
 
@@ -424,12 +436,17 @@ test('§6 tracepoints fire for items run on threads: queue → start → end, cp
     const of = (work: Work) => events.filter(([, e]) => e.work === work);
     for (const work of [ok, bad, onCpu1]) {
       const kinds = of(work).map(([k]) => k);
-      assert.deepEqual(kinds, ['queue_work', 'activate_work', 'execute_start', 'execute_end'], `one of each, in order, for ${work.funcName}`);
+      assert.deepEqual(
+        kinds,
+        ['queue_work', 'activate_work', 'execute_start', 'execute_end'],
+        `one of each, in order, for ${work.funcName}`,
+      );
     }
     for (const [kind, e] of of(ok)) {
       assert.equal(e.workqueue, ub.name);
       assert.equal(e.function, 'noop');
-      if (kind === 'execute_start' || kind === 'execute_end') assert.equal(e.cpu, -1, `${kind}: cpu -1 for an unbound pool`);
+      if (kind === 'execute_start' || kind === 'execute_end')
+        assert.equal(e.cpu, -1, `${kind}: cpu -1 for an unbound pool`);
     }
     const okEnd = of(ok).find(([k]) => k === 'execute_end')![1];
     assert.equal(okEnd.error, undefined);
@@ -498,8 +515,14 @@ test('concurrency management inside a thread: handlers with a few ms of synchron
   await flushWorkqueue(wq);
   const elapsed = performance.now() - t0;
   assert.equal(Atomics.load(i32, 2), 8);
-  assert.ok(Atomics.load(i32, 1) >= 2, `several were in flight at once on the thread (most at once: ${Atomics.load(i32, 1)})`);
-  assert.ok(elapsed < 700, `8 x (3 ms + 150 ms await) overlapped: ${elapsed.toFixed(0)} ms (~175 ms if they overlap, ~1220 ms if serial)`);
+  assert.ok(
+    Atomics.load(i32, 1) >= 2,
+    `several were in flight at once on the thread (most at once: ${Atomics.load(i32, 1)})`,
+  );
+  assert.ok(
+    elapsed < 700,
+    `8 x (3 ms + 150 ms await) overlapped: ${elapsed.toFixed(0)} ms (~175 ms if they overlap, ~1220 ms if serial)`,
+  );
   await destroyWorkqueue(wq);
 });
 
@@ -511,7 +534,10 @@ test('a thread running a synchronous CPU hog does not hold the next items: anoth
   queueWork(wq, hogWork);
   await waitFor(() => Atomics.load(h.i32, 0) !== 0, 'the hog to start');
   for (let i = 0; i < 4; i++) queueWork(wq, new Work(fn('quick'), { sab: q.sab, i }));
-  await waitFor(() => Atomics.load(q.i32, 0) === 4 || Atomics.load(h.i32, 1) === 1, 'the quick items or the hog to finish');
+  await waitFor(
+    () => Atomics.load(q.i32, 0) === 4 || Atomics.load(h.i32, 1) === 1,
+    'the quick items or the hog to finish',
+  );
   assert.equal(Atomics.load(q.i32, 0), 4, 'the quick items finished');
   assert.equal(Atomics.load(h.i32, 1), 0, 'while the hog was still running');
   const hogThread = Atomics.load(h.i32, 0);
@@ -535,7 +561,7 @@ test('per-CPU workqueue: queueWorkOn(k) runs a module work on CPU k’s thread, 
   const c = await run(2);
   const d = await run(0);
   assert.notEqual(a.threadId, mainThreadId);
-  assert.equal(b.threadId, a.threadId, "CPU 1 is one thread");
+  assert.equal(b.threadId, a.threadId, 'CPU 1 is one thread');
   assert.notEqual(c.threadId, a.threadId, 'CPU 2 is another thread');
   assert.notEqual(c.threadId, mainThreadId);
   assert.equal(d.threadId, mainThreadId, 'CPU 0 is this thread');
@@ -575,7 +601,7 @@ test('workOnCpu: resolves with the cloned result of fn(arg) on that CPU, rejects
   assert.equal(r2.arg, 'x', 'fn is called with the argument');
   assert.notEqual(r2.threadId, mainThreadId);
   assert.notEqual(r2.threadId, r1.threadId, 'CPU 2 is not CPU 1');
-  assert.equal(((await workOnCpu(1, fn("whoAmI"), 0)) as any).threadId, r1.threadId);
+  assert.equal(((await workOnCpu(1, fn('whoAmI'), 0)) as any).threadId, r1.threadId);
   await assert.rejects(workOnCpu(1, fn('throwsFor'), 7), (e: Error) => {
     assert.ok(e instanceof Error);
     assert.equal(e.name, 'RangeError');
@@ -672,7 +698,10 @@ test('destroying a workqueue while its pool is still starting a thread is not re
   const slowStart = new URL('../../test/fixtures/threads/slow-start.mjs', import.meta.url);
   workqueueInit({
     startThread: (url, options) =>
-      new NodeWorker(slowStart, { ...options, workerData: { ...options.workerData, slowStart: { target: url.href, delayMs: 800 } } }),
+      new NodeWorker(slowStart, {
+        ...options,
+        workerData: { ...options.workerData, slowStart: { target: url.href, delayMs: 800 } },
+      }),
   });
   const wq = unboundWq('thr-sem-destroy-starting', 0, { maxWorkers: 2 });
   await withWarnings(async (warnings) => {

@@ -1,10 +1,10 @@
 /**
- * Unit test of the timer base (src/timer-base.ts), the structure delayed works wait on, against a ManualClock.
+ * Unit test of the timer base (src/core/timer-base.ts), the structure delayed works wait on, against a ManualClock.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../src/clock.js';
-import { TimerBase, type TimerNode } from '../src/timer-base.js';
+import { ManualClock } from '../src/base/clock.js';
+import { TimerBase, type TimerNode } from '../src/core/timer-base.js';
 
 interface Node extends TimerNode {
   id: number;
@@ -30,7 +30,7 @@ function setup(onExpire?: (n: Node, base: TimerBase<Node>, clock: ManualClock) =
 test('timer base: nodes fire in expiry order, FIFO within a millisecond, each at its own instant', () => {
   const { clock, base, fired } = setup();
   const delays = [50, 10, 30, 10, 50, 1, 30];
-  delays.forEach((d, i) => base.add(node(i), d));
+  for (const [i, d] of delays.entries()) base.add(node(i), d);
   assert.equal(base.count, 7);
   clock.advance(100);
   assert.deepEqual(
@@ -168,12 +168,9 @@ test('timer base: an expiry callback may arm new nodes and remove nodes due at t
 test('timer base: nodes() lists exactly the armed nodes', () => {
   const { base } = setup();
   const ns = [node(1), node(2), node(3), node(4)];
-  ns.forEach((n, i) => base.add(n, 10 * (i % 2) + 5));
+  for (const [i, n] of ns.entries()) base.add(n, 10 * (i % 2) + 5);
   base.remove(ns[2]);
-  assert.deepEqual(
-    [...base.nodes()].map((n) => n.id).sort(),
-    [1, 2, 4],
-  );
+  assert.deepEqual([...base.nodes()].map((n) => n.id).sort(), [1, 2, 4]);
 });
 
 test('timer base: random adds, removes and advances match a reference model', () => {
@@ -205,7 +202,9 @@ test('timer base: random adds, removes and advances match a reference model', ()
       }
     } else {
       const to = clock.now() + rnd(20);
-      const due = [...armed.entries()].filter(([, at]) => at <= to).sort((x, y) => x[1] - y[1] || seqOf.get(x[0])! - seqOf.get(y[0])!);
+      const due = [...armed.entries()]
+        .filter(([, at]) => at <= to)
+        .sort((x, y) => x[1] - y[1] || seqOf.get(x[0])! - seqOf.get(y[0])!);
       for (const [id, at] of due) {
         expected.push({ id, at });
         armed.delete(id);

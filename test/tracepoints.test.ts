@@ -29,7 +29,10 @@ const CHANNELS = {
 } as const;
 
 /** Records every per-item event of the named workqueues while fn runs. */
-async function recording(names: string[], fn: (events: [keyof typeof CHANNELS, WorkEvent][]) => Promise<void>): Promise<void> {
+async function recording(
+  names: string[],
+  fn: (events: [keyof typeof CHANNELS, WorkEvent][]) => Promise<void>,
+): Promise<void> {
   const events: [keyof typeof CHANNELS, WorkEvent][] = [];
   const subs = (Object.keys(CHANNELS) as (keyof typeof CHANNELS)[]).map((kind) => {
     const onMessage = (message: unknown) => {
@@ -105,7 +108,16 @@ test('§6 an item over max_active is activated only when a slot frees; the order
     await flushWorkqueue(wq);
     assert.deepEqual(
       events.map(([k, e]) => `${k}:${e.function}`),
-      ['queue:first', 'activate:first', 'queue:second', 'start:first', 'end:first', 'activate:second', 'start:second', 'end:second'],
+      [
+        'queue:first',
+        'activate:first',
+        'queue:second',
+        'start:first',
+        'end:first',
+        'activate:second',
+        'start:second',
+        'end:second',
+      ],
     );
   });
   await destroyWorkqueue(wq);
@@ -126,10 +138,16 @@ test('§6 a delayed work is traced as queued when its timer fires (or is flushed
     );
     await flushDelayedWork(b);
     await flushWorkqueue(wq);
-    assert.deepEqual(
-      events.map(([k, e]) => `${k}:${e.function}`).sort(),
-      ['activate:flushed', 'activate:timed', 'end:flushed', 'end:timed', 'queue:flushed', 'queue:timed', 'start:flushed', 'start:timed'],
-    );
+    assert.deepEqual(events.map(([k, e]) => `${k}:${e.function}`).sort(), [
+      'activate:flushed',
+      'activate:timed',
+      'end:flushed',
+      'end:timed',
+      'queue:flushed',
+      'queue:timed',
+      'start:flushed',
+      'start:timed',
+    ]);
   });
   await destroyWorkqueue(wq);
 });

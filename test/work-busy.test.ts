@@ -80,7 +80,12 @@ test('§3.4 currentWork() is null outside handlers and the executing work inside
 });
 
 test('§3.4 currentWork() holds across awaits in async handlers, with many handlers interleaved', async () => {
-  const wqs = [allocWorkqueue('cur-a'), allocWorkqueue('cur-u', WQ_UNBOUND), allocWorkqueue('cur-h', WQ_HIGHPRI), allocOrderedWorkqueue('cur-o')];
+  const wqs = [
+    allocWorkqueue('cur-a'),
+    allocWorkqueue('cur-u', WQ_UNBOUND),
+    allocWorkqueue('cur-h', WQ_HIGHPRI),
+    allocOrderedWorkqueue('cur-o'),
+  ];
   let mismatches = 0;
   let checks = 0;
   const works: Work<number>[] = [];
@@ -99,10 +104,13 @@ test('§3.4 currentWork() holds across awaits in async handlers, with many handl
       }, i),
     );
   }
-  works.forEach((w, i) => queueWork(wqs[i % wqs.length], w));
+  for (const [i, w] of works.entries()) queueWork(wqs[i % wqs.length], w);
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline && works.some((w) => workBusy(w) !== 0)) await new Promise((r) => setTimeout(r, 1));
-  assert.ok(works.every((w) => workBusy(w) === 0), 'all works finished');
+  assert.ok(
+    works.every((w) => workBusy(w) === 0),
+    'all works finished',
+  );
   assert.equal(checks, 12 * 10);
   assert.equal(mismatches, 0);
   assert.equal(currentWork(), null);

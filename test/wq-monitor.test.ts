@@ -77,9 +77,13 @@ test('§6 pending counts queued and inactive items not yet started; cmWakeup cou
   const wq = allocWorkqueue('mon-pending', 0, 2);
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  const sleepers = Array.from({ length: 5 }, () => new Work(async function sleeper() {
-    await gate;
-  }));
+  const sleepers = Array.from(
+    { length: 5 },
+    () =>
+      new Work(async function sleeper() {
+        await gate;
+      }),
+  );
   for (const w of sleepers) queueWork(wq, w);
   let row = wqMonitor().find((r) => r.name === 'mon-pending')!;
   assert.deepEqual([row.total, row.infl, row.pending], [0, 0, 5]);
@@ -92,5 +96,9 @@ test('§6 pending counts queued and inactive items not yet started; cmWakeup cou
   row = wqMonitor().find((r) => r.name === 'mon-pending')!;
   assert.deepEqual([row.total, row.infl, row.pending], [5, 0, 0]);
   await destroyWorkqueue(wq);
-  assert.equal(wqMonitor().find((r) => r.name === 'mon-pending'), undefined, 'a destroyed workqueue has no row');
+  assert.equal(
+    wqMonitor().find((r) => r.name === 'mon-pending'),
+    undefined,
+    'a destroyed workqueue has no row',
+  );
 });

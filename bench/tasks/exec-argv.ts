@@ -30,7 +30,12 @@ export function workerExecArgv(): string[] | undefined {
     void new Worker('', { eval: true, execArgv: kept }).terminate();
   } catch (error) {
     if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
-    const refused = new Set(String((error as Error).message).replace(/^.*flags:\s*/, '').split(/[\s,]+/).filter(Boolean));
+    const refused = new Set(
+      String((error as Error).message)
+        .replace(/^.*flags:\s*/, '')
+        .split(/[\s,]+/)
+        .filter(Boolean),
+    );
     kept = kept.filter((a) => !refused.has(a) && !refused.has(name(a)));
   }
   return (cached = kept);

@@ -31,10 +31,11 @@ export interface SignalWorkerData {
   pollUs?: number;
 }
 
-type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+type WaitAsyncResult =
+  | { async: false; value: 'not-equal' | 'timed-out' }
+  | { async: true; value: Promise<'ok' | 'timed-out'> };
 
 /** Atomics.waitAsync (Node 16+; not in the ES2022 lib this project compiles against). */
 export const waitAsync = (
   Atomics as unknown as { waitAsync(ta: Int32Array, index: number, value: number, timeout?: number): WaitAsyncResult }
 ).waitAsync.bind(Atomics);
-

@@ -19,15 +19,7 @@
  * Run: npm run build && node dist/examples/coalescing/index.js [--short]
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  allocWorkqueue,
-  destroyWorkqueue,
-  flushWork,
-  queueWork,
-  Work,
-  workBusy,
-  workPending,
-} from 'cmwq';
+import { allocWorkqueue, destroyWorkqueue, flushWork, queueWork, Work, workBusy, workPending } from 'cmwq';
 import { busyText, createLog, ms } from '../shared.js';
 
 const log = createLog(9); // who-column width

@@ -25,15 +25,7 @@
  * Run: npm run build && node dist/examples/completion-pipeline/index.js [--short]
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  allocOrderedWorkqueue,
-  allocWorkqueue,
-  destroyWorkqueue,
-  flushWork,
-  queueWork,
-  Work,
-  WQ_UNBOUND,
-} from 'cmwq';
+import { allocOrderedWorkqueue, allocWorkqueue, destroyWorkqueue, flushWork, queueWork, Work, WQ_UNBOUND } from 'cmwq';
 import { createLog, ms } from '../shared.js';
 
 const log = createLog(10); // who-column width

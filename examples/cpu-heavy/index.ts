@@ -118,14 +118,26 @@ diagnosticsChannel.unsubscribe('cmwq:workqueue_execute_start', onStart);
 diagnosticsChannel.unsubscribe('cmwq:workqueue_execute_end', onEnd);
 
 log('main', `all ${JOBS} jobs done, started in order ${order.join(', ')}; at most ${maxInFlight} in flight`);
-log('main', `heartbeat every ${HEARTBEAT_MS} ms: fired ${beats} times, at most ${Math.round(maxLag)} ms late (each job computed for ${SLICES * SLICE_MS} ms without yielding)`);
+log(
+  'main',
+  `heartbeat every ${HEARTBEAT_MS} ms: fired ${beats} times, at most ${Math.round(maxLag)} ms late (each job computed for ${SLICES * SLICE_MS} ms without yielding)`,
+);
 
 const row = crunchRow();
 log('monitor', 'wqMonitor() row for "crunch":');
-log('monitor', `  total ${row.total}  infl ${row.infl}  pending ${row.pending}  failed ${row.failed}  cpuIntensive ${row.cpuIntensive}`);
+log(
+  'monitor',
+  `  total ${row.total}  infl ${row.infl}  pending ${row.pending}  failed ${row.failed}  cpuIntensive ${row.cpuIntensive}`,
+);
 log('monitor', `  cpuTime ${row.cpuTime.toFixed(0)} ms (the jobs' synchronous time, timed on their threads)`);
-log('monitor', `  wait p50 ${row.waitP50.toFixed(1)} ms  p99 ${row.waitP99.toFixed(1)} ms   run p50 ${row.runP50.toFixed(1)} ms  p99 ${row.runP99.toFixed(1)} ms`);
-log('monitor', `cpuIntensive ${row.cpuIntensive}: runs over 10 ms (each job is one, on its thread; no "hogged CPU" warning on an unbound workqueue)`);
+log(
+  'monitor',
+  `  wait p50 ${row.waitP50.toFixed(1)} ms  p99 ${row.waitP99.toFixed(1)} ms   run p50 ${row.runP50.toFixed(1)} ms  p99 ${row.runP99.toFixed(1)} ms`,
+);
+log(
+  'monitor',
+  `cpuIntensive ${row.cpuIntensive}: runs over 10 ms (each job is one, on its thread; no "hogged CPU" warning on an unbound workqueue)`,
+);
 
 // One call on CPU 1's thread (CPU 0 is this one), and its result back. Arguments and results are cloned.
 const cpu = Math.min(1, availableParallelism() - 1);

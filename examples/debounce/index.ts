@@ -17,7 +17,14 @@
  * Run: npm run build && node dist/examples/debounce/index.js [--short]
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { allocWorkqueue, DelayedWork, delayedWorkPending, destroyWorkqueue, flushDelayedWork, modDelayedWork } from 'cmwq';
+import {
+  allocWorkqueue,
+  DelayedWork,
+  delayedWorkPending,
+  destroyWorkqueue,
+  flushDelayedWork,
+  modDelayedWork,
+} from 'cmwq';
 import { createLog, ms } from '../shared.js';
 
 const log = createLog(8); // who-column width

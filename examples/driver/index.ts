@@ -94,10 +94,16 @@ class Device {
 
   /** remove: the device is going away. Stop every deferred work before freeing the device. */
   async remove(): Promise<void> {
-    log(this.name, `remove: irqWork busy = ${workBusy(this.irqWork)}, pollWork busy = ${workBusy(this.pollWork)} (1 pending, 2 running)`);
+    log(
+      this.name,
+      `remove: irqWork busy = ${workBusy(this.irqWork)}, pollWork busy = ${workBusy(this.pollWork)} (1 pending, 2 running)`,
+    );
     // cancel_work_sync: a queued instance is taken back; a running one is waited for.
     const irqWasPending = await cancelWorkSync(this.irqWork);
-    log(this.name, `remove: cancelWorkSync(irqWork) = ${irqWasPending}${irqWasPending ? ' (it was queued and never ran)' : ''}`);
+    log(
+      this.name,
+      `remove: cancelWorkSync(irqWork) = ${irqWasPending}${irqWasPending ? ' (it was queued and never ran)' : ''}`,
+    );
     // cancel_delayed_work_sync: same, for an armed timer too. It handles a work that re-arms itself: during the
     // wait, every queue call on the work fails, so the running poll cannot re-arm.
     const pollWasPending = await cancelDelayedWorkSync(this.pollWork);
@@ -161,4 +167,7 @@ await dev.remove();
 await sleep(POLL_MS * 4);
 log('check', `polls: ${dev.polls}, irqWork runs: ${dev.irqRuns}`);
 log('check', `handler runs after remove: ${dev.runsAfterRemove}, use-after-free: ${useAfterFree}`);
-log('check', dev.runsAfterRemove === 0 && useAfterFree === 0 ? 'nothing ran after remove' : 'BUG: work ran after remove');
+log(
+  'check',
+  dev.runsAfterRemove === 0 && useAfterFree === 0 ? 'nothing ran after remove' : 'BUG: work ran after remove',
+);

@@ -88,7 +88,10 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   const frozen = freezeWorkqueues();
   const running = uploads.filter((u) => u.state === 'running').map((u) => u.id);
   const waiting = uploads.filter((u) => u.state === 'queued').map((u) => u.id);
-  log('shutdown', `freezing: waiting for upload(s) ${running.join(', ') || '-'} in flight; ${waiting.join(', ') || 'none'} will not start`);
+  log(
+    'shutdown',
+    `freezing: waiting for upload(s) ${running.join(', ') || '-'} in flight; ${waiting.join(', ') || 'none'} will not start`,
+  );
 
   // A request that arrives during the freeze is still accepted (nothing is dropped); it just will not start.
   submit('late req');

@@ -46,7 +46,10 @@ let runs = 0;
 async function myWorkFunc(work: Work<string>): Promise<void> {
   runs++;
   // The pending bit is cleared just before the handler is called, so from here on the work may be queued again.
-  log('my_work_func', `run #${runs}: executing task "${work.data}" (pending: ${workPending(work)}, currentWork() is my_work: ${currentWork() === work})`);
+  log(
+    'my_work_func',
+    `run #${runs}: executing task "${work.data}" (pending: ${workPending(work)}, currentWork() is my_work: ${currentWork() === work})`,
+  );
   for (let step = 1; step <= 3; step++) {
     await sleep(ms(100)); // pretend to wait for the device
     log('my_work_func', `run #${runs}: step ${step}/3 done`);
@@ -90,7 +93,10 @@ async function myModuleExit(): Promise<void> {
   // cancel_work_sync: take back the queued instance if there is one, and wait for a running one to end. While it
   // waits, queueing my_work fails, so the work cannot sneak back in. It resolves with whether an instance was pending.
   const wasPending = await cancelWorkSync(myWork);
-  log('rmmod', `cancelWorkSync(my_work) = ${wasPending} (${wasPending ? 'a queued instance was taken back, it never ran' : 'nothing was queued'}); workBusy = ${busyText(workBusy(myWork))}`);
+  log(
+    'rmmod',
+    `cancelWorkSync(my_work) = ${wasPending} (${wasPending ? 'a queued instance was taken back, it never ran' : 'nothing was queued'}); workBusy = ${busyText(workBusy(myWork))}`,
+  );
   // destroy_workqueue: drains what is left (nothing, here) and frees the workqueue.
   await destroyWorkqueue(myWq!);
   log('rmmod', 'destroyWorkqueue(my_wq) done');
@@ -116,4 +122,7 @@ const runsAtExit = runs;
 // Prove it: wait longer than a whole run, and count. The instance queued during run #1 was cancelled, so the
 // function ran once, and not at all after exit returned.
 await sleep(ms(400));
-log('check', `my_work_func ran ${runs} time(s) in all, ${runs - runsAtExit} after exit; nothing ran after exit: ${runs === runsAtExit}`);
+log(
+  'check',
+  `my_work_func ran ${runs} time(s) in all, ${runs - runsAtExit} after exit; nothing ran after exit: ${runs === runsAtExit}`,
+);

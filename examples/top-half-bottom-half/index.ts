@@ -51,7 +51,10 @@ async function rxBottomHalf(): Promise<void> {
   const lines = text.split('\n');
   partial = lines.pop()!; // the tail after the last newline is an incomplete message
   stats.messages += lines.length;
-  log('bottom-half', `run #${run}: ${chunks.length} chunk(s) saved by the top half, ${lines.length} message(s) (total ${stats.messages})`);
+  log(
+    'bottom-half',
+    `run #${run}: ${chunks.length} chunk(s) saved by the top half, ${lines.length} message(s) (total ${stats.messages})`,
+  );
   await sleep(BH_WORK_MS); // the slow part; more interrupts arrive meanwhile
 }
 
@@ -85,7 +88,10 @@ async function finish(): Promise<void> {
   log('summary', `interrupts (data events): ${stats.interrupts}, ${stats.bytes} bytes`);
   log('summary', `queueWork from the top half: ${stats.queued} queued, ${stats.coalesced} coalesced (already pending)`);
   log('summary', `bottom-half runs: ${stats.bhRuns}, messages processed: ${stats.messages} of ${MESSAGES}`);
-  log('summary', `${stats.interrupts} interrupts handled by ${stats.bhRuns} bottom-half runs; nothing lost: ${stats.messages === MESSAGES && partial === ''}`);
+  log(
+    'summary',
+    `${stats.interrupts} interrupts handled by ${stats.bhRuns} bottom-half runs; nothing lost: ${stats.messages === MESSAGES && partial === ''}`,
+  );
 }
 
 server.listen(0, '127.0.0.1', () => {

@@ -1,0 +1,119 @@
+/**
+ * Subsystem set-up: workqueueInit() and the configuration every other file reads.
+ */
+import { availableParallelism } from 'node:os';
+import { isMainThread, type Worker as NodeThread, type WorkerOptions, workerData } from 'node:worker_threads';
+import { startThread } from './exec-argv.js';
+import { type Clock, realClock } from './clock.js';
+import { describe, invalidArg } from './errors.js';
+
+export interface WorkqueueInitOptions {
+  /** CPUs (event loops): CPU 0 is this thread, 1..nrCpus-1 worker threads. Default os.availableParallelism(). */
+  nrCpus?: number;
+  /** A handler's synchronous segment longer than this counts as CPU intensive. Default 10 ms; 0 turns it off. */
+  cpuIntensiveThreshMs?: number;
+  /** The watchdog reports a pool stuck this long; 0 turns it off. Default 30 s. */
+  watchdogThreshS?: number;
+  /** The clock delays are measured on (a ManualClock in tests). Default: performance.now() and Node timers. */
+  clock?: Clock;
+  /**
+   * Run `async function` handlers inside AsyncLocalStorage, so that currentWork() (and the deadlock and
+   * chained-queueing checks built on it) hold across their awaits. Default true. On Node 20 the first use turns
+   * on promise hooks for the whole process, which makes every promise in it slower; false trades the guarantee
+   * after the first await for that cost.
+   */
+  asyncContext?: boolean;
+  /**
+   * Starts the worker threads cmwq runs on (CPUs 1..nrCpus-1, unbound pools, rescuers): `new Worker(url, options)`
+   * with the process's flags by default. Tests inject a failing one to exercise the rescuer.
+   */
+  startThread?: (url: URL, options: WorkerOptions) => NodeThread;
+}
+
+export interface WorkqueueConfig {
+  nrCpus: number;
+  cpuIntensiveThreshMs: number;
+  watchdogThreshS: number;
+  clock: Clock;
+  asyncContext: boolean;
+  startThread: (url: URL, options: WorkerOptions) => NodeThread;
+}
+
+export const config: WorkqueueConfig = {
+  nrCpus: availableParallelism(),
+  cpuIntensiveThreshMs: 10,
+  watchdogThreshS: 30,
+  clock: realClock,
+  asyncContext: true,
+  startThread,
+};
+
+/**
+ * What a thread cmwq started is for (thread-main.ts reads the rest): CPU k's event loop, or one of an unbound
+ * pool's threads, or a rescuer. Passed in workerData under THREAD_ROLE; null on any other thread.
+ */
+export interface ThreadRole {
+  kind: 'cpu' | 'unbound' | 'rescuer';
+  /** The CPU number this thread is (unbound and rescuer threads: the CPU of the thread that owns them). */
+  cpu: number;
+  /** Prefix of the names of this thread's workers ("kworker/u3:" for pool 3's threads). */
+  namePrefix: string;
+}
+export const THREAD_ROLE = '__cmwqThreadRole';
+
+export const threadRole: ThreadRole | null =
+  !isMainThread && workerData !== null && typeof workerData === 'object'
+    ? ((workerData as Record<string, ThreadRole>)[THREAD_ROLE] ?? null)
+    : null;
+
+/**
+ * The CPU this thread is: 0 on the thread that loaded cmwq first, k on the thread cmwq started for CPU k. Only a
+ * thread cmwq did not start owns threads: the others run everything they are given on their own loop.
+ */
+export const localCpu = threadRole?.cpu ?? 0;
+export const ownsThreads = threadRole === null;
+
+/** Called after workqueueInit() changed the configuration (the watchdog listens; avoids an import cycle). */
+export const reconfigureHooks: (() => void)[] = [];
+
+/** Reports whether anything is queued, running or armed; set by the workqueue core (avoids an import cycle). */
+export const busyProbe: { busy: () => boolean } = { busy: () => false };
+
+/**
+ * Configures cmwq. Optional: defaults apply without it. Call it before queueing anything; calling it while work
+ * is queued, running or armed throws ERR_WQ_INVALID_ARG (the clock cannot change under armed timers).
+ */
+export function workqueueInit(options: WorkqueueInitOptions = {}): void {
+  if (options === null || typeof options !== 'object')
+    invalidArg(`workqueueInit options must be an object, got ${describe(options)}`);
+  const { nrCpus, cpuIntensiveThreshMs, watchdogThreshS, clock, asyncContext, startThread: start } = options;
+  if (start !== undefined && typeof start !== 'function')
+    invalidArg(`startThread must be a function, got ${describe(start)}`);
+  if (asyncContext !== undefined && typeof asyncContext !== 'boolean')
+    invalidArg(`asyncContext must be a boolean, got ${describe(asyncContext)}`);
+  if (nrCpus !== undefined && !(Number.isInteger(nrCpus) && nrCpus >= 1))
+    invalidArg(`nrCpus must be an integer >= 1, got ${describe(nrCpus)}`);
+  if (cpuIntensiveThreshMs !== undefined && !(Number.isFinite(cpuIntensiveThreshMs) && cpuIntensiveThreshMs >= 0)) {
+    invalidArg(`cpuIntensiveThreshMs must be a number >= 0, got ${describe(cpuIntensiveThreshMs)}`);
+  }
+  if (watchdogThreshS !== undefined && !(Number.isFinite(watchdogThreshS) && watchdogThreshS >= 0)) {
+    invalidArg(`watchdogThreshS must be a number >= 0, got ${describe(watchdogThreshS)}`);
+  }
+  if (
+    clock !== undefined &&
+    (clock === null ||
+      typeof clock.now !== 'function' ||
+      typeof clock.setTimer !== 'function' ||
+      typeof clock.clearTimer !== 'function')
+  ) {
+    invalidArg('clock must implement now(), setTimer() and clearTimer()');
+  }
+  if (busyProbe.busy()) invalidArg('workqueueInit() called while work is queued, running or armed');
+  if (nrCpus !== undefined) config.nrCpus = nrCpus;
+  if (cpuIntensiveThreshMs !== undefined) config.cpuIntensiveThreshMs = cpuIntensiveThreshMs;
+  if (watchdogThreshS !== undefined) config.watchdogThreshS = watchdogThreshS;
+  if (clock !== undefined) config.clock = clock;
+  if (asyncContext !== undefined) config.asyncContext = asyncContext;
+  if (start !== undefined) config.startThread = start;
+  for (const hook of reconfigureHooks) hook();
+}

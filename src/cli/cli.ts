@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+/**
+ * The `cmwq` command line.
+ *
+ *   cmwq demo [--fast] [--timeline]   the workqueue demo module, run for real (src/cli/demo.ts)
+ *   cmwq top -- <command>             wqMonitor live for a Node program (src/cli/top.ts)
+ *   cmwq dump -- <command>            wqDump and showAllWorkqueues at a program's exit, and on SIGUSR2
+ *
+ * Exit codes: 0 success, 1 the command failed, 2 usage error; top and dump exit with the program's own exit code.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { runDemo } from './demo.js';
+import { runDump, runTop } from './top.js';
+
+const USAGE = `Usage: cmwq <command> [options]
+
+Commands:
+  demo [--fast] [--timeline]   Run the workqueue demo module: an immediate work, a self-rescheduling
+                               delayed work, a periodic work and a dedicated workqueue with numbered
+                               items, then cancellation and destruction at unload, printed dmesg style
+                               with worker names and thread ids.
+      --fast                   Divide every delay by 20 (the demo takes about half a second).
+      --timeline               At the end, print which worker ran which function, when.
+  top [--json] [--interval ms] [regex...] -- <command...>
+                               Run a Node program with cmwq's monitor attached and show wqMonitor()
+                               live, one row per workqueue (those matching a regex), refreshed every
+                               interval (1000 ms), like the kernel's wq_monitor.py. The program's own
+                               output goes to stderr. --json prints one JSON object per refresh.
+  dump [--json] -- <command...>
+                               Run a Node program and print wqDump() and showAllWorkqueues() when it
+                               exits, and each time it receives SIGUSR2.
+  help                         Show this help.
+
+Options:
+  -h, --help                   Show this help.
+  -v, --version                Print cmwq's version.
+`;
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`cmwq: ${message}\n\n${USAGE}`);
+  return 2;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+      return usageError('missing command');
+    case 'help':
+    case '-h':
+    case '--help':
+      process.stdout.write(USAGE);
+      return 0;
+    case '-v':
+    case '--version':
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case 'demo': {
+      const parsed = parseOptions(rest, { fast: { type: 'boolean' }, timeline: { type: 'boolean' } }, false);
+      if (typeof parsed === 'number') return parsed;
+      await runDemo({ fast: parsed.values.fast === true, timeline: parsed.values.timeline === true });
+      return 0;
+    }
+    case 'top':
+    case 'dump':
+      return watch(command, rest);
+    default:
+      return usageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+type OptionSpec = Record<string, { type: 'boolean' | 'string' }>;
+
+/**
+ * Parses a subcommand's options (plus -h/--help). Returns the exit code instead when there is nothing more to
+ * do: 0 after printing the help, 2 after a usage error.
+ */
+function parseOptions(
+  args: string[],
+  options: OptionSpec,
+  allowPositionals: boolean,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } | number {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals,
+      strict: true,
+    });
+  } catch (error) {
+    return usageError(error instanceof Error ? error.message : String(error));
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  return parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+}
+
+/** `cmwq top [--json] [--interval ms] [regex] -- <command...>` and `cmwq dump [--json] -- <command...>`. */
+async function watch(command: 'top' | 'dump', args: string[]): Promise<number> {
+  const dashes = args.indexOf('--');
+  if (dashes < 0 || dashes === args.length - 1)
+    return usageError(`${command} needs a command after --, e.g. cmwq ${command} -- node app.js`);
+  const parsed = parseOptions(
+    args.slice(0, dashes),
+    { json: { type: 'boolean' }, interval: { type: 'string' } },
+    command === 'top',
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  const program = args.slice(dashes + 1);
+  if (command === 'dump') return runDump(program, { json: values.json === true });
+  const intervalMs = values.interval === undefined ? 1000 : Number(values.interval);
+  if (!(Number.isFinite(intervalMs) && intervalMs > 0))
+    return usageError(`--interval must be a number of milliseconds, got ${String(values.interval)}`);
+  let filter: RegExp | undefined;
+  if (positionals.length > 0) {
+    try {
+      filter = new RegExp(positionals.join('|'));
+    } catch (error) {
+      return usageError(`bad filter: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return runTop(program, { json: values.json === true, intervalMs, filter });
+}
+
+// `cmwq demo | head`: a reader that goes away is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`cmwq: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

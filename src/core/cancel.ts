@@ -1,0 +1,157 @@
+/**
+ * Cancelling and disabling: cancelWork(Sync), cancelDelayedWork(Sync), disableWork(Sync), enableWork,
+ * enableAndQueueWork and their delayed forms.
+ *
+ * grabPending() (the kernel's try_to_grab_pending) takes a pending instance back from wherever it is (timer,
+ * inactive list, worklist, a worker's scheduled list) in O(1) and undoes what queueing counted. As in the kernel
+ * since 6.10, cancel...Sync is disable + wait for the running instance + enable: while it waits, every queue call
+ * on the item fails.
+ */
+import { WORK_OFFQ_DISABLE_MAX } from '../base/constants.js';
+import { invalidArg } from '../base/errors.js';
+import { checkNotSelf, flushersPendingCancelled, putColor, waitForWork } from './flush.js';
+import { queueWork } from './queue.js';
+import { timerBase } from './timers.js';
+import { checkDelayedWork, type DelayedWork } from './delayed-work.js';
+import { abortInstance, checkWork, FLUSHED, PENDING, SAMPLED, type Work } from './work.js';
+import { takeSample } from './pool-workqueue.js';
+import { dropPayload } from './payload.js';
+import { checkWorkqueue, type Workqueue } from './workqueue.js';
+import { ListKind } from './worklist.js';
+
+/** Takes back work's pending instance, if any. Returns whether it was pending. */
+export function grabPending(work: Work<any>): boolean {
+  if ((work._flags & PENDING) === 0) return false;
+  const list = work._list!;
+  const color = work._color;
+  work._color = -1;
+  switch (list.kind) {
+    case ListKind.Timer:
+      timerBase.remove(work as DelayedWork<any>);
+      (work as DelayedWork<any>)._wq!.nrArmed--;
+      break;
+    case ListKind.Inactive: {
+      list.remove(work);
+      putColor(work._pwq!.wq, color);
+      break;
+    }
+    default:
+      list.remove(work);
+      work._pwq!.decActive(color);
+  }
+  work._flags &= ~PENDING;
+  dropPayload(work);
+  if ((work._flags & SAMPLED) !== 0) takeSample(work);
+  if ((work._flags & FLUSHED) !== 0) flushersPendingCancelled(work);
+  return true;
+}
+
+/** The canceller waits for work's running instance: abort its signal, here or on the thread running it. */
+function abortRunning(work: Work<any>): void {
+  const worker = work._worker;
+  if (worker === null) return;
+  if (worker.thread !== null) worker.thread.abort(worker.slot);
+  else abortInstance(work);
+}
+
+function disable(work: Work<any>): void {
+  if (work._disable >= WORK_OFFQ_DISABLE_MAX)
+    invalidArg(`disableWork: ${work.funcName} is disabled ${WORK_OFFQ_DISABLE_MAX} deep already`);
+  work._disable++;
+}
+
+/** Cancels a pending instance (an armed timer included). Never waits. Returns whether it was pending. */
+export function cancelWork(work: Work<any>): boolean {
+  checkWork(work);
+  return grabPending(work);
+}
+
+/**
+ * Cancels a pending instance and waits for a running one to end; meanwhile queueing the work fails. Afterwards
+ * the work is idle and may be queued again. Resolves with whether it was pending.
+ */
+export function cancelWorkSync(work: Work<any>): Promise<boolean> {
+  checkWork(work);
+  checkNotSelf(work, 'cancelWorkSync');
+  disable(work);
+  const wasPending = grabPending(work);
+  const running = waitForWork(work);
+  abortRunning(work);
+  if (running === null) {
+    work._disable--;
+    return Promise.resolve(wasPending);
+  }
+  return running.then(() => {
+    work._disable--;
+    return wasPending;
+  });
+}
+
+/** Disables work (nesting up to 65535 deep) and cancels its pending instance. Returns whether it was pending. */
+export function disableWork(work: Work<any>): boolean {
+  checkWork(work);
+  disable(work);
+  return grabPending(work);
+}
+
+/** disableWork(), then waits for a running instance to end. Resolves with whether it was pending. */
+export function disableWorkSync(work: Work<any>): Promise<boolean> {
+  checkWork(work);
+  checkNotSelf(work, 'disableWorkSync');
+  const wasPending = disableWork(work);
+  const running = waitForWork(work);
+  abortRunning(work);
+  return running === null ? Promise.resolve(wasPending) : running.then(() => wasPending);
+}
+
+/** Undoes one disableWork(). Returns true when the work is enabled again (the depth reached 0). */
+export function enableWork(work: Work<any>): boolean {
+  checkWork(work);
+  if (work._disable === 0) invalidArg(`enableWork: ${work.funcName} is not disabled`);
+  return --work._disable === 0;
+}
+
+/** enableWork(), and queueWork() if that enabled it. Returns whether it queued. */
+export function enableAndQueueWork(wq: Workqueue, work: Work<any>): boolean {
+  checkWorkqueue(wq);
+  checkWork(work);
+  if (work._disable === 0) invalidArg(`enableAndQueueWork: ${work.funcName} is not disabled`);
+  if (work._disable > 1) {
+    work._disable--;
+    return false;
+  }
+  // Queue first so that a workqueue that refuses (draining, destroyed) leaves the work as it was.
+  work._disable = 0;
+  try {
+    queueWork(wq, work);
+  } catch (error) {
+    work._disable = 1;
+    throw error;
+  }
+  return true;
+}
+
+export function cancelDelayedWork(dwork: DelayedWork<any>): boolean {
+  checkDelayedWork(dwork);
+  return cancelWork(dwork);
+}
+
+export function cancelDelayedWorkSync(dwork: DelayedWork<any>): Promise<boolean> {
+  checkDelayedWork(dwork);
+  return cancelWorkSync(dwork);
+}
+
+export function disableDelayedWork(dwork: DelayedWork<any>): boolean {
+  checkDelayedWork(dwork);
+  return disableWork(dwork);
+}
+
+export function disableDelayedWorkSync(dwork: DelayedWork<any>): Promise<boolean> {
+  checkDelayedWork(dwork);
+  return disableWorkSync(dwork);
+}
+
+export function enableDelayedWork(dwork: DelayedWork<any>): boolean {
+  checkDelayedWork(dwork);
+  return enableWork(dwork);
+}

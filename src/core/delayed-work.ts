@@ -1,0 +1,119 @@
+/**
+ * Delayed work (the kernel's delayed_work): a work item plus the timer that queues it.
+ *
+ * A DelayedWork is pending from the moment its timer is armed: queueing it again fails until it has started,
+ * and cancel takes it back from the timer as easily as from a worklist. The timer lives on the timer base
+ * (timer-base.ts); when it expires the item is queued on the workqueue and CPU it was aimed at, with no further
+ * checks (a draining workqueue accepts it: it was queued before the drain, only late).
+ */
+import { WORK_CPU_UNBOUND } from '../base/constants.js';
+import { describe, invalidArg } from '../base/errors.js';
+import { grabPending } from './cancel.js';
+import { checkNotSelf, flushWork } from './flush.js';
+import { checkCpu, checkDelay, checkQueueable, crosses, crossingPayload, insertWork } from './queue.js';
+import { clonePayload, keepPayload, keptPayload, type Payload } from './payload.js';
+import { timerBase } from './timers.js';
+import { PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
+import { checkWorkqueue, type Workqueue } from './workqueue.js';
+import { ListKind } from './worklist.js';
+
+export class DelayedWork<T = unknown> extends Work<T> {
+  /** @internal The workqueue the timer queues on. */ _wq: Workqueue | null = null;
+  /** @internal The CPU the timer queues on. */ _cpu = -1;
+  /** @internal The timer's expiry (clock ms), valid while armed. */ _expires = 0;
+
+  constructor(func: WorkFunc<DelayedWork<T>>, data?: T, options?: WorkOptions) {
+    super(func as WorkFunc<Work<T>>, data, options);
+  }
+}
+
+export function checkDelayedWork(dwork: unknown): asserts dwork is DelayedWork {
+  if (!(dwork instanceof DelayedWork)) invalidArg(`expected a DelayedWork, got ${describe(dwork)}`);
+}
+
+export function delayedWorkPending(dwork: DelayedWork<any>): boolean {
+  checkDelayedWork(dwork);
+  return (dwork._flags & PENDING) !== 0;
+}
+
+/** Validates a delayed queueing's arguments (what: the caller's name, for the error). */
+function checkDelayedQueueing(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number, what: string): void {
+  checkCpu(cpu);
+  checkWorkqueue(wq);
+  checkDelayedWork(dwork);
+  checkDelay(delay);
+  checkQueueable(cpu, wq, dwork, what);
+}
+
+/**
+ * Sets dwork's pending bit, with the payload it carries to another thread if any, and arms its timer to queue it
+ * on wq at cpu after delay ms; delay 0 queues at once.
+ */
+function queueDelayed(
+  cpu: number,
+  wq: Workqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  payload: Payload | null,
+): void {
+  dwork._flags |= PENDING;
+  if (payload !== null) keepPayload(dwork, payload);
+  dwork._wq = wq;
+  dwork._cpu = cpu;
+  if (delay === 0) {
+    insertWork(cpu, wq, dwork);
+    return;
+  }
+  wq.nrArmed++;
+  timerBase.add(dwork, delay);
+}
+
+/** Queues dwork on wq, on cpu, after delay ms (0: at once, with no timer). A pending dwork is left as it is. */
+export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+  checkDelayedQueueing(cpu, wq, dwork, delay, 'queueDelayedWork');
+  if ((dwork._flags & PENDING) !== 0 || dwork._disable !== 0) return false;
+  queueDelayed(cpu, wq, dwork, delay, crossingPayload(cpu, wq, dwork));
+  return true;
+}
+
+export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+  return queueDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
+}
+
+/**
+ * Queues dwork to run delay ms from now whatever its state: a pending dwork (armed or already queued) is taken
+ * back and re-armed. Returns true if it was pending, false if it was idle. A disabled dwork is only cancelled.
+ */
+export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+  checkDelayedQueueing(cpu, wq, dwork, delay, 'modDelayedWork');
+  // A re-armed instance keeps the data it was queued with; an idle one is cloned now, before anything changes.
+  const crossing = dwork._disable === 0 && crosses(cpu, wq, dwork);
+  const payload = crossing ? (keptPayload(dwork) ?? clonePayload(dwork)) : null;
+  const wasPending = grabPending(dwork);
+  if (dwork._disable === 0) queueDelayed(cpu, wq, dwork, delay, payload);
+  return wasPending;
+}
+
+export function modDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+  return modDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
+}
+
+/** Disarms dwork's armed timer and queues it now, as if it had expired (flushDelayedWork, destroyWorkqueue). */
+export function fireTimerNow(dwork: DelayedWork<any>): void {
+  timerBase.remove(dwork);
+  delayedWorkTimerFn(dwork);
+}
+
+/** The timer of dwork expired: queue it where it was aimed. */
+export function delayedWorkTimerFn(dwork: DelayedWork<any>): void {
+  const wq = dwork._wq!;
+  wq.nrArmed--;
+  insertWork(dwork._cpu, wq, dwork);
+}
+/** Fires dwork's armed timer at once, then flushWork(). */
+export function flushDelayedWork(dwork: DelayedWork<any>): Promise<boolean> {
+  checkDelayedWork(dwork);
+  checkNotSelf(dwork, 'flushDelayedWork');
+  if (dwork._list?.kind === ListKind.Timer) fireTimerNow(dwork);
+  return flushWork(dwork);
+}

@@ -1,0 +1,58 @@
+/**
+ * Freezing (system suspend in the kernel; a maintenance window or a snapshot here).
+ *
+ * freezeWorkqueuesBegin() sets every WQ_FREEZABLE workqueue's effective max_active to 0: items already active
+ * finish, new ones wait inactive, nothing is dropped. freezeWorkqueuesBusy() tells whether freezable work is
+ * still in flight; thawWorkqueues() restores max_active and activates what waited.
+ */
+import { WQ_FREEZABLE } from '../base/constants.js';
+import { workqueues } from './workqueue.js';
+
+export const freezer = {
+  freezing: false,
+  /** freezeWorkqueues() callers waiting for freezable work in flight to end. */
+  waiters: [] as (() => void)[],
+};
+
+function eachFreezablePwq(fn: (pwq: import('./pool-workqueue.js').PoolWorkqueue) => boolean | undefined): boolean {
+  for (const wq of workqueues) {
+    if ((wq.flags & WQ_FREEZABLE) === 0) continue;
+    for (const pwq of wq.pwqs) if (pwq !== undefined && fn(pwq) === true) return true;
+  }
+  return false;
+}
+
+/** Starts freezing: freezable workqueues stop activating new items. Calling it while frozen does nothing. */
+export function freezeWorkqueuesBegin(): void {
+  if (freezer.freezing) return;
+  freezer.freezing = true;
+  eachFreezablePwq((pwq) => void pwq.setMaxActive(pwq.wq.effectiveMaxActive));
+}
+
+/** Whether freezable work is still in flight (activated and not ended). */
+export function freezeWorkqueuesBusy(): boolean {
+  return freezer.freezing && eachFreezablePwq((pwq) => pwq.nrActive > 0);
+}
+
+/** Ends freezing: freezable workqueues get their max_active back and activate what waited. */
+export function thawWorkqueues(): void {
+  if (!freezer.freezing) return;
+  freezer.freezing = false;
+  eachFreezablePwq((pwq) => void pwq.setMaxActive(pwq.wq.effectiveMaxActive));
+  freezerCheck();
+}
+
+/** freezeWorkqueuesBegin(), resolving once no freezable work is in flight (or on thaw). */
+export function freezeWorkqueues(): Promise<void> {
+  freezeWorkqueuesBegin();
+  if (!freezeWorkqueuesBusy()) return Promise.resolve();
+  return new Promise((resolve) => freezer.waiters.push(resolve));
+}
+
+/** Releases freezeWorkqueues() waiters once nothing freezable is in flight. */
+export function freezerCheck(): void {
+  if (freezer.waiters.length === 0 || freezeWorkqueuesBusy()) return;
+  const waiters = freezer.waiters;
+  freezer.waiters = [];
+  for (const resolve of waiters) resolve();
+}

@@ -1,0 +1,119 @@
+/**
+ * Queueing: queueWork, queueDelayedWork, modDelayedWork and their ...On and schedule... forms.
+ *
+ * Every call validates its arguments and the target workqueue first and throws before touching the item; then
+ * it claims the pending bit (a pending or disabled item is left alone and the call returns false) and hands the
+ * item to the workqueue (insertWork, the kernel's __queue_work) or arms its timer.
+ */
+import { WORK_CPU_UNBOUND } from '../base/constants.js';
+import { currentWork } from './current.js';
+import { chQueueWork, workEvent } from './tracepoints.js';
+import { describe, invalidArg, WorkqueueError } from '../base/errors.js';
+import { takeColor } from './flush.js';
+import { config, localCpu, ownsThreads } from '../base/init.js';
+import { moduleRef } from './module-func.js';
+import { clonePayload, keepPayload, type Payload } from './payload.js';
+import { checkWork, PENDING, type Work } from './work.js';
+import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
+
+/** Validates a CPU number: WORK_CPU_UNBOUND (-1) or 0..nrCpus-1. */
+export function checkCpu(cpu: unknown): asserts cpu is number {
+  if (!(Number.isInteger(cpu) && (cpu as number) >= WORK_CPU_UNBOUND && (cpu as number) < config.nrCpus)) {
+    invalidArg(`cpu must be WORK_CPU_UNBOUND (-1) or an integer in 0..${config.nrCpus - 1}, got ${describe(cpu)}`);
+  }
+}
+
+export function checkDelay(delay: unknown): asserts delay is number {
+  if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
+    invalidArg(`delay must be a finite number of milliseconds >= 0, got ${describe(delay)}`);
+  }
+}
+
+/** Whether the caller is a handler running for wq (queueing from it is "chained" and allowed while draining). */
+function isChainedWork(wq: Workqueue): boolean {
+  const work = currentWork();
+  return work !== null && work._worker !== null && work._worker.currentPwq?.wq === wq;
+}
+
+/**
+ * Throws unless work may be queued on wq at cpu by this caller: the workqueue is alive, not draining (unless
+ * the caller is one of its handlers), and only a module work goes to another CPU, from the thread that owns the
+ * threads.
+ */
+export function checkQueueable(cpu: number, wq: Workqueue, work: Work<any>, what: string): void {
+  if (wq.draining > 0 || wq.destroyed) {
+    checkAlive(wq, what);
+    if (!isChainedWork(wq)) {
+      throw new WorkqueueError(
+        'ERR_WQ_DRAINING',
+        `${what}: workqueue ${wq.name} is draining; only its own handlers may queue on it`,
+      );
+    }
+  }
+  if (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu && !wq.unbound) {
+    if (moduleRef(work.func) === null) {
+      throw new WorkqueueError(
+        'ERR_WQ_NOT_PORTABLE',
+        `${what}: ${work.funcName} is a function work and cannot run on CPU ${cpu}; functions cannot cross threads (name it with workFunc())`,
+      );
+    }
+    if (!ownsThreads) {
+      throw new WorkqueueError(
+        'ERR_WQ_NOT_PORTABLE',
+        `${what}: CPU ${localCpu} is a thread cmwq started; only the thread that owns the CPUs (CPU 0) queues on other CPUs`,
+      );
+    }
+  }
+}
+
+/**
+ * The payload of work if queueing it on wq at cpu sends it to another thread (a module work on an unbound
+ * workqueue, or on another CPU), cloned now: throws ERR_WQ_DATA_CLONE before anything changes. Else null.
+ */
+export function crossingPayload(cpu: number, wq: Workqueue, work: Work<any>): Payload | null {
+  return crosses(cpu, wq, work) ? clonePayload(work) : null;
+}
+
+/** Whether queueing work on wq at cpu sends it to another thread. */
+export function crosses(cpu: number, wq: Workqueue, work: Work<any>): boolean {
+  return ownsThreads && (wq.unbound || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu)) && moduleRef(work.func) !== null;
+}
+
+/** Puts a pending item on wq (the kernel's __queue_work). The caller has set PENDING and validated everything. */
+export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void {
+  // The pwq for the requested CPU (this one for WORK_CPU_UNBOUND; the only one of an unbound workqueue).
+  const cpu = reqCpu === WORK_CPU_UNBOUND ? localCpu : reqCpu;
+  const pwq = wq.pwqs[wq.unbound ? 0 : cpu] ?? wq.pwqFor(cpu);
+  work._color = takeColor(wq);
+  pwq.sample(work);
+  if (chQueueWork.hasSubscribers) {
+    work._pwq = pwq;
+    chQueueWork.publish(workEvent(work, pwq, reqCpu));
+  }
+  pwq.insert(work, reqCpu);
+}
+
+/** Queues work on wq, on cpu. Returns false, doing nothing, if work was already pending or is disabled. */
+export function queueWorkOn(cpu: number, wq: Workqueue, work: Work<any>): boolean {
+  checkCpu(cpu);
+  return queue(cpu, wq, work);
+}
+
+/** Queues work on wq, on the caller's CPU. */
+export function queueWork(wq: Workqueue, work: Work<any>): boolean {
+  return queue(WORK_CPU_UNBOUND, wq, work);
+}
+
+/** queueWorkOn() once cpu is known to be valid. */
+function queue(cpu: number, wq: Workqueue, work: Work<any>): boolean {
+  checkWorkqueue(wq);
+  checkWork(work);
+  if (wq.draining > 0 || wq.destroyed || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu))
+    checkQueueable(cpu, wq, work, 'queueWork');
+  if ((work._flags & PENDING) !== 0 || work._disable !== 0) return false;
+  const payload = crossingPayload(cpu, wq, work);
+  work._flags |= PENDING;
+  if (payload !== null) keepPayload(work, payload);
+  insertWork(cpu, wq, work);
+  return true;
+}

@@ -1,0 +1,128 @@
+/**
+ * Work items: Work and DelayedWork (the kernel's work_struct and delayed_work).
+ *
+ * A work item is a function plus its data, owned by the caller and reused: queueing it sets its pending bit and
+ * links it onto a list; nothing is allocated per queueing. Its state lives in a few fields that only the
+ * workqueue core changes:
+ *
+ *   _flags     PENDING while queued (armed, inactive, on a worklist or a worker's scheduled list); cleared just
+ *              before the handler is called. ASYNC when func is an `async function` (its handler runs inside
+ *              AsyncLocalStorage so that currentWork() holds across awaits). FLUSHED while flushWork()/cancel
+ *              ...Sync() waiters wait for it (they live in a side table: rare, so no field on every item).
+ *              SAMPLED while the pending instance is timed for statistics (its queueing time is in a side
+ *              table too: one item in 64, and a field holding a fractional time would box a number per item).
+ *   _disable   disableWork() depth; while > 0 every queue call fails.
+ *   _pwq       the pool workqueue it is queued on (valid while PENDING) or last ran on.
+ *   _list      the list it is linked on, with _next/_prev; null when not linked.
+ *   _color     the id of the workqueue flush color the pending instance counts in (-1 when not pending).
+ *   _worker    the worker executing it, null when not running. One pointer, so a work never runs twice at once.
+ *
+ * DelayedWork adds the workqueue and CPU its timer will queue it on, and its expiry.
+ */
+import type { TransferListItem } from 'node:worker_threads';
+import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING } from '../base/constants.js';
+import { describe, invalidArg } from '../base/errors.js';
+import { moduleRef } from './module-func.js';
+import type { PoolWorkqueue } from './pool-workqueue.js';
+import { type FuncInfo, funcInfo } from '../observe/watchdog.js';
+import type { Worker } from './worker.js';
+import type { WorkList } from './worklist.js';
+
+/** A work function: called with its work item; may return a promise (the worker then sleeps until it settles). */
+export type WorkFunc<W> = (work: W) => unknown;
+
+export interface WorkOptions {
+  /** Orders the item within its pool's worklist: higher runs first, FIFO among equals. Default 0. */
+  priority?: number;
+}
+
+export const PENDING = 1;
+export const ASYNC = 2;
+export const FLUSHED = 4;
+export const SAMPLED = 8;
+
+const AsyncFunction = (async () => {}).constructor;
+
+/**
+ * The abort controllers of running instances whose handler asked for work.signal: few, so they live in a side
+ * table rather than in a field of every item. cancel...Sync and disable...Sync abort the running instance's.
+ */
+export const controllers = new Map<Work<any>, AbortController>();
+
+/** Aborts the signal of work's running instance (made now if the handler has not asked for it yet). */
+export function abortInstance(work: Work<any>): void {
+  let controller = controllers.get(work);
+  if (controller === undefined) controllers.set(work, (controller = new AbortController()));
+  controller.abort();
+}
+
+export class Work<T = unknown> {
+  /** The handler. */
+  readonly func: WorkFunc<any>;
+  /** The payload, free for the caller to use. */
+  data: T;
+  /** Worklist priority for the next queueing (cmwq's addition; see WorkOptions). */
+  priority: number;
+  /**
+   * Module works: ArrayBuffers (or MessagePorts) in data to move to the thread instead of copying, for the next
+   * queueing. They are detached from this thread at queue time, and the list is cleared.
+   */
+  declare transfer?: TransferListItem[];
+
+  /** @internal */ _flags: number;
+  /** @internal */ _disable = 0;
+  /** @internal */ _pwq: PoolWorkqueue | null = null;
+  /** @internal */ _next: Work<any> | null = null;
+  /** @internal */ _prev: Work<any> | null = null;
+  /** @internal */ _list: WorkList<any> | null = null;
+  /** @internal */ _color = -1;
+  /** @internal */ _worker: Worker | null = null;
+  /** @internal The function's record (heartbeat id, CPU-hog count). */ readonly _fn: FuncInfo;
+
+  constructor(func: WorkFunc<Work<T>>, data?: T, options?: WorkOptions) {
+    if (typeof func !== 'function') invalidArg(`work function must be a function, got ${describe(func)}`);
+    const priority = options?.priority ?? 0;
+    if (!Number.isFinite(priority)) invalidArg(`work priority must be a finite number, got ${describe(priority)}`);
+    this.func = func;
+    this.data = data as T;
+    this.priority = priority;
+    const ref = moduleRef(func);
+    // A module export may be async and is not known until loaded: run it as async unless known to be plain.
+    this._flags = func instanceof AsyncFunction || (ref !== null && ref.async !== false) ? ASYNC : 0;
+    this._fn = funcInfo(func);
+  }
+
+  /**
+   * Aborted when cancelWorkSync() or disableWorkSync() waits for the running instance: a long handler may watch it
+   * and stop early (cmwq never interrupts a handler). A new signal for each instance that asks for one.
+   */
+  get signal(): AbortSignal {
+    let controller = controllers.get(this);
+    if (controller === undefined) {
+      controller = new AbortController();
+      if (this._worker !== null) controllers.set(this, controller);
+    }
+    return controller.signal;
+  }
+
+  /** The handler's name, as tracepoints and reports print it. */
+  get funcName(): string {
+    return this.func.name || '<anonymous>';
+  }
+}
+
+export function checkWork(work: unknown): asserts work is Work {
+  if (!(work instanceof Work)) invalidArg(`expected a Work, got ${describe(work)}`);
+}
+
+/** Whether work is pending: queued, or armed on its timer. */
+export function workPending(work: Work<any>): boolean {
+  checkWork(work);
+  return (work._flags & PENDING) !== 0;
+}
+
+/** WORK_BUSY_PENDING | WORK_BUSY_RUNNING, as they hold now. */
+export function workBusy(work: Work<any>): number {
+  checkWork(work);
+  return ((work._flags & PENDING) !== 0 ? WORK_BUSY_PENDING : 0) | (work._worker !== null ? WORK_BUSY_RUNNING : 0);
+}

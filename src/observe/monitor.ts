@@ -1,0 +1,254 @@
+/**
+ * Statistics and dumps: wqMonitor() (the kernel's tools/workqueue/wq_monitor.py), wqDump() (wq_dump.py) and
+ * showAllWorkqueues() (show_all_workqueues(), as printed on a lockup).
+ *
+ * Everything here reads structures the core keeps anyway; counters are plain increments on the hot path and
+ * percentiles are computed from sampled histograms only when read.
+ */
+import { threadId } from 'node:worker_threads';
+import { WQ_MEM_RECLAIM } from '../base/constants.js';
+import { combineHistograms } from '../base/histogram.js';
+import { allPools } from '../core/pools.js';
+import { stateReport } from './watchdog.js';
+import type { PoolWorkqueue } from '../core/pool-workqueue.js';
+import type { Work } from '../core/work.js';
+import type { Worker } from '../core/worker.js';
+import type { WorkerPool } from '../core/worker-pool.js';
+import { type Workqueue, workqueues } from '../core/workqueue.js';
+
+export interface WqMonitorRow {
+  name: string;
+  /** Handlers started. */
+  total: number;
+  /** Handlers executing now (running or asleep). */
+  infl: number;
+  /** Milliseconds of handler CPU time (synchronous segments), as sampled. */
+  cpuTime: number;
+  /** Synchronous segments longer than cpuIntensiveThreshMs (the kernel's CPUitsv). */
+  cpuIntensive: number;
+  /** Concurrency-management wake-ups (CMW). */
+  cmWakeup: number;
+  mayday: number;
+  rescued: number;
+  /** Handlers that threw or rejected. */
+  failed: number;
+  /** Queued and not yet started (inactive ones included; armed delayed works not). */
+  pending: number;
+  /** Queue-wait and run-time percentiles, ms, from sampled items. */
+  waitP50: number;
+  waitP99: number;
+  runP50: number;
+  runP99: number;
+}
+
+function livePwqs(wq: Workqueue): PoolWorkqueue[] {
+  return wq.pwqs.filter((pwq) => pwq !== undefined);
+}
+
+/** One row per live workqueue, in allocation order. */
+export function wqMonitor(): WqMonitorRow[] {
+  const rows: WqMonitorRow[] = [];
+  for (const wq of workqueues) {
+    const pwqs = livePwqs(wq);
+    const row: WqMonitorRow = {
+      name: wq.name,
+      total: 0,
+      infl: 0,
+      cpuTime: 0,
+      cpuIntensive: 0,
+      cmWakeup: 0,
+      mayday: 0,
+      rescued: 0,
+      failed: 0,
+      pending: 0,
+      waitP50: 0,
+      waitP99: 0,
+      runP50: 0,
+      runP99: 0,
+    };
+    for (const { stats } of pwqs) {
+      row.total += stats.started;
+      row.infl += stats.started - stats.completed;
+      row.cpuTime += stats.cpuTime;
+      row.cpuIntensive += stats.cpuIntensive;
+      row.cmWakeup += stats.cmWakeup;
+      row.mayday += stats.mayday;
+      row.rescued += stats.rescued;
+      row.failed += stats.failed;
+    }
+    let instances = 0;
+    for (const color of wq.colors) instances += color.count;
+    row.pending = instances - row.infl;
+    const wait = combineHistograms(pwqs.map((pwq) => pwq.waitHist));
+    const run = combineHistograms(pwqs.map((pwq) => pwq.runHist));
+    row.waitP50 = wait.percentile(0.5);
+    row.waitP99 = wait.percentile(0.99);
+    row.runP50 = run.percentile(0.5);
+    row.runP99 = run.percentile(0.99);
+    rows.push(row);
+  }
+  return rows;
+}
+
+export interface WqDumpPool {
+  id: number;
+  /** The CPU, or -1 for an unbound pool. */
+  cpu: number;
+  unbound: boolean;
+  highpri: boolean;
+  bh: boolean;
+  /** The kernel's nice level: -20 for highpri pools. */
+  nice: number;
+  workers: number;
+  idle: number;
+  running: number;
+  sleeping: number;
+  /** Items on the worklist. */
+  worklist: number;
+  workerNames: string[];
+  /**
+   * The threads the pool's items run on: this thread for a pool whose items all run here; a pool with threads
+   * behind it (an unbound pool, another CPU's) lists those that are up (none while idle threads have retired).
+   */
+  threadIds: number[];
+}
+
+export interface WqDumpWorkqueue {
+  name: string;
+  flags: number;
+  maxActive: number;
+  minActive: number;
+  ordered: boolean;
+  unbound: boolean;
+  /** Pool workqueues: which pool, how many active and inactive items. */
+  pwqs: { pool: number; cpu: number; active: number; inactive: number; maxActive: number }[];
+  /** The rescuer's name for WQ_MEM_RECLAIM workqueues. */
+  rescuer: string | null;
+  /** The rescuer's thread, once started (on the thread that owns the threads). */
+  rescuerThreadId: number | null;
+}
+
+export interface WqDump {
+  pools: WqDumpPool[];
+  workqueues: WqDumpWorkqueue[];
+}
+
+/** Pools, workqueues and the workqueue → pool mapping, as wq_dump.py shows them. */
+export function wqDump(): WqDump {
+  const pools = allPools().map(
+    (pool): WqDumpPool => ({
+      id: pool.id,
+      cpu: pool.cpu,
+      unbound: pool.cpu < 0,
+      highpri: pool.highpri,
+      bh: pool.bh,
+      nice: pool.highpri ? -20 : 0,
+      workers: pool.nrWorkers,
+      idle: pool.nrIdle,
+      running: pool.workersIn('running').length,
+      sleeping: pool.nrSleeping,
+      worklist: pool.worklist.length,
+      workerNames: [...pool.workers].map((w) => w.name),
+      threadIds: pool.threads === null ? [threadId] : pool.threads.threadIds(),
+    }),
+  );
+  const wqs = [...workqueues].map(
+    (wq): WqDumpWorkqueue => ({
+      name: wq.name,
+      flags: wq.flags,
+      maxActive: wq.maxActive,
+      minActive: wq.minActive,
+      ordered: wq.ordered,
+      unbound: wq.unbound,
+      pwqs: livePwqs(wq).map((pwq) => ({
+        pool: pwq.pool.id,
+        cpu: pwq.pool.cpu,
+        active: pwq.nrActive,
+        inactive: pwq.inactive.length,
+        maxActive: pwq.maxActive,
+      })),
+      rescuer:
+        wq.rescuer !== null ? wq.rescuer.name : (wq.flags & WQ_MEM_RECLAIM) !== 0 ? `kworker/R-${wq.name}` : null,
+      rescuerThreadId: wq.rescuer !== null && wq.rescuer.threadId !== -1 ? wq.rescuer.threadId : null,
+    }),
+  );
+  return { pools, workqueues: wqs };
+}
+
+/**
+ * Every cmwq instance loaded in this process registers its readers here, so that the monitor agent (loaded with
+ * --import by `cmwq top`/`cmwq dump`) finds the application's cmwq whatever path it was imported from.
+ */
+export interface MonitorSource {
+  wqMonitor(): WqMonitorRow[];
+  wqDump(): WqDump;
+  showAllWorkqueues(): string;
+}
+const registryKey = Symbol.for('cmwq.monitorSources');
+const registry = ((globalThis as Record<symbol, unknown>)[registryKey] ??= []) as MonitorSource[];
+registry.push({ wqMonitor, wqDump, showAllWorkqueues });
+stateReport.text = showAllWorkqueues;
+
+/** "func, 3*other, func": runs of one function collapse to N*func, as the kernel prints pending work. */
+function collapse(works: Iterable<Work<any>>): string {
+  const parts: string[] = [];
+  let last = '';
+  let n = 0;
+  const flush = () => {
+    if (n > 0) parts.push(n > 1 ? `${n}*${last}` : last);
+  };
+  for (const work of works) {
+    const name = work.funcName;
+    if (name === last) n++;
+    else {
+      flush();
+      last = name;
+      n = 1;
+    }
+  }
+  flush();
+  return parts.join(', ');
+}
+
+function poolFlags(pool: WorkerPool): string {
+  return `cpus=${pool.cpu < 0 ? 'unbound' : pool.cpu}${pool.bh ? ' bh' : ''} nice=${pool.highpri ? -20 : 0}`;
+}
+
+function inFlight(worker: Worker): string {
+  const tid = worker.thread !== null ? worker.thread.threadId : threadId;
+  const state = worker.thread !== null ? '' : worker.sleeping ? ' sleeping' : '';
+  return `${worker.name}(tid ${tid})${state}:${worker.current!.funcName}`;
+}
+
+/**
+ * The busy workqueues and pools in the kernel's show_all_workqueues() text: each busy workqueue with, per pool
+ * workqueue, its in-flight items (worker name and thread id), pending items and inactive items; then the busy
+ * pools with their workers.
+ */
+export function showAllWorkqueues(): string {
+  const lines = ['Showing busy workqueues and worker pools:'];
+  for (const wq of workqueues) {
+    const pwqs = livePwqs(wq).filter((pwq) => pwq.nrActive > 0 || pwq.inactive.length > 0);
+    if (pwqs.length === 0) continue;
+    lines.push(`workqueue ${wq.name}: flags=0x${wq.flags.toString(16)}`);
+    for (const pwq of pwqs) {
+      const pool = pwq.pool;
+      lines.push(`  pwq ${pool.id}: ${poolFlags(pool)} active=${pwq.nrActive} max_active=${pwq.maxActive}`);
+      const running = [...pool.workers].filter((w) => w.current !== null && w.currentPwq === pwq);
+      if (running.length > 0) lines.push(`    in-flight: ${running.map(inFlight).join(', ')}`);
+      const pending = [...pool.worklist].filter((w) => w._pwq === pwq);
+      for (const w of running) pending.push(...w.scheduled);
+      if (pending.length > 0) lines.push(`    pending: ${collapse(pending)}`);
+      if (pwq.inactive.length > 0) lines.push(`    inactive: ${collapse(pwq.inactive)}`);
+    }
+  }
+  for (const pool of allPools()) {
+    const busy = pool.nrWorkers - pool.nrIdle;
+    if (pool.worklist.length === 0 && busy === 0) continue;
+    const idle = [...pool.workers].filter((w) => w.current === null).map((w) => w.id);
+    lines.push(
+      `pool ${pool.id}: ${poolFlags(pool)} workers=${pool.nrWorkers}${idle.length > 0 ? ` idle: ${idle.join(' ')}` : ''}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

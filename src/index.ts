@@ -1,6 +1,10 @@
 /**
- * cmwq: the Linux kernel's concurrency-managed workqueue for Node.js. The public surface, and only it.
+ * cmwq: the Linux kernel's concurrency-managed workqueue for Node.js. The public surface, and only it; and the
+ * one place that wires the layers together (docs/design.md, "Layers"): the core reaches the watchdog and the
+ * worker threads through hooks that the modules imported here install.
  */
+import './observe/watchdog.js';
+import './threads/index.js';
 export {
   WQ_BH,
   WQ_UNBOUND,
@@ -30,12 +34,10 @@ export {
   queueDelayedWorkOn,
   modDelayedWork,
   modDelayedWorkOn,
-  flushDelayedWork,
 } from './core/delayed-work.js';
 export { currentWork } from './core/current.js';
+export { Workqueue, type WorkqueueAttrs } from './core/workqueue.js';
 export {
-  Workqueue,
-  type WorkqueueAttrs,
   allocWorkqueue,
   allocOrderedWorkqueue,
   destroyWorkqueue,
@@ -43,10 +45,10 @@ export {
   workqueueSetMinActive,
   applyWorkqueueAttrs,
   workqueueCongested,
-} from './core/workqueue.js';
+} from './core/alloc.js';
 export { queueWork, queueWorkOn } from './core/queue.js';
 export { scheduleWork, scheduleDelayedWork, workOnCpu } from './core/schedule.js';
-export { flushWork, flushWorkqueue, drainWorkqueue } from './core/flush.js';
+export { flushWork, flushDelayedWork, flushWorkqueue, drainWorkqueue } from './core/flush.js';
 export {
   cancelWork,
   cancelWorkSync,

@@ -2,49 +2,19 @@
  * Cancelling and disabling: cancelWork(Sync), cancelDelayedWork(Sync), disableWork(Sync), enableWork,
  * enableAndQueueWork and their delayed forms.
  *
- * grabPending() (the kernel's try_to_grab_pending) takes a pending instance back from wherever it is (timer,
- * inactive list, worklist, a worker's scheduled list) in O(1) and undoes what queueing counted. As in the kernel
+ * Each takes a pending instance back with grabPending() (grab-pending.ts). As in the kernel
  * since 6.10, cancel...Sync is disable + wait for the running instance + enable: while it waits, every queue call
  * on the item fails.
  */
 import { WORK_OFFQ_DISABLE_MAX } from '../base/constants.js';
 import { invalidArg } from '../base/errors.js';
-import { checkNotSelf, flushersPendingCancelled, putColor, waitForWork } from './flush.js';
-import { queueWork } from './queue.js';
-import { timerBase } from './timers.js';
+import { waitForWork } from './barrier.js';
 import { checkDelayedWork, type DelayedWork } from './delayed-work.js';
-import { abortInstance, checkWork, FLUSHED, PENDING, SAMPLED, type Work } from './work.js';
-import { takeSample } from './pool-workqueue.js';
-import { dropPayload } from './payload.js';
+import { grabPending } from './grab-pending.js';
+import { checkNotSelf } from './lockdep.js';
+import { queueWork } from './queue.js';
+import { abortInstance, checkWork, type Work } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
-import { ListKind } from './worklist.js';
-
-/** Takes back work's pending instance, if any. Returns whether it was pending. */
-export function grabPending(work: Work<any>): boolean {
-  if ((work._flags & PENDING) === 0) return false;
-  const list = work._list!;
-  const color = work._color;
-  work._color = -1;
-  switch (list.kind) {
-    case ListKind.Timer:
-      timerBase.remove(work as DelayedWork<any>);
-      (work as DelayedWork<any>)._wq!.nrArmed--;
-      break;
-    case ListKind.Inactive: {
-      list.remove(work);
-      putColor(work._pwq!.wq, color);
-      break;
-    }
-    default:
-      list.remove(work);
-      work._pwq!.decActive(color);
-  }
-  work._flags &= ~PENDING;
-  dropPayload(work);
-  if ((work._flags & SAMPLED) !== 0) takeSample(work);
-  if ((work._flags & FLUSHED) !== 0) flushersPendingCancelled(work);
-  return true;
-}
 
 /** The canceller waits for work's running instance: abort its signal, here or on the thread running it. */
 function abortRunning(work: Work<any>): void {

@@ -13,7 +13,7 @@
  * every item once items are slow, so the budget costs the hot path almost nothing.
  */
 import { performance } from 'node:perf_hooks';
-import { HB_PENDING, heartbeat, watchdogKick } from '../observe/watchdog.js';
+import { HB_PENDING, heartbeat, watchdogHooks } from './heartbeat.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** How long the run loop may hold the event loop before yielding to timers and I/O. */
@@ -47,7 +47,7 @@ export class Cpu {
     if (!this.scheduled) {
       this.scheduled = true;
       heartbeat[HB_PENDING] = 1;
-      watchdogKick();
+      watchdogHooks.kick();
       queueMicrotask(this.run);
     }
   }

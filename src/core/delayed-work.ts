@@ -3,19 +3,17 @@
  *
  * A DelayedWork is pending from the moment its timer is armed: queueing it again fails until it has started,
  * and cancel takes it back from the timer as easily as from a worklist. The timer lives on the timer base
- * (timer-base.ts); when it expires the item is queued on the workqueue and CPU it was aimed at, with no further
- * checks (a draining workqueue accepts it: it was queued before the drain, only late).
+ * (timers.ts); when it expires the item is queued on the workqueue and CPU it was aimed at. flushDelayedWork()
+ * is with the other flushes (flush.ts), cancelDelayedWork() with the cancels (cancel.ts).
  */
 import { WORK_CPU_UNBOUND } from '../base/constants.js';
 import { describe, invalidArg } from '../base/errors.js';
-import { grabPending } from './cancel.js';
-import { checkNotSelf, flushWork } from './flush.js';
+import { grabPending } from './grab-pending.js';
 import { checkCpu, checkDelay, checkQueueable, crosses, crossingPayload, insertWork } from './queue.js';
 import { clonePayload, keepPayload, keptPayload, type Payload } from './payload.js';
 import { timerBase } from './timers.js';
 import { PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
-import { ListKind } from './worklist.js';
 
 export class DelayedWork<T = unknown> extends Work<T> {
   /** @internal The workqueue the timer queues on. */ _wq: Workqueue | null = null;
@@ -96,24 +94,4 @@ export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<
 
 export function modDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
   return modDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
-}
-
-/** Disarms dwork's armed timer and queues it now, as if it had expired (flushDelayedWork, destroyWorkqueue). */
-export function fireTimerNow(dwork: DelayedWork<any>): void {
-  timerBase.remove(dwork);
-  delayedWorkTimerFn(dwork);
-}
-
-/** The timer of dwork expired: queue it where it was aimed. */
-export function delayedWorkTimerFn(dwork: DelayedWork<any>): void {
-  const wq = dwork._wq!;
-  wq.nrArmed--;
-  insertWork(dwork._cpu, wq, dwork);
-}
-/** Fires dwork's armed timer at once, then flushWork(). */
-export function flushDelayedWork(dwork: DelayedWork<any>): Promise<boolean> {
-  checkDelayedWork(dwork);
-  checkNotSelf(dwork, 'flushDelayedWork');
-  if (dwork._list?.kind === ListKind.Timer) fireTimerNow(dwork);
-  return flushWork(dwork);
 }

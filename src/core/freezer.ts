@@ -6,7 +6,7 @@
  * still in flight; thawWorkqueues() restores max_active and activates what waited.
  */
 import { WQ_FREEZABLE } from '../base/constants.js';
-import { workqueues } from './workqueue.js';
+import { workqueues } from './wq-list.js';
 
 export const freezer = {
   freezing: false,

@@ -7,9 +7,9 @@
  * workqueue has an effective limit of 0. The pwq also keeps the workqueue's per-pool statistics.
  */
 import { chActivateWork, workEvent } from './tracepoints.js';
-import { putColor } from './flush.js';
+import { putColor } from './flush-color.js';
 import { Histogram } from '../base/histogram.js';
-import { registerPwq } from '../observe/watchdog.js';
+import { registerPwq } from './heartbeat.js';
 import { freezer, freezerCheck } from './freezer.js';
 import { config } from '../base/init.js';
 import { SAMPLED, type Work } from './work.js';

@@ -3,13 +3,13 @@
  * every unbound workqueue with equal attributes (the kernel's unbound_pool_hash) and freed with their last user.
  *
  * All of them are served by this thread's run loop. The pools of another CPU, and the unbound pools of the
- * thread that owns the threads, have a thread pool behind them (thread-pool.ts): their module works run there,
+ * thread that owns the threads, have an executor behind them (executor.ts; threads/ provides it): their module works run there,
  * the rest (function works, which cannot cross) here.
  */
 import { availableParallelism } from 'node:os';
 import { Cpu } from './cpu.js';
 import { config, localCpu, ownsThreads } from '../base/init.js';
-import { ThreadPool } from '../threads/thread-pool.js';
+import { type Executor, executors } from './executor.js';
 import type { WorkqueueAttrs } from './workqueue.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -22,7 +22,7 @@ const loop = new Cpu(localCpu);
 /** Per-CPU pools, by [cpu][bh * 2 + highpri]. */
 const cpuPools: (WorkerPool | undefined)[][] = [];
 /** The thread behind each other CPU's pools. */
-const cpuThreads: (ThreadPool | undefined)[] = [];
+const cpuThreads: (Executor | undefined)[] = [];
 const unboundPools = new Map<string, { pool: WorkerPool; refs: number }>();
 const clock = () => config.clock;
 
@@ -32,8 +32,9 @@ export function cpuPool(cpu: number, highpri: boolean, bh: boolean): WorkerPool 
   let pool = pools[index];
   if (pool === undefined) {
     pool = pools[index] = new WorkerPool({ cpu, highpri, bh }, loop, '', clock);
-    if (cpu !== localCpu) {
-      const threads = (cpuThreads[cpu] ??= new ThreadPool({
+    const factory = executors.factory;
+    if (cpu !== localCpu && factory !== null) {
+      const threads = (cpuThreads[cpu] ??= factory.executor({
         role: { kind: 'cpu', cpu, namePrefix: `kworker/${cpu}:` },
         maxWorkers: 1,
         idleTimeoutMs: Infinity,
@@ -51,8 +52,9 @@ export function getUnboundPool(key: string, highpri: boolean, attrs: WorkqueueAt
   let entry = unboundPools.get(key);
   if (entry === undefined) {
     const pool = new WorkerPool({ cpu: -1, highpri, bh: false }, loop, key, clock);
-    if (ownsThreads) {
-      pool.threads = new ThreadPool({
+    const factory = executors.factory;
+    if (ownsThreads && factory !== null) {
+      pool.threads = factory.executor({
         role: { kind: 'unbound', cpu: localCpu, namePrefix: `kworker/u${pool.id}:` },
         maxWorkers: attrs.maxWorkers ?? DEFAULT_MAX_WORKERS,
         idleTimeoutMs: attrs.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -87,10 +89,10 @@ export function reapUnboundPool(pool: WorkerPool): Promise<void> {
   const entry = unboundPools.get(pool.attrsKey);
   if (entry === undefined || entry.pool !== pool || entry.refs > 0) return Promise.resolve();
   if (pool.worklist.length > 0 || pool.workers.size !== pool.nrIdle || pool.nrRunning > 0) {
-    pool.unreferenced = true;
+    pool.reap = () => void reapUnboundPool(pool);
     return Promise.resolve();
   }
-  pool.unreferenced = false;
+  pool.reap = null;
   unboundPools.delete(pool.attrsKey);
   loop.pools.splice(loop.pools.indexOf(pool), 1);
   return pool.threads?.free() ?? Promise.resolve();

@@ -9,7 +9,7 @@ import { WORK_CPU_UNBOUND } from '../base/constants.js';
 import { currentWork } from './current.js';
 import { chQueueWork, workEvent } from './tracepoints.js';
 import { describe, invalidArg, WorkqueueError } from '../base/errors.js';
-import { takeColor } from './flush.js';
+import { takeColor } from './flush-color.js';
 import { config, localCpu, ownsThreads } from '../base/init.js';
 import { moduleRef } from './module-func.js';
 import { clonePayload, keepPayload, type Payload } from './payload.js';

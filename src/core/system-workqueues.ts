@@ -10,7 +10,7 @@ import {
   WQ_UNBOUND,
   WQ_UNBOUND_MAX_ACTIVE,
 } from '../base/constants.js';
-import { allocWorkqueueInternal } from './workqueue.js';
+import { allocWorkqueueInternal } from './alloc.js';
 
 export const systemWq = allocWorkqueueInternal('events', 0, 0, undefined, true);
 export const systemHighpriWq = allocWorkqueueInternal('events_highpri', WQ_HIGHPRI, 0, undefined, true);

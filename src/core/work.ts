@@ -24,7 +24,7 @@ import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING } from '../base/constants.js';
 import { describe, invalidArg } from '../base/errors.js';
 import { moduleRef } from './module-func.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
-import { type FuncInfo, funcInfo } from '../observe/watchdog.js';
+import { type FuncInfo, funcInfo } from './heartbeat.js';
 import type { Worker } from './worker.js';
 import type { WorkList } from './worklist.js';
 

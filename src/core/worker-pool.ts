@@ -13,13 +13,12 @@
 import type { Clock, TimerHandle } from '../base/clock.js';
 import { IDLE_WORKER_TIMEOUT_MS, MAX_IDLE_WORKERS_RATIO } from '../base/constants.js';
 import type { Cpu } from './cpu.js';
-import { reapUnboundPool } from './pools.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { Work } from './work.js';
 import { processOneWork, startRemoteWork, Worker, type WorkerState } from './worker.js';
 import { moduleRef } from './module-func.js';
 import { threadRole } from '../base/init.js';
-import type { ThreadPool } from '../threads/thread-pool.js';
+import type { Executor } from './executor.js';
 import { ListKind, PriorityWorklist } from './worklist.js';
 
 export interface PoolKind {
@@ -47,9 +46,9 @@ export class WorkerPool {
   /** 1 while a handler's synchronous segment runs on this pool (the kernel's nr_running, on one loop). */
   nrRunning = 0;
   /** The threads module works of this pool run on (unbound pools, and other CPUs' pools); null: they run here. */
-  threads: ThreadPool | null = null;
-  /** An unbound pool whose last user left while it was busy: freed when its last sleeping worker wakes. */
-  unreferenced = false;
+  threads: Executor | null = null;
+  /** Set while the pool's last user is gone but it still has work: frees it once it is idle (pools.ts). */
+  reap: (() => void) | null = null;
   /** Bumped each time the idle timer fires; workers idle since an older generation have idled a full period. */
   private idleGen = 0;
   private idleTimer: TimerHandle | null = null;
@@ -141,7 +140,7 @@ export class WorkerPool {
   workerIdle(worker: Worker): void {
     worker.idleGen = this.idleGen;
     this.idle.push(worker);
-    if (this.unreferenced && this.nrSleeping === 0) queueMicrotask(() => void reapUnboundPool(this));
+    if (this.reap !== null && this.nrSleeping === 0) queueMicrotask(this.reap);
     if (this.idle.length > 2 && this.idleTimer === null && this.tooManyWorkers()) {
       this.idleTimer = this.clock().setTimer(this.onIdleTimer, IDLE_WORKER_TIMEOUT_MS, false);
     }

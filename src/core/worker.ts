@@ -11,13 +11,14 @@ import { chExecuteEnd, chExecuteStart, reportFailure, workEvent } from './tracep
 import { WorkqueueError } from '../base/errors.js';
 import { running, workContext } from './current.js';
 import { config } from '../base/init.js';
-import { cpuHog, HB_FUNC, HB_HOG, HB_PWQ, HB_SEQ, HB_WORKER, heartbeat, registerWorker } from '../observe/watchdog.js';
-import { flushersRunEnded, flushersStarted } from './flush.js';
+import { cpuHog } from './cpu-intensive.js';
+import { HB_FUNC, HB_HOG, HB_PWQ, HB_SEQ, HB_WORKER, heartbeat, registerWorker } from './heartbeat.js';
+import { flushersRunEnded, flushersStarted } from './barrier.js';
 import { type PoolWorkqueue, takeSample } from './pool-workqueue.js';
 import type { Work } from './work.js';
 import { ASYNC, controllers, FLUSHED, PENDING, SAMPLED } from './work.js';
 import type { WorkerPool } from './worker-pool.js';
-import { type Thread as RemoteThread, S_CMW, S_FAILED, S_HOG } from '../threads/thread.js';
+import { type RemoteThread, S_CMW, S_FAILED, S_HOG } from './executor.js';
 import { CallWork } from './call-work.js';
 import { ListKind, WorkList } from './worklist.js';
 
@@ -107,6 +108,17 @@ export function startRemoteWork(
   const startedAt = beginWork(worker, work, pwq);
   sleep(worker, pwq, color, startedAt, false);
   assign(worker, work);
+}
+
+/** An executor sent worker's item to thread, where it holds slot (called from Executor.assign). */
+export function bindRemote(worker: Worker, thread: RemoteThread, slot: number): void {
+  worker.thread = thread;
+  worker.slot = slot;
+}
+
+/** worker's item left the thread it was sent to (the thread died): it is no longer there to abort. */
+export function unbindRemote(worker: Worker): void {
+  worker.thread = null;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * cmwq: the Linux kernel's concurrency-managed workqueue, for Node.js. This file holds the workqueue object and
- * its life cycle; the header below is the map of the whole core.
+ * cmwq: the Linux kernel's concurrency-managed workqueue, for Node.js. This file holds the workqueue object; the
+ * header below is the map of the whole core (src/core/). docs/design.md is the long version, with the layers.
  *
  * The model
  * ---------
@@ -10,17 +10,21 @@
  * (pools.ts). A pool (worker-pool.ts) has a worklist and workers (worker.ts); a worker is an execution slot, not
  * a thread: it runs a handler's synchronous segment, and sleeps while the promise the handler returned is
  * pending, which lets the pool's next item start on another worker (concurrency management on an event loop).
+ * Module works of a pool with an executor behind it (executor.ts: the threads layer's thread pools) run on
+ * another thread; for the loop their worker sleeps until the executor reports the item done.
  *
  * Life of an item
  * ---------------
- *   queueWork()         pending bit set (queue.ts) ──► counted in the workqueue's newest flush color (flush.ts)
- *                       ──► pwq.insert(): active if nrActive < max_active, else on the pwq's inactive list
+ *   queueWork()         pending bit set (queue.ts) ──► counted in the workqueue's newest flush color
+ *                       (flush-color.ts) ──► pwq.insert(): active if nrActive < max_active, else inactive
  *   activation          onto the pool's worklist (priority order, FIFO among equals); the CPU loop is kicked
  *   processOneWork()    taken by an idle worker; pending cleared just before the call; if the item's previous
  *                       instance is still running (asleep) it waits on that worker's scheduled list instead
- *   handler ends        flushers released; pwq.decActive(): next inactive item activated, flush color retired
- *   delayed work        armed on the timer base (timer-base.ts, pending from arming on); expiry queues it
- *   cancel              grabPending() (cancel.ts) unlinks it from wherever it is, in O(1), and undoes the counts
+ *   handler ends        barrier waiters released (barrier.ts); pwq.decActive(): next inactive item activated,
+ *                       flush color retired
+ *   delayed work        armed on the timer base (timers.ts, pending from arming on); expiry queues it
+ *   cancel              grabPending() (grab-pending.ts) unlinks it from wherever it is, in O(1), and undoes the
+ *                       counts
  *
  * Invariants
  * ----------
@@ -35,35 +39,27 @@
  *
  * Who may change what
  * -------------------
- * The public functions validate everything first and throw WorkqueueError before changing anything. The pending
- * bit is set only in queue.ts and cleared only in worker.ts (execution) and cancel.ts (grabbing). Lists are
- * touched through worklist.ts only. Workers change state only in worker.ts and worker-pool.ts. These are the
- * seams a shared backend (worklist and pending state in a database) and a dashboard will attach to.
+ * - The public functions validate everything first and throw WorkqueueError before changing anything.
+ * - PENDING is set only where an instance begins: queue.ts (queueWork) and delayed-work.ts (arming); it is
+ *   cleared only in worker.ts (just before the handler) and grab-pending.ts (cancel).
+ * - Items are linked and unlinked only through WorkList's methods (worklist.ts); the timer base keeps its own
+ *   buckets (timer-base.ts).
+ * - A worker's fields change only in worker.ts and worker-pool.ts; executors bind an item to their thread
+ *   through worker.ts (bindRemote/unbindRemote).
+ * - Flush colors change only in flush-color.ts, barrier waiters only in barrier.ts; max_active in force only
+ *   through PoolWorkqueue.setMaxActive (alloc.ts, freezer.ts).
+ * - The core imports only base/ and core/: the watchdog (observe/) and the threads (threads/) plug in through
+ *   heartbeat.ts's hooks and executor.ts's factory, installed by the public entry (index.ts).
  *
- * Where Node and the kernel differ, SPEC.md §4 and docs/design.md say what cmwq does and why.
+ * Where Node and the kernel differ, docs/design.md says what cmwq does and why.
  */
-import {
-  __WQ_ORDERED,
-  WQ_BH,
-  WQ_BH_ALLOWS,
-  WQ_DFL_ACTIVE,
-  WQ_FREEZABLE,
-  WQ_HIGHPRI,
-  WQ_MAX_ACTIVE,
-  WQ_MEM_RECLAIM,
-  WQ_UNBOUND,
-  WQ_USER_FLAGS,
-} from '../base/constants.js';
-import { warn } from './tracepoints.js';
+import { __WQ_ORDERED, WQ_BH, WQ_FREEZABLE, WQ_HIGHPRI, WQ_UNBOUND } from '../base/constants.js';
 import { describe, invalidArg, WorkqueueError } from '../base/errors.js';
-import { checkNotFromOwnHandler, drain, FlushColor, workqueueBusy } from './flush.js';
+import type { Rescuer } from './executor.js';
+import { FlushColor } from './flush-color.js';
 import { freezer } from './freezer.js';
-import { busyProbe, localCpu, ownsThreads } from '../base/init.js';
-import { Rescuer } from '../threads/rescuer.js';
-import { timerBase } from './timers.js';
-import { unregisterPwq } from '../observe/watchdog.js';
 import { PoolWorkqueue } from './pool-workqueue.js';
-import { cpuPool, getUnboundPool, putUnboundPool } from './pools.js';
+import { cpuPool, getUnboundPool } from './pools.js';
 import type { Work } from './work.js';
 
 /** Workqueue attributes. onError applies to any workqueue; the rest shape an unbound workqueue's pool. */
@@ -83,12 +79,8 @@ export interface WorkqueueAttrs {
   };
 }
 
-const POOL_ATTRS = ['maxWorkers', 'idleTimeoutMs', 'resourceLimits'] as const;
-
-/** Every live workqueue, in allocation order. */
-export const workqueues = new Set<Workqueue>();
-
-busyProbe.busy = () => timerBase.count > 0 || [...workqueues].some(workqueueBusy);
+/** The attributes that shape an unbound pool (and so its hash key). */
+export const POOL_ATTRS = ['maxWorkers', 'idleTimeoutMs', 'resourceLimits'] as const;
 
 export class Workqueue {
   readonly name: string;
@@ -155,7 +147,7 @@ export class Workqueue {
 }
 
 /** The unbound pool hash key: everything about a pool but onError. */
-function unboundPoolKey(flags: number, attrs: WorkqueueAttrs): string {
+export function unboundPoolKey(flags: number, attrs: WorkqueueAttrs): string {
   const key: Record<string, unknown> = { highpri: (flags & WQ_HIGHPRI) !== 0 };
   for (const name of POOL_ATTRS) if (attrs[name] !== undefined) key[name] = attrs[name];
   return stableStringify(key);
@@ -177,166 +169,4 @@ export function checkWorkqueue(wq: unknown): asserts wq is Workqueue {
 /** Throws ERR_WQ_DESTROYED for a workqueue that is gone (or going). */
 export function checkAlive(wq: Workqueue, what: string): void {
   if (wq.destroyed) throw new WorkqueueError('ERR_WQ_DESTROYED', `${what}: workqueue ${wq.name} has been destroyed`);
-}
-
-function checkAttrs(attrs: unknown, unbound: boolean): asserts attrs is WorkqueueAttrs {
-  if (attrs === null || typeof attrs !== 'object')
-    invalidArg(`workqueue attrs must be an object, got ${describe(attrs)}`);
-  const a = attrs as Record<string, unknown>;
-  for (const key of Object.keys(a)) {
-    if (key !== 'onError' && !(POOL_ATTRS as readonly string[]).includes(key))
-      invalidArg(`unknown workqueue attribute ${JSON.stringify(key)}`);
-    if (key !== 'onError' && a[key] !== undefined && !unbound)
-      invalidArg(`attribute ${key} applies to unbound workqueues only`);
-  }
-  if (a.onError !== undefined && typeof a.onError !== 'function')
-    invalidArg(`attrs.onError must be a function, got ${describe(a.onError)}`);
-  if (a.maxWorkers !== undefined && !(Number.isInteger(a.maxWorkers) && (a.maxWorkers as number) >= 1)) {
-    invalidArg(`attrs.maxWorkers must be an integer >= 1, got ${describe(a.maxWorkers)}`);
-  }
-  if (a.idleTimeoutMs !== undefined && !(Number.isFinite(a.idleTimeoutMs) && (a.idleTimeoutMs as number) >= 0)) {
-    invalidArg(`attrs.idleTimeoutMs must be a number >= 0, got ${describe(a.idleTimeoutMs)}`);
-  }
-  if (a.resourceLimits !== undefined && (a.resourceLimits === null || typeof a.resourceLimits !== 'object')) {
-    invalidArg(`attrs.resourceLimits must be an object, got ${describe(a.resourceLimits)}`);
-  }
-}
-
-/** Validates a max_active value: 0 means the default, above WQ_MAX_ACTIVE clamps with a warning. */
-function resolveMaxActive(maxActive: unknown, name: string): number {
-  if (!(Number.isInteger(maxActive) && (maxActive as number) >= 0)) {
-    invalidArg(`maxActive must be a non-negative integer, got ${describe(maxActive)}`);
-  }
-  const n = maxActive as number;
-  if (n === 0) return WQ_DFL_ACTIVE;
-  if (n > WQ_MAX_ACTIVE) {
-    warn(`workqueue: max_active ${n} requested for ${name} is out of range, clamping between 1 and ${WQ_MAX_ACTIVE}`);
-    return WQ_MAX_ACTIVE;
-  }
-  return n;
-}
-
-/** @internal allocWorkqueue() without the user-flag check, for ordered and system workqueues. */
-export function allocWorkqueueInternal(
-  name: unknown,
-  flags: unknown,
-  maxActive: unknown,
-  attrs: unknown,
-  system: boolean,
-): Workqueue {
-  if (typeof name !== 'string' || name.length === 0)
-    invalidArg(`workqueue name must be a non-empty string, got ${describe(name)}`);
-  if (!Number.isInteger(flags) || (flags as number) < 0)
-    invalidArg(`workqueue flags must be a non-negative integer, got ${describe(flags)}`);
-  const f = flags as number;
-  if ((f & ~(WQ_USER_FLAGS | __WQ_ORDERED)) !== 0)
-    invalidArg(`unknown workqueue flags 0x${(f & ~WQ_USER_FLAGS).toString(16)} for ${name}`);
-  if ((f & WQ_BH) !== 0) {
-    if ((f & ~WQ_BH_ALLOWS) !== 0) invalidArg(`WQ_BH workqueue ${name} may carry only WQ_HIGHPRI besides WQ_BH`);
-    if (maxActive !== 0) invalidArg(`WQ_BH workqueue ${name} must have maxActive 0`);
-  }
-  const max = resolveMaxActive(maxActive, name);
-  if (attrs === undefined) attrs = {};
-  checkAttrs(attrs, (f & WQ_UNBOUND) !== 0);
-  const wq = new Workqueue(name, f, max, attrs, system);
-  if ((f & WQ_MEM_RECLAIM) !== 0 && ownsThreads) wq.rescuer = new Rescuer(name);
-  workqueues.add(wq);
-  return wq;
-}
-
-/**
- * Allocates a workqueue. flags are WQ_* bits; maxActive 0 means WQ_DFL_ACTIVE (per CPU for a per-CPU workqueue,
- * for the whole process for an unbound one). Invalid combinations throw ERR_WQ_INVALID_ARG.
- */
-export function allocWorkqueue(name: string, flags = 0, maxActive = 0, attrs?: WorkqueueAttrs): Workqueue {
-  if (Number.isInteger(flags) && (flags & __WQ_ORDERED) !== 0)
-    invalidArg('use allocOrderedWorkqueue() for an ordered workqueue');
-  return allocWorkqueueInternal(name, flags, maxActive, attrs, false);
-}
-
-/** Allocates an ordered workqueue: unbound, one item at a time, in queueing order. */
-export function allocOrderedWorkqueue(name: string, flags = 0, attrs?: WorkqueueAttrs): Workqueue {
-  if (!Number.isInteger(flags) || flags < 0 || (flags & ~WQ_USER_FLAGS) !== 0)
-    invalidArg(`invalid workqueue flags ${describe(flags)}`);
-  if ((flags & WQ_BH) !== 0) invalidArg('an ordered workqueue cannot be WQ_BH');
-  return allocWorkqueueInternal(name, flags | WQ_UNBOUND | __WQ_ORDERED, 1, attrs, false);
-}
-
-/** Sets max_active (0 means WQ_DFL_ACTIVE); raising it activates waiting items at once. */
-export function workqueueSetMaxActive(wq: Workqueue, maxActive: number): void {
-  checkWorkqueue(wq);
-  checkAlive(wq, 'workqueueSetMaxActive');
-  if (wq.ordered) invalidArg(`workqueueSetMaxActive: ${wq.name} is ordered; its max_active is 1`);
-  if ((wq.flags & WQ_BH) !== 0) invalidArg(`workqueueSetMaxActive: ${wq.name} is a BH workqueue`);
-  wq.maxActive = resolveMaxActive(maxActive, wq.name);
-  if (wq.minActive > wq.maxActive) wq.minActive = wq.maxActive;
-  for (const pwq of wq.pwqs) if (pwq !== undefined) pwq.setMaxActive(wq.effectiveMaxActive);
-}
-
-/** Sets min_active of an unbound workqueue (kept for the kernel's API; one event loop has one node). */
-export function workqueueSetMinActive(wq: Workqueue, minActive: number): void {
-  checkWorkqueue(wq);
-  checkAlive(wq, 'workqueueSetMinActive');
-  if (!wq.unbound || wq.ordered) invalidArg(`workqueueSetMinActive: ${wq.name} is not a non-ordered unbound workqueue`);
-  if (!(Number.isInteger(minActive) && minActive >= 0))
-    invalidArg(`minActive must be a non-negative integer, got ${describe(minActive)}`);
-  wq.minActive = Math.min(minActive, wq.maxActive);
-}
-
-/**
- * Replaces a workqueue's attributes. onError may change on any workqueue; pool attributes on unbound ones only,
- * which moves the workqueue to the pool for the new attributes (active items finish where they are).
- */
-export function applyWorkqueueAttrs(wq: Workqueue, attrs: WorkqueueAttrs): void {
-  checkWorkqueue(wq);
-  checkAlive(wq, 'applyWorkqueueAttrs');
-  checkAttrs(attrs, wq.unbound);
-  const oldKey = unboundPoolKey(wq.flags, wq.attrs);
-  wq.attrs = { ...attrs };
-  wq.onError = attrs.onError;
-  const pwq = wq.pwqs[0];
-  if (wq.unbound && pwq !== undefined) {
-    const key = unboundPoolKey(wq.flags, wq.attrs);
-    if (key !== oldKey) {
-      const old = pwq.pool;
-      pwq.pool = getUnboundPool(key, (wq.flags & WQ_HIGHPRI) !== 0, wq.attrs);
-      void putUnboundPool(old);
-    }
-  }
-}
-
-/** Whether cpu's pool workqueue of wq has items waiting over max_active. cpu -1 means this CPU. */
-export function workqueueCongested(cpu: number, wq: Workqueue): boolean {
-  checkWorkqueue(wq);
-  if (!Number.isInteger(cpu) || cpu < -1) invalidArg(`cpu must be an integer >= -1, got ${describe(cpu)}`);
-  const pwq = wq.pwqs[wq.unbound ? 0 : cpu === -1 ? localCpu : cpu];
-  return pwq !== undefined && pwq.inactive.length > 0;
-}
-
-/** Called by destroyWorkqueue() once the workqueue is empty. Resolves once the threads it freed have exited. */
-function releaseWorkqueue(wq: Workqueue): Promise<void> {
-  wq.destroyed = true;
-  workqueues.delete(wq);
-  for (const pwq of wq.pwqs) if (pwq !== undefined) unregisterPwq(pwq);
-  const ended: Promise<void>[] = [];
-  if (wq.rescuer !== null) ended.push(wq.rescuer.stop());
-  if (wq.unbound && wq.pwqs[0] !== undefined) ended.push(putUnboundPool(wq.pwqs[0].pool));
-  return Promise.all(ended).then(() => undefined);
-}
-
-/**
- * Destroys a workqueue: fires its armed delayed works at once, drains it, and releases it. Queueing on it from
- * outside fails meanwhile (ERR_WQ_DRAINING) and afterwards (ERR_WQ_DESTROYED). Resolves once the threads it no
- * longer needs (its rescuer, its unbound pool's if it was the last user) have exited. System workqueues are not
- * destroyable.
- */
-export function destroyWorkqueue(wq: Workqueue): Promise<void> {
-  checkWorkqueue(wq);
-  checkAlive(wq, 'destroyWorkqueue');
-  if (wq.destroying)
-    throw new WorkqueueError('ERR_WQ_DESTROYED', `destroyWorkqueue: workqueue ${wq.name} is being destroyed already`);
-  if (wq.system) invalidArg(`destroyWorkqueue: ${wq.name} is a system workqueue`);
-  checkNotFromOwnHandler(wq, 'destroyWorkqueue');
-  wq.destroying = true;
-  return drain(wq, true).then(() => releaseWorkqueue(wq));
 }

@@ -9,12 +9,13 @@ import { threadId } from 'node:worker_threads';
 import { WQ_MEM_RECLAIM } from '../base/constants.js';
 import { combineHistograms } from '../base/histogram.js';
 import { allPools } from '../core/pools.js';
-import { stateReport } from './watchdog.js';
+import { watchdogHooks } from '../core/heartbeat.js';
 import type { PoolWorkqueue } from '../core/pool-workqueue.js';
 import type { Work } from '../core/work.js';
 import type { Worker } from '../core/worker.js';
 import type { WorkerPool } from '../core/worker-pool.js';
-import { type Workqueue, workqueues } from '../core/workqueue.js';
+import type { Workqueue } from '../core/workqueue.js';
+import { workqueues } from '../core/wq-list.js';
 
 export interface WqMonitorRow {
   name: string;
@@ -187,7 +188,7 @@ export interface MonitorSource {
 const registryKey = Symbol.for('cmwq.monitorSources');
 const registry = ((globalThis as Record<symbol, unknown>)[registryKey] ??= []) as MonitorSource[];
 registry.push({ wqMonitor, wqDump, showAllWorkqueues });
-stateReport.text = showAllWorkqueues;
+watchdogHooks.stateText = showAllWorkqueues;
 
 /** "func, 3*other, func": runs of one function collapse to N*func, as the kernel prints pending work. */
 function collapse(works: Iterable<Work<any>>): string {

@@ -21,18 +21,8 @@
 import { writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import {
-  HB_ASLEEP,
-  HB_FUNC,
-  HB_HOG,
-  HB_PENDING,
-  HB_PWQ,
-  HB_SEQ,
-  HB_STALLS,
-  HB_WORKER,
-  type WatchdogMessage,
-  type WatchdogReport,
-} from './watchdog.js';
+import { HB_ASLEEP, HB_FUNC, HB_HOG, HB_PENDING, HB_PWQ, HB_SEQ, HB_STALLS, HB_WORKER } from '../core/heartbeat.js';
+import type { WatchdogMessage, WatchdogReport } from './watchdog.js';
 
 const hb = new Int32Array(workerData.heartbeat as SharedArrayBuffer);
 const port = parentPort!;

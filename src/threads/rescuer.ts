@@ -10,13 +10,13 @@ import { chRescued, warn, workEvent } from '../core/tracepoints.js';
 import { WorkqueueError } from '../base/errors.js';
 import { localCpu } from '../base/init.js';
 import type { Payload } from '../core/payload.js';
-import { S_FAILED, Thread, type ThreadOwner } from './thread.js';
-import type { RescuerLike } from './thread-pool.js';
+import { type Rescuer as RescuerHandle, S_FAILED } from '../core/executor.js';
+import { Thread, type ThreadOwner } from './thread.js';
 import type { Work } from '../core/work.js';
 import { remoteWorkDone, type Worker } from '../core/worker.js';
 import type { WorkerPool } from '../core/worker-pool.js';
 
-export class Rescuer implements ThreadOwner, RescuerLike {
+export class Rescuer implements ThreadOwner, RescuerHandle {
   private thread: Thread | null = null;
   private stopped = false;
 

@@ -31,9 +31,6 @@ import {
   OP_READY,
   OP_RUN,
   RECORD_FIELDS,
-  S_CMW,
-  S_FAILED,
-  S_HOG,
   SLOT_ENDED,
   SLOT_FAILED,
   SLOT_STARTED,
@@ -42,9 +39,12 @@ import {
   ST_RUNNING,
   ST_STARTED,
   type ThreadBoot,
-} from './thread.js';
+  threadState,
+} from './protocol.js';
+import { S_CMW, S_FAILED, S_HOG } from '../core/executor.js';
 import { abortInstance, Work } from '../core/work.js';
-import { allocWorkqueueInternal, type Workqueue } from '../core/workqueue.js';
+import { allocWorkqueueInternal } from '../core/alloc.js';
+import type { Workqueue } from '../core/workqueue.js';
 
 const boot = (workerData as Record<string, ThreadBoot>)[THREAD_ROLE];
 const port = parentPort!;
@@ -55,9 +55,7 @@ config.asyncContext = boot.asyncContext;
 config.cpuIntensiveThreshMs = 0;
 config.watchdogThreshS = 0;
 
-const running = new Int32Array(boot.state, 0, 3);
-const since = new Float64Array(boot.state, 16, 1);
-const started = new Uint8Array(boot.state, 24, SLOTS);
+const { running, since, started } = threadState(boot.state);
 const epochNow = (): number => performance.timeOrigin + performance.now();
 
 /** An item sent here: data is the owner's copy; slot is how the owner knows it. */

@@ -31,11 +31,12 @@
 import { MAYDAY_INITIAL_TIMEOUT_MS } from '../base/constants.js';
 import { chMayday, chStall, warn, workEvent } from '../core/tracepoints.js';
 import { WorkqueueError } from '../base/errors.js';
-import { config, type ThreadRole } from '../base/init.js';
+import { config } from '../base/init.js';
 import { moduleRef } from '../core/module-func.js';
+import type { Executor, ExecutorOptions, Rescuer } from '../core/executor.js';
 import type { Payload } from '../core/payload.js';
 import { Thread, type ThreadOwner } from './thread.js';
-import { stateReport } from '../observe/watchdog.js';
+import { watchdogHooks } from '../core/heartbeat.js';
 import type { Work } from '../core/work.js';
 import { remoteWorkDone, type Worker } from '../core/worker.js';
 import type { WorkerPool } from '../core/worker-pool.js';
@@ -53,27 +54,11 @@ const MAX_RECHECK_MS = 100;
 const GROW_AFTER_MS = 10;
 
 /** The rescuer of the workqueue work is queued on, if it has one. */
-function rescuerOf(work: Work<any>): RescuerLike | null {
+function rescuerOf(work: Work<any>): Rescuer | null {
   return work._pwq!.wq.rescuer;
 }
 
-/** What the pool needs of a rescuer (rescuer.ts). */
-export interface RescuerLike {
-  /** Runs works, waiting on pool's worklist, on the rescuer thread. */
-  rescue(pool: WorkerPool, works: Work<any>[]): void;
-  /** Runs an item already started here whose thread died before it began. */
-  adopt(worker: Worker, payload: Payload): boolean;
-}
-
-export interface ThreadPoolOptions {
-  role: ThreadRole;
-  maxWorkers: number;
-  /** Idle threads retire after this long; Infinity for a CPU's thread. */
-  idleTimeoutMs: number;
-  resourceLimits?: object;
-}
-
-export class ThreadPool implements ThreadOwner {
+export class ThreadPool implements ThreadOwner, Executor {
   readonly threads: Thread[] = [];
   /** The worker pools whose module works run here. */
   readonly clients: WorkerPool[] = [];
@@ -97,7 +82,7 @@ export class ThreadPool implements ThreadOwner {
   /** The segment start (epoch ms) last reported stuck, per thread. */
   private readonly reported = new WeakMap<Thread, number>();
 
-  constructor(readonly options: ThreadPoolOptions) {}
+  constructor(readonly options: ExecutorOptions) {}
 
   /** The measured cost of work's function (ms), QUEUE_MS until measured. */
   private costOf(work: Work<any>): number {
@@ -145,7 +130,7 @@ export class ThreadPool implements ThreadOwner {
       const inFlight = thread.startedFuncs().join(', ');
       if (chStall.hasSubscribers) chStall.publish({ stuckS, inFlight, threadId: thread.threadId });
       process.stderr.write(
-        `BUG: workqueue lockup - pool ${where} thread ${thread.threadId} stuck for ${stuckS}s!\n  in-flight: ${inFlight}\n${stateReport.text()}`,
+        `BUG: workqueue lockup - pool ${where} thread ${thread.threadId} stuck for ${stuckS}s!\n  in-flight: ${inFlight}\n${watchdogHooks.stateText()}`,
       );
     }
     if (!busy && this.watchTimer !== null) {
@@ -312,7 +297,7 @@ export class ThreadPool implements ThreadOwner {
       if (rescuer.adopt(worker, payload)) this.backlog.splice(i--, 1);
     }
     for (const pool of this.clients) {
-      const byRescuer = new Map<RescuerLike, Work<any>[]>();
+      const byRescuer = new Map<Rescuer, Work<any>[]>();
       for (const work of pool.worklist) {
         if (work._worker !== null || moduleRef(work.func) === null) continue;
         const rescuer = rescuerOf(work);

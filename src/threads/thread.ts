@@ -11,10 +11,7 @@
  * handler's synchronous segment and since when (the dispatcher reads it to find a thread that can take work),
  * and which slots have started (after a crash, started items failed and the others run elsewhere).
  *
- * Shared state: Int32 [0] RUNNING (1 during a synchronous segment), Int32 [1] STARTED (items started so far),
- * Int32 [2] FUNC (the module function id of the running segment), Float64 [2] when that segment began (epoch ms),
- * Uint8 from byte 16: one byte per slot, SLOT_STARTED once its item started, SLOT_ENDED or SLOT_FAILED once it
- * ended (its report may still be in the thread's outbox when the thread dies).
+ * The shared state's layout and the messages are in protocol.ts.
  */
 import { performance } from 'node:perf_hooks';
 import type { Worker as NodeThread, TransferListItem, WorkerOptions } from 'node:worker_threads';
@@ -23,44 +20,31 @@ import { config, THREAD_ROLE, type ThreadRole } from '../base/init.js';
 import { moduleRef } from '../core/module-func.js';
 import { type Payload, takePayload } from '../core/payload.js';
 import { CallWork } from '../core/call-work.js';
+import { S_FAILED } from '../core/executor.js';
 import type { Work } from '../core/work.js';
-import type { Worker } from '../core/worker.js';
-
-/** Items a thread may hold at once. */
-export const SLOTS = 1024;
-export const ST_RUNNING = 0;
-export const ST_STARTED = 1;
-export const ST_FUNC = 2;
-export const SLOT_STARTED = 1;
-export const SLOT_ENDED = 2;
-export const SLOT_FAILED = 3;
-const STARTED_OFFSET = 24;
-
-/** Item flags (owner → thread). */
-export const F_HIGHPRI = 1;
-export const F_CALL_ARG = 2; // workOnCpu: call the export with the data, not with the work
-export const F_WANT_RESULT = 4;
-export const F_BH = 8;
-/** Completion status bits (thread → owner). */
-export const S_FAILED = 1;
-export const S_HOG = 2;
-export const S_CMW = 4;
-
-/** Message opcodes. */
-export const OP_RUN = 1; // owner → thread: [OP_RUN, defs, items], items flat: slot, fn id, flags, data
-export const OP_ABORT = 2; // owner → thread: [OP_ABORT, slot]
-export const OP_DONE = 3; // thread → owner: [OP_DONE, records], flat: slot, status, cpu ms, value
-export const OP_READY = 4; // thread → owner: [OP_READY]
-export const ITEM_FIELDS = 4;
-export const RECORD_FIELDS = 4;
-
-/** What the thread started as, besides its role (workerData[THREAD_ROLE]). */
-export interface ThreadBoot extends ThreadRole {
-  state: SharedArrayBuffer;
-  nrCpus: number;
-  cpuIntensiveThreshMs: number;
-  asyncContext: boolean;
-}
+import { bindRemote, unbindRemote, type Worker } from '../core/worker.js';
+import {
+  decodeError,
+  F_BH,
+  F_CALL_ARG,
+  F_HIGHPRI,
+  F_WANT_RESULT,
+  ITEM_FIELDS,
+  OP_ABORT,
+  OP_DONE,
+  OP_READY,
+  OP_RUN,
+  RECORD_FIELDS,
+  SLOT_ENDED,
+  SLOT_FAILED,
+  SLOT_STARTED,
+  SLOTS,
+  ST_FUNC,
+  ST_RUNNING,
+  ST_STARTED,
+  type ThreadBoot,
+  threadState,
+} from './protocol.js';
 
 /** The side of a thread's owner that hears from it (a thread pool). */
 export interface ThreadOwner {
@@ -68,39 +52,6 @@ export interface ThreadOwner {
   done(thread: Thread, worker: Worker, status: number, cpuMs: number, value: unknown): void;
   /** The thread is gone (its items that had started are reported done, failed): the others, to run elsewhere. */
   exited(thread: Thread, unstarted: { worker: Worker; payload: Payload }[], error: unknown): void;
-}
-
-/** Errors cross threads as plain records, so that their class and code survive (structured clone keeps neither). */
-export interface ErrorRecord {
-  __cmwqError: true;
-  name: string;
-  message: string;
-  stack: string | undefined;
-  code: unknown;
-}
-
-export function encodeError(value: unknown): unknown {
-  if (!(value instanceof Error)) return value;
-  return {
-    __cmwqError: true,
-    name: value.name,
-    message: value.message,
-    stack: value.stack,
-    code: (value as { code?: unknown }).code,
-  };
-}
-
-export function decodeError(value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || (value as ErrorRecord).__cmwqError !== true) return value;
-  const record = value as ErrorRecord;
-  const error =
-    record.name === 'WorkqueueError' && typeof record.code === 'string'
-      ? new WorkqueueError(record.code as WorkqueueError['code'], record.message)
-      : new Error(record.message);
-  if (record.name !== 'WorkqueueError') error.name = record.name;
-  if (record.code !== undefined && !(error instanceof WorkqueueError)) (error as { code?: unknown }).code = record.code;
-  if (record.stack !== undefined) error.stack = record.stack;
-  return error;
 }
 
 const threadMain = new URL('./thread-main.js', import.meta.url);
@@ -149,10 +100,7 @@ export class Thread {
     readonly index: number,
     private readonly resourceLimits?: object,
   ) {
-    const state = new SharedArrayBuffer(STARTED_OFFSET + SLOTS);
-    this.running = new Int32Array(state, 0, 3);
-    this.since = new Float64Array(state, 16, 1);
-    this.started = new Uint8Array(state, STARTED_OFFSET, SLOTS);
+    ({ running: this.running, since: this.since, started: this.started } = threadState());
     for (let slot = SLOTS - 1; slot >= 0; slot--) this.free.push(slot);
   }
 
@@ -244,8 +192,7 @@ export class Thread {
     this.payloads[slot] = payload;
     this.costs[this.assigned++ % SLOTS] = costMs;
     this.unstartedMs += costMs;
-    worker.thread = this;
-    worker.slot = slot;
+    bindRemote(worker, this, slot);
     if (this.inflight++ === 0) this.setRef(true);
     this.outbox.push(slot, ref.id, flags, payload.data);
     if (!this.flushScheduled) {
@@ -358,7 +305,7 @@ export class Thread {
       this.workers[slot] = null;
       this.payloads[slot] = null;
       this.started[slot] = 0;
-      worker.thread = null;
+      unbindRemote(worker);
       // Transferred buffers went with the thread: such an item cannot run elsewhere.
       if (state !== 0 || payload.transfer !== undefined) ended.push([worker, state]);
       else unstarted.push({ worker, payload });

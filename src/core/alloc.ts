@@ -1,0 +1,192 @@
+/**
+ * A workqueue's life: allocWorkqueue() and allocOrderedWorkqueue() validate everything and make it;
+ * workqueueSetMaxActive(), workqueueSetMinActive() and applyWorkqueueAttrs() change it; destroyWorkqueue()
+ * fires its armed delayed works, drains it and releases its pools and rescuer.
+ */
+import {
+  __WQ_ORDERED,
+  WQ_BH,
+  WQ_BH_ALLOWS,
+  WQ_DFL_ACTIVE,
+  WQ_HIGHPRI,
+  WQ_MAX_ACTIVE,
+  WQ_MEM_RECLAIM,
+  WQ_UNBOUND,
+  WQ_USER_FLAGS,
+} from '../base/constants.js';
+import { describe, invalidArg, WorkqueueError } from '../base/errors.js';
+import { busyProbe, localCpu, ownsThreads } from '../base/init.js';
+import { executors } from './executor.js';
+import { drain } from './flush.js';
+import { workqueueBusy } from './flush-color.js';
+import { unregisterPwq } from './heartbeat.js';
+import { checkNotFromOwnHandler } from './lockdep.js';
+import { getUnboundPool, putUnboundPool } from './pools.js';
+import { timerBase } from './timers.js';
+import { warn } from './tracepoints.js';
+import { workqueues } from './wq-list.js';
+import { checkAlive, checkWorkqueue, POOL_ATTRS, unboundPoolKey, Workqueue, type WorkqueueAttrs } from './workqueue.js';
+
+busyProbe.busy = () => timerBase.count > 0 || [...workqueues].some(workqueueBusy);
+
+function checkAttrs(attrs: unknown, unbound: boolean): asserts attrs is WorkqueueAttrs {
+  if (attrs === null || typeof attrs !== 'object')
+    invalidArg(`workqueue attrs must be an object, got ${describe(attrs)}`);
+  const a = attrs as Record<string, unknown>;
+  for (const key of Object.keys(a)) {
+    if (key !== 'onError' && !(POOL_ATTRS as readonly string[]).includes(key))
+      invalidArg(`unknown workqueue attribute ${JSON.stringify(key)}`);
+    if (key !== 'onError' && a[key] !== undefined && !unbound)
+      invalidArg(`attribute ${key} applies to unbound workqueues only`);
+  }
+  if (a.onError !== undefined && typeof a.onError !== 'function')
+    invalidArg(`attrs.onError must be a function, got ${describe(a.onError)}`);
+  if (a.maxWorkers !== undefined && !(Number.isInteger(a.maxWorkers) && (a.maxWorkers as number) >= 1)) {
+    invalidArg(`attrs.maxWorkers must be an integer >= 1, got ${describe(a.maxWorkers)}`);
+  }
+  if (a.idleTimeoutMs !== undefined && !(Number.isFinite(a.idleTimeoutMs) && (a.idleTimeoutMs as number) >= 0)) {
+    invalidArg(`attrs.idleTimeoutMs must be a number >= 0, got ${describe(a.idleTimeoutMs)}`);
+  }
+  if (a.resourceLimits !== undefined && (a.resourceLimits === null || typeof a.resourceLimits !== 'object')) {
+    invalidArg(`attrs.resourceLimits must be an object, got ${describe(a.resourceLimits)}`);
+  }
+}
+
+/** Validates a max_active value: 0 means the default, above WQ_MAX_ACTIVE clamps with a warning. */
+function resolveMaxActive(maxActive: unknown, name: string): number {
+  if (!(Number.isInteger(maxActive) && (maxActive as number) >= 0)) {
+    invalidArg(`maxActive must be a non-negative integer, got ${describe(maxActive)}`);
+  }
+  const n = maxActive as number;
+  if (n === 0) return WQ_DFL_ACTIVE;
+  if (n > WQ_MAX_ACTIVE) {
+    warn(`workqueue: max_active ${n} requested for ${name} is out of range, clamping between 1 and ${WQ_MAX_ACTIVE}`);
+    return WQ_MAX_ACTIVE;
+  }
+  return n;
+}
+
+/** @internal allocWorkqueue() without the user-flag check, for ordered and system workqueues. */
+export function allocWorkqueueInternal(
+  name: unknown,
+  flags: unknown,
+  maxActive: unknown,
+  attrs: unknown,
+  system: boolean,
+): Workqueue {
+  if (typeof name !== 'string' || name.length === 0)
+    invalidArg(`workqueue name must be a non-empty string, got ${describe(name)}`);
+  if (!Number.isInteger(flags) || (flags as number) < 0)
+    invalidArg(`workqueue flags must be a non-negative integer, got ${describe(flags)}`);
+  const f = flags as number;
+  if ((f & ~(WQ_USER_FLAGS | __WQ_ORDERED)) !== 0)
+    invalidArg(`unknown workqueue flags 0x${(f & ~WQ_USER_FLAGS).toString(16)} for ${name}`);
+  if ((f & WQ_BH) !== 0) {
+    if ((f & ~WQ_BH_ALLOWS) !== 0) invalidArg(`WQ_BH workqueue ${name} may carry only WQ_HIGHPRI besides WQ_BH`);
+    if (maxActive !== 0) invalidArg(`WQ_BH workqueue ${name} must have maxActive 0`);
+  }
+  const max = resolveMaxActive(maxActive, name);
+  if (attrs === undefined) attrs = {};
+  checkAttrs(attrs, (f & WQ_UNBOUND) !== 0);
+  const wq = new Workqueue(name, f, max, attrs, system);
+  if ((f & WQ_MEM_RECLAIM) !== 0 && ownsThreads) wq.rescuer = executors.factory?.rescuer(name) ?? null;
+  workqueues.add(wq);
+  return wq;
+}
+
+/**
+ * Allocates a workqueue. flags are WQ_* bits; maxActive 0 means WQ_DFL_ACTIVE (per CPU for a per-CPU workqueue,
+ * for the whole process for an unbound one). Invalid combinations throw ERR_WQ_INVALID_ARG.
+ */
+export function allocWorkqueue(name: string, flags = 0, maxActive = 0, attrs?: WorkqueueAttrs): Workqueue {
+  if (Number.isInteger(flags) && (flags & __WQ_ORDERED) !== 0)
+    invalidArg('use allocOrderedWorkqueue() for an ordered workqueue');
+  return allocWorkqueueInternal(name, flags, maxActive, attrs, false);
+}
+
+/** Allocates an ordered workqueue: unbound, one item at a time, in queueing order. */
+export function allocOrderedWorkqueue(name: string, flags = 0, attrs?: WorkqueueAttrs): Workqueue {
+  if (!Number.isInteger(flags) || flags < 0 || (flags & ~WQ_USER_FLAGS) !== 0)
+    invalidArg(`invalid workqueue flags ${describe(flags)}`);
+  if ((flags & WQ_BH) !== 0) invalidArg('an ordered workqueue cannot be WQ_BH');
+  return allocWorkqueueInternal(name, flags | WQ_UNBOUND | __WQ_ORDERED, 1, attrs, false);
+}
+
+/** Sets max_active (0 means WQ_DFL_ACTIVE); raising it activates waiting items at once. */
+export function workqueueSetMaxActive(wq: Workqueue, maxActive: number): void {
+  checkWorkqueue(wq);
+  checkAlive(wq, 'workqueueSetMaxActive');
+  if (wq.ordered) invalidArg(`workqueueSetMaxActive: ${wq.name} is ordered; its max_active is 1`);
+  if ((wq.flags & WQ_BH) !== 0) invalidArg(`workqueueSetMaxActive: ${wq.name} is a BH workqueue`);
+  wq.maxActive = resolveMaxActive(maxActive, wq.name);
+  if (wq.minActive > wq.maxActive) wq.minActive = wq.maxActive;
+  for (const pwq of wq.pwqs) if (pwq !== undefined) pwq.setMaxActive(wq.effectiveMaxActive);
+}
+
+/** Sets min_active of an unbound workqueue (kept for the kernel's API; one event loop has one node). */
+export function workqueueSetMinActive(wq: Workqueue, minActive: number): void {
+  checkWorkqueue(wq);
+  checkAlive(wq, 'workqueueSetMinActive');
+  if (!wq.unbound || wq.ordered) invalidArg(`workqueueSetMinActive: ${wq.name} is not a non-ordered unbound workqueue`);
+  if (!(Number.isInteger(minActive) && minActive >= 0))
+    invalidArg(`minActive must be a non-negative integer, got ${describe(minActive)}`);
+  wq.minActive = Math.min(minActive, wq.maxActive);
+}
+
+/**
+ * Replaces a workqueue's attributes. onError may change on any workqueue; pool attributes on unbound ones only,
+ * which moves the workqueue to the pool for the new attributes (active items finish where they are).
+ */
+export function applyWorkqueueAttrs(wq: Workqueue, attrs: WorkqueueAttrs): void {
+  checkWorkqueue(wq);
+  checkAlive(wq, 'applyWorkqueueAttrs');
+  checkAttrs(attrs, wq.unbound);
+  const oldKey = unboundPoolKey(wq.flags, wq.attrs);
+  wq.attrs = { ...attrs };
+  wq.onError = attrs.onError;
+  const pwq = wq.pwqs[0];
+  if (wq.unbound && pwq !== undefined) {
+    const key = unboundPoolKey(wq.flags, wq.attrs);
+    if (key !== oldKey) {
+      const old = pwq.pool;
+      pwq.pool = getUnboundPool(key, (wq.flags & WQ_HIGHPRI) !== 0, wq.attrs);
+      void putUnboundPool(old);
+    }
+  }
+}
+
+/** Whether cpu's pool workqueue of wq has items waiting over max_active. cpu -1 means this CPU. */
+export function workqueueCongested(cpu: number, wq: Workqueue): boolean {
+  checkWorkqueue(wq);
+  if (!Number.isInteger(cpu) || cpu < -1) invalidArg(`cpu must be an integer >= -1, got ${describe(cpu)}`);
+  const pwq = wq.pwqs[wq.unbound ? 0 : cpu === -1 ? localCpu : cpu];
+  return pwq !== undefined && pwq.inactive.length > 0;
+}
+
+/** Called by destroyWorkqueue() once the workqueue is empty. Resolves once the threads it freed have exited. */
+function releaseWorkqueue(wq: Workqueue): Promise<void> {
+  wq.destroyed = true;
+  workqueues.delete(wq);
+  for (const pwq of wq.pwqs) if (pwq !== undefined) unregisterPwq(pwq);
+  const ended: Promise<void>[] = [];
+  if (wq.rescuer !== null) ended.push(wq.rescuer.stop());
+  if (wq.unbound && wq.pwqs[0] !== undefined) ended.push(putUnboundPool(wq.pwqs[0].pool));
+  return Promise.all(ended).then(() => undefined);
+}
+
+/**
+ * Destroys a workqueue: fires its armed delayed works at once, drains it, and releases it. Queueing on it from
+ * outside fails meanwhile (ERR_WQ_DRAINING) and afterwards (ERR_WQ_DESTROYED). Resolves once the threads it no
+ * longer needs (its rescuer, its unbound pool's if it was the last user) have exited. System workqueues are not
+ * destroyable.
+ */
+export function destroyWorkqueue(wq: Workqueue): Promise<void> {
+  checkWorkqueue(wq);
+  checkAlive(wq, 'destroyWorkqueue');
+  if (wq.destroying)
+    throw new WorkqueueError('ERR_WQ_DESTROYED', `destroyWorkqueue: workqueue ${wq.name} is being destroyed already`);
+  if (wq.system) invalidArg(`destroyWorkqueue: ${wq.name} is a system workqueue`);
+  checkNotFromOwnHandler(wq, 'destroyWorkqueue');
+  wq.destroying = true;
+  return drain(wq, true).then(() => releaseWorkqueue(wq));
+}

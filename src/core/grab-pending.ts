@@ -1,0 +1,40 @@
+/**
+ * grabPending() (the kernel's try_to_grab_pending): takes a pending instance back from wherever it is (timer,
+ * inactive list, worklist, a worker's scheduled list) in O(1) and undoes what queueing counted. With worker.ts
+ * (execution) it is the only place that clears PENDING.
+ */
+import { flushersPendingCancelled } from './barrier.js';
+import type { DelayedWork } from './delayed-work.js';
+import { putColor } from './flush-color.js';
+import { dropPayload } from './payload.js';
+import { takeSample } from './pool-workqueue.js';
+import { timerBase } from './timers.js';
+import { FLUSHED, PENDING, SAMPLED, type Work } from './work.js';
+import { ListKind } from './worklist.js';
+
+/** Takes back work's pending instance, if any. Returns whether it was pending. */
+export function grabPending(work: Work<any>): boolean {
+  if ((work._flags & PENDING) === 0) return false;
+  const list = work._list!;
+  const color = work._color;
+  work._color = -1;
+  switch (list.kind) {
+    case ListKind.Timer:
+      timerBase.remove(work as DelayedWork<any>);
+      (work as DelayedWork<any>)._wq!.nrArmed--;
+      break;
+    case ListKind.Inactive: {
+      list.remove(work);
+      putColor(work._pwq!.wq, color);
+      break;
+    }
+    default:
+      list.remove(work);
+      work._pwq!.decActive(color);
+  }
+  work._flags &= ~PENDING;
+  dropPayload(work);
+  if ((work._flags & SAMPLED) !== 0) takeSample(work);
+  if ((work._flags & FLUSHED) !== 0) flushersPendingCancelled(work);
+  return true;
+}

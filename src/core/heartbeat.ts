@@ -1,0 +1,112 @@
+/**
+ * The heartbeat: what this loop publishes, with plain stores into shared memory, for the watchdog thread that
+ * watches it from outside (observe/watchdog.ts starts it), and the tables of names the thread prints.
+ *
+ * The core writes the heartbeat on its hot path (a few stores per item) and never imports the watchdog: the
+ * watchdog plugs in through `watchdogHooks`, which do nothing until it is loaded. Names (functions, workers,
+ * pool workqueues) are given small ids here; the ones the thread has not been told of yet wait in `unsentNames`,
+ * keyed by id so that they stay bounded while no thread runs.
+ */
+import type { PoolWorkqueue } from './pool-workqueue.js';
+
+/** Heartbeat slots. */
+export const HB_SEQ = 0; // item sequence: odd while a handler's synchronous segment runs
+export const HB_FUNC = 1; // the running item's function id
+export const HB_PWQ = 2; // its pool workqueue id
+export const HB_WORKER = 3; // its worker's id
+export const HB_PENDING = 4; // 1 while the loop has work scheduled
+export const HB_HOG = 5; // written by the thread: the sequence number of a run found CPU intensive
+export const HB_ASLEEP = 6; // written by the thread: it stopped ticking; wake it with a message
+export const HB_STALLS = 7; // written by the thread: lockups reported so far
+const HB_SLOTS = 8;
+
+/** This loop's heartbeat, shared with the watchdog thread. */
+export const heartbeat = new Int32Array(new SharedArrayBuffer(HB_SLOTS * 4));
+
+/**
+ * What the watchdog (observe/) does for the core, set when it is loaded. The defaults do nothing, so a core
+ * without a watchdog (a thread cmwq started) runs as well.
+ */
+export const watchdogHooks = {
+  /** The loop has work: make sure the thread watches. */
+  kick: (): void => {},
+  /** New names are waiting in unsentNames. */
+  namesChanged: (): void => {},
+  /** A handler returned after being found stuck: report the lockups now. */
+  noteStalls: (): void => {},
+  /** The state printed under a lockup report (showAllWorkqueues(), set by observe/monitor.ts). */
+  stateText: (): string => '',
+};
+
+/**
+ * Per-function record: a small id for the heartbeat, and the CPU-hog count behind the kernel-style warning. Keyed
+ * by the function's name, as the kernel's reports name functions by symbol: a work made per request with its own
+ * closure shares the record of its siblings, so records (here and in the thread) do not grow with items.
+ */
+export interface FuncInfo {
+  id: number;
+  name: string;
+  hogs: number;
+}
+
+const funcInfos = new Map<string, FuncInfo>();
+let lastFunc: ((...args: never) => unknown) | null = null;
+let lastInfo: FuncInfo | null = null;
+let nextFuncId = 1;
+let nextPwqId = 1;
+/** Pool workqueues by heartbeat id (the watchdog credits CPU time to them). */
+export const pwqsById = new Map<number, PoolWorkqueue>();
+
+/**
+ * Names not yet sent to the thread, by id, so that they stay bounded while no thread runs (a worker culled and
+ * made again, or a pwq made and forgotten, takes one entry).
+ */
+export const unsentNames = {
+  funcs: new Map<number, string>(),
+  workers: new Map<number, string>(),
+  pwqs: new Map<number, string>(),
+  forget: new Set<number>(),
+};
+
+/** The FuncInfo of a work function (a one-entry cache in front of the map: works mostly share functions). */
+export function funcInfo(func: (...args: never) => unknown): FuncInfo {
+  if (func === lastFunc) return lastInfo!;
+  const name = func.name || '<anonymous>';
+  let info = funcInfos.get(name);
+  if (info === undefined) {
+    info = { id: nextFuncId++, name, hogs: 0 };
+    funcInfos.set(name, info);
+    unsentNames.funcs.set(info.id, info.name);
+    watchdogHooks.namesChanged();
+  }
+  lastFunc = func;
+  lastInfo = info;
+  return info;
+}
+
+/**
+ * The heartbeat id of a worker: derived from its pool and its id in the pool, which are reused, so that the
+ * thread's table of names stays as small as the set of workers that ever coexist.
+ */
+export function registerWorker(poolId: number, workerId: number, name: string): number {
+  const id = poolId * 65536 + workerId;
+  unsentNames.workers.set(id, name);
+  watchdogHooks.namesChanged();
+  return id;
+}
+
+/** The heartbeat id of a pool workqueue (its workqueue's name is what the thread prints). */
+export function registerPwq(pwq: PoolWorkqueue): number {
+  const id = nextPwqId++;
+  pwqsById.set(id, pwq);
+  unsentNames.pwqs.set(id, pwq.wq.name);
+  watchdogHooks.namesChanged();
+  return id;
+}
+
+/** A pool workqueue is gone with its workqueue: forget its id here and in the thread. */
+export function unregisterPwq(pwq: PoolWorkqueue): void {
+  pwqsById.delete(pwq.hbId);
+  if (!unsentNames.pwqs.delete(pwq.hbId)) unsentNames.forget.add(pwq.hbId);
+  watchdogHooks.namesChanged();
+}

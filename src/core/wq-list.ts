@@ -1,0 +1,8 @@
+/**
+ * The list of every live workqueue (the kernel's `workqueues`), in allocation order: alloc.ts adds and removes
+ * them; the freezer, the monitor and workqueueInit()'s busy check walk it.
+ */
+import type { Workqueue } from './workqueue.js';
+
+/** Every live workqueue, in allocation order. */
+export const workqueues = new Set<Workqueue>();

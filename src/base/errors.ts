@@ -29,6 +29,12 @@ export function invalidArg(message: string): never {
   throw new WorkqueueError('ERR_WQ_INVALID_ARG', message);
 }
 
+/** The message of a caught value: its `message` when it has one (an Error), else the value as text. */
+export function errorMessage(error: unknown): string {
+  const message = (error as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' ? message : String(error);
+}
+
 /** A short description of a value for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';

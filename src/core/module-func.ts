@@ -9,7 +9,7 @@
  */
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, invalidArg, WorkqueueError } from '../base/errors.js';
+import { describe, errorMessage, invalidArg, WorkqueueError } from '../base/errors.js';
 
 /** Where a module function lives. */
 export interface ModuleRef {
@@ -128,11 +128,9 @@ async function loadExport(ref: ModuleRef): Promise<(arg: unknown) => unknown> {
   try {
     namespace = await import(ref.specifier);
   } catch (error) {
-    throw new WorkqueueError(
-      'ERR_WQ_MODULE',
-      `cannot load module ${ref.specifier}: ${(error as Error)?.message ?? String(error)}`,
-      { cause: error },
-    );
+    throw new WorkqueueError('ERR_WQ_MODULE', `cannot load module ${ref.specifier}: ${errorMessage(error)}`, {
+      cause: error,
+    });
   }
   const value = namespace[ref.exportName];
   if (typeof value !== 'function') {

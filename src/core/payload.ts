@@ -7,7 +7,7 @@
  * work.transfer are moved, not copied: they are detached from the caller at queue time.
  */
 import type { TransferListItem } from 'node:worker_threads';
-import { WorkqueueError } from '../base/errors.js';
+import { errorMessage, WorkqueueError } from '../base/errors.js';
 import type { Work } from './work.js';
 
 export interface Payload {
@@ -36,7 +36,7 @@ export function clonePayload(work: Work<any>): Payload {
   } catch (error) {
     throw new WorkqueueError(
       'ERR_WQ_DATA_CLONE',
-      `${work.funcName}: work data cannot be sent to another thread: ${(error as Error)?.message ?? String(error)}`,
+      `${work.funcName}: work data cannot be sent to another thread: ${errorMessage(error)}`,
       {
         cause: error,
       },

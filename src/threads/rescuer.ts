@@ -7,7 +7,7 @@
  * and an idle thread never keeps the process alive.
  */
 import { chRescued, warn, workEvent } from '../core/tracepoints.js';
-import { WorkqueueError } from '../base/errors.js';
+import { errorMessage, WorkqueueError } from '../base/errors.js';
 import { localCpu } from '../base/init.js';
 import type { Payload } from '../core/payload.js';
 import { type Rescuer as RescuerHandle, S_FAILED } from '../core/executor.js';
@@ -38,7 +38,7 @@ export class Rescuer implements ThreadOwner, RescuerHandle {
     try {
       thread.start();
     } catch (error) {
-      warn(`workqueue: failed to start rescuer ${this.name}: ${(error as Error)?.message ?? String(error)}`);
+      warn(`workqueue: failed to start rescuer ${this.name}: ${errorMessage(error)}`);
       return false;
     }
     this.thread = thread;

@@ -30,7 +30,7 @@
  */
 import { MAYDAY_INITIAL_TIMEOUT_MS } from '../base/constants.js';
 import { chMayday, chStall, warn, workEvent } from '../core/tracepoints.js';
-import { WorkqueueError } from '../base/errors.js';
+import { errorMessage, WorkqueueError } from '../base/errors.js';
 import { config } from '../base/init.js';
 import { moduleRef } from '../core/module-func.js';
 import type { Executor, ExecutorOptions, Rescuer } from '../core/executor.js';
@@ -280,7 +280,7 @@ export class ThreadPool implements ThreadOwner, Executor {
   private startFailed(error: unknown): void {
     this.coolDownUntil = Date.now() + CREATE_COOLDOWN_MS;
     warn(
-      `workqueue: failed to start a thread for ${this.options.role.namePrefix.replace(/:$/, '')}: ${(error as Error)?.message ?? String(error)}`,
+      `workqueue: failed to start a thread for ${this.options.role.namePrefix.replace(/:$/, '')}: ${errorMessage(error)}`,
     );
   }
 

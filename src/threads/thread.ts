@@ -15,7 +15,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Worker as NodeThread, TransferListItem, WorkerOptions } from 'node:worker_threads';
-import { WorkqueueError } from '../base/errors.js';
+import { errorMessage, WorkqueueError } from '../base/errors.js';
 import { config, THREAD_ROLE, type ThreadRole } from '../base/init.js';
 import { moduleRef } from '../core/module-func.js';
 import { type Payload, takePayload } from '../core/payload.js';
@@ -316,7 +316,7 @@ export class Thread {
     this.outbox = [];
     // Items that had started fail with the thread. Those that had ended, whose report died with it, keep their
     // outcome; its details (a failure's error, a workOnCpu result) are gone.
-    const reason = (error as Error)?.message ?? String(error);
+    const reason = errorMessage(error);
     for (const [worker, state] of ended) {
       const work = worker.current!;
       if (state === SLOT_ENDED && !(work instanceof CallWork)) {

@@ -20,6 +20,7 @@ import { ASYNC, controllers, FLUSHED, PENDING, SAMPLED } from './work.js';
 import type { WorkerPool } from './worker-pool.js';
 import { type RemoteThread, S_CMW, S_FAILED, S_HOG } from './executor.js';
 import { CallWork } from './call-work.js';
+import { settleOnce } from './settle.js';
 import { ListKind, WorkList } from './worklist.js';
 
 export const enum WorkerState {
@@ -202,22 +203,8 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   }
   // The worker goes to sleep; the pool's next item will take another one (a concurrency-management wake-up).
   sleep(worker, pwq, color, startedAt, pool.concurrencyManaged);
-  // A thenable may call back twice, or late: only its first settlement counts, and only for this instance.
-  let settled = false;
-  const settle = (error: unknown, failed: boolean): void => {
-    if (settled) return;
-    settled = true;
-    sleeperDone(worker, error, failed);
-  };
-  try {
-    then.call(
-      ret,
-      () => settle(undefined, false),
-      (error: unknown) => settle(error, true),
-    );
-  } catch (error) {
-    settle(error, true);
-  }
+  // Only the thenable's first settlement counts, and only for this instance.
+  settleOnce(ret, then, (failed, value) => sleeperDone(worker, failed ? value : undefined, failed));
 }
 
 /** A sleeping worker's promise settled: finish its item and return it to the idle list. */

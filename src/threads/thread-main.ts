@@ -42,6 +42,7 @@ import {
   threadState,
 } from './protocol.js';
 import { S_CMW, S_FAILED, S_HOG } from '../core/executor.js';
+import { settleOnce } from '../core/settle.js';
 import { abortInstance, Work } from '../core/work.js';
 import { allocWorkqueueInternal } from '../core/alloc.js';
 import type { Workqueue } from '../core/workqueue.js';
@@ -170,24 +171,12 @@ function shimFor(func: ModuleFunc): (work: RemoteWork) => unknown {
     if (typeof then !== 'function') return reply(work, status, ms, ret);
     // It sleeps: this thread's pool takes its next item meanwhile (counted at the owner if one was waiting).
     const slept = status | (work._pwq!.pool.worklist.length > 0 ? S_CMW : 0);
-    return new Promise<void>((resolve) => {
-      let settled = false;
-      const settle = (failed: boolean, value: unknown): void => {
-        if (settled) return;
-        settled = true;
+    return new Promise<void>((resolve) =>
+      settleOnce(ret, then, (failed, value) => {
         reply(work, slept | (failed ? S_FAILED : 0), ms, value);
         resolve();
-      };
-      try {
-        then.call(
-          ret,
-          (value: unknown) => settle(false, value),
-          (reason: unknown) => settle(true, reason),
-        );
-      } catch (e) {
-        settle(true, e);
-      }
-    });
+      }),
+    );
   };
   Object.defineProperty(shim, 'name', { value: func.name });
   return shim;

@@ -118,8 +118,8 @@ export function workqueueSetMaxActive(wq: Workqueue, maxActive: number): void {
   checkAlive(wq, 'workqueueSetMaxActive');
   if (wq.ordered) invalidArg(`workqueueSetMaxActive: ${wq.name} is ordered; its max_active is 1`);
   if ((wq.flags & WQ_BH) !== 0) invalidArg(`workqueueSetMaxActive: ${wq.name} is a BH workqueue`);
-  wq.maxActive = resolveMaxActive(maxActive, wq.name);
-  if (wq.minActive > wq.maxActive) wq.minActive = wq.maxActive;
+  wq._maxActive = resolveMaxActive(maxActive, wq.name);
+  if (wq._minActive > wq._maxActive) wq._minActive = wq._maxActive;
   for (const pwq of wq.pwqs) if (pwq !== undefined) pwq.setMaxActive(wq.effectiveMaxActive);
 }
 
@@ -130,7 +130,7 @@ export function workqueueSetMinActive(wq: Workqueue, minActive: number): void {
   if (!wq.unbound || wq.ordered) invalidArg(`workqueueSetMinActive: ${wq.name} is not a non-ordered unbound workqueue`);
   if (!(Number.isInteger(minActive) && minActive >= 0))
     invalidArg(`minActive must be a non-negative integer, got ${describe(minActive)}`);
-  wq.minActive = Math.min(minActive, wq.maxActive);
+  wq._minActive = Math.min(minActive, wq._maxActive);
 }
 
 /**
@@ -142,7 +142,7 @@ export function applyWorkqueueAttrs(wq: Workqueue, attrs: WorkqueueAttrs): void 
   checkAlive(wq, 'applyWorkqueueAttrs');
   checkAttrs(attrs, wq.unbound);
   const oldKey = unboundPoolKey(wq.flags, wq.attrs);
-  wq.attrs = { ...attrs };
+  wq._attrs = { ...attrs };
   wq.onError = attrs.onError;
   const pwq = wq.pwqs[0];
   if (wq.unbound && pwq !== undefined) {

@@ -85,10 +85,12 @@ export const POOL_ATTRS = ['maxWorkers', 'idleTimeoutMs', 'resourceLimits'] as c
 export class Workqueue {
   readonly name: string;
   readonly flags: number;
-  /** max_active as set (the kernel's saved_max_active); pwqs apply it unless frozen. */
-  maxActive: number;
-  minActive = 0;
-  attrs: Readonly<WorkqueueAttrs>;
+  /** @internal max_active as set (the kernel's saved_max_active); pwqs apply it unless frozen. */
+  _maxActive: number;
+  /** @internal */
+  _minActive = 0;
+  /** @internal */
+  _attrs: Readonly<WorkqueueAttrs>;
   /** @internal */
   onError: WorkqueueAttrs['onError'];
   /** @internal Pool workqueues: per CPU for a per-CPU workqueue, one for an unbound workqueue. */
@@ -115,13 +117,28 @@ export class Workqueue {
     this.name = name;
     this.flags = flags;
     this.unbound = (flags & WQ_UNBOUND) !== 0;
-    this.maxActive = maxActive;
-    this.attrs = { ...attrs };
+    this._maxActive = maxActive;
+    this._attrs = { ...attrs };
     this.onError = attrs.onError;
     this.system = system;
   }
 
   readonly unbound: boolean;
+
+  /** max_active as set (changed only through workqueueSetMaxActive()); frozen freezable workqueues run none. */
+  get maxActive(): number {
+    return this._maxActive;
+  }
+
+  /** min_active (changed only through workqueueSetMinActive()). */
+  get minActive(): number {
+    return this._minActive;
+  }
+
+  /** The attributes as set (changed only through applyWorkqueueAttrs()). */
+  get attrs(): Readonly<WorkqueueAttrs> {
+    return this._attrs;
+  }
 
   get ordered(): boolean {
     return (this.flags & __WQ_ORDERED) !== 0;

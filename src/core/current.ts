@@ -9,6 +9,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Work } from './work.js';
+import type { Workqueue } from './workqueue.js';
 
 export const workContext = new AsyncLocalStorage<Work<any>>();
 
@@ -20,4 +21,10 @@ export function currentWork(): Work<any> | null {
   if (work !== null) return work;
   const stored = workContext.getStore();
   return stored !== undefined && stored._worker !== null ? stored : null;
+}
+
+/** The executing work if it is a handler of wq (its queueing is chained work, its waits on wq deadlocks), else null. */
+export function currentWorkOf(wq: Workqueue): Work<any> | null {
+  const work = currentWork();
+  return work !== null && work._worker !== null && work._worker.currentPwq?.wq === wq ? work : null;
 }

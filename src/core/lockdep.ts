@@ -3,7 +3,7 @@
  * ERR_WQ_DEADLOCK instead of hanging forever.
  */
 import { WorkqueueError } from '../base/errors.js';
-import { currentWork } from './current.js';
+import { currentWork, currentWorkOf } from './current.js';
 import type { Work } from './work.js';
 import type { Workqueue } from './workqueue.js';
 
@@ -19,8 +19,8 @@ export function checkNotSelf(work: Work<any>, what: string): void {
 
 /** Throws ERR_WQ_DEADLOCK when the caller is a handler of wq: the flush would wait for the caller itself. */
 export function checkNotFromOwnHandler(wq: Workqueue, what: string): void {
-  const work = currentWork();
-  if (work !== null && work._worker !== null && work._worker.currentPwq?.wq === wq) {
+  const work = currentWorkOf(wq);
+  if (work !== null) {
     throw new WorkqueueError(
       'ERR_WQ_DEADLOCK',
       `${what}(${wq.name}) called from ${work.funcName}, a handler of that workqueue, would wait for itself`,

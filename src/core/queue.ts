@@ -6,7 +6,7 @@
  * item to the workqueue (insertWork, the kernel's __queue_work) or arms its timer.
  */
 import { WORK_CPU_UNBOUND } from '../base/constants.js';
-import { currentWork } from './current.js';
+import { currentWorkOf } from './current.js';
 import { chQueueWork, workEvent } from './tracepoints.js';
 import { describe, invalidArg, WorkqueueError } from '../base/errors.js';
 import { takeColor } from './flush-color.js';
@@ -29,12 +29,6 @@ export function checkDelay(delay: unknown): asserts delay is number {
   }
 }
 
-/** Whether the caller is a handler running for wq (queueing from it is "chained" and allowed while draining). */
-function isChainedWork(wq: Workqueue): boolean {
-  const work = currentWork();
-  return work !== null && work._worker !== null && work._worker.currentPwq?.wq === wq;
-}
-
 /**
  * Throws unless work may be queued on wq at cpu by this caller: the workqueue is alive, not draining (unless
  * the caller is one of its handlers), and only a module work goes to another CPU, from the thread that owns the
@@ -43,7 +37,8 @@ function isChainedWork(wq: Workqueue): boolean {
 export function checkQueueable(cpu: number, wq: Workqueue, work: Work<any>, what: string): void {
   if (wq.draining > 0 || wq.destroyed) {
     checkAlive(wq, what);
-    if (!isChainedWork(wq)) {
+    // Queueing from one of wq's own handlers is chained work, accepted while draining.
+    if (currentWorkOf(wq) === null) {
       throw new WorkqueueError(
         'ERR_WQ_DRAINING',
         `${what}: workqueue ${wq.name} is draining; only its own handlers may queue on it`,

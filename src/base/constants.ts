@@ -43,3 +43,9 @@ export const IDLE_WORKER_TIMEOUT_MS = 300_000;
 export const MAX_IDLE_WORKERS_RATIO = 4;
 /** A rescuer is summoned when a pool cannot start a worker within this long (the kernel's MAYDAY_INITIAL_TIMEOUT). */
 export const MAYDAY_INITIAL_TIMEOUT_MS = 10;
+/**
+ * destroyWorkqueue() fires a delayed work armed on the workqueue at most this many times; one that re-arms itself
+ * more often (a periodic work never cancelled) is then cancelled with a warning, so that the destroy ends. Ten is
+ * where the kernel's drain_workqueue() first warns that it "isn't complete after 10 tries".
+ */
+export const DESTROY_MAX_FIRES = 10;

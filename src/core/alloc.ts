@@ -175,7 +175,8 @@ function releaseWorkqueue(wq: Workqueue): Promise<void> {
 }
 
 /**
- * Destroys a workqueue: fires its armed delayed works at once, drains it, and releases it. Queueing on it from
+ * Destroys a workqueue: fires its armed delayed works at once (each at most DESTROY_MAX_FIRES times: one that
+ * keeps re-arming itself is then cancelled, with a CmwqWarning), drains it, and releases it. Queueing on it from
  * outside fails meanwhile (ERR_WQ_DRAINING) and afterwards (ERR_WQ_DESTROYED). Resolves once the threads it no
  * longer needs (its rescuer, its unbound pool's if it was the last user) have exited. System workqueues are not
  * destroyable.

@@ -3,11 +3,14 @@
  * barrier (barrier.ts); flushWorkqueue() and drainWorkqueue() wait for a workqueue through its flush colors
  * (flush-color.ts).
  */
+import { DESTROY_MAX_FIRES } from '../base/constants.js';
 import { waitForWork } from './barrier.js';
 import { checkDelayedWork, type DelayedWork } from './delayed-work.js';
 import { startFlushWorkqueue, workqueueBusy } from './flush-color.js';
+import { grabPending } from './grab-pending.js';
 import { checkNotFromOwnHandler, checkNotSelf } from './lockdep.js';
 import { fireTimerNow, timerBase } from './timers.js';
+import { warn } from './tracepoints.js';
 import { checkWork, type Work } from './work.js';
 import { ListKind } from './worklist.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
@@ -45,13 +48,19 @@ export function drainWorkqueue(wq: Workqueue): Promise<void> {
   return drain(wq, false);
 }
 
-/** @internal Drains wq; with fireTimers, its armed delayed works are fired first, each round (destroy). */
+/**
+ * @internal Drains wq. With fireTimers (destroy), the delayed works armed on wq are fired at once each round, each
+ * at most DESTROY_MAX_FIRES times: one armed again after that (a periodic work re-arming itself from its handler,
+ * never cancelled) is cancelled instead, with a CmwqWarning, so that the drain ends (firing it every round ran it
+ * back to back, forever, and the loop never got a turn).
+ */
 export async function drain(wq: Workqueue, fireTimers: boolean): Promise<void> {
   wq.draining++;
+  const fired = fireTimers ? new Map<DelayedWork<any>, number>() : null;
   try {
     for (;;) {
-      if (fireTimers && wq.nrArmed > 0) fireArmedWork(wq);
-      if (!workqueueBusy(wq) && !(fireTimers && wq.nrArmed > 0)) break;
+      if (fired !== null && wq.nrArmed > 0) fireArmedWork(wq, fired);
+      if (!workqueueBusy(wq) && !(fired !== null && wq.nrArmed > 0)) break;
       await startFlushWorkqueue(wq);
     }
   } finally {
@@ -59,11 +68,23 @@ export async function drain(wq: Workqueue, fireTimers: boolean): Promise<void> {
   }
 }
 
-/** Queues now every delayed work armed to be queued on wq. */
-function fireArmedWork(wq: Workqueue): void {
+/** Queues now every delayed work armed on wq; cancels, with a warning, those fired DESTROY_MAX_FIRES times. */
+function fireArmedWork(wq: Workqueue, fired: Map<DelayedWork<any>, number>): void {
   const armed: DelayedWork<any>[] = [];
   for (const dwork of timerBase.nodes()) if (dwork._wq === wq) armed.push(dwork);
-  for (const dwork of armed) fireTimerNow(dwork);
+  for (const dwork of armed) {
+    const times = fired.get(dwork) ?? 0;
+    if (times < DESTROY_MAX_FIRES) {
+      fired.set(dwork, times + 1);
+      fireTimerNow(dwork);
+      continue;
+    }
+    grabPending(dwork);
+    warn(
+      `workqueue ${wq.name}: destroyWorkqueue() cancelled delayed work ${dwork.funcName}, which re-armed itself ` +
+        `${times} times during the destroy; cancel it (cancelDelayedWorkSync) before destroying its workqueue`,
+    );
+  }
 }
 
 /** Fires dwork's armed timer at once, then flushWork(). */

@@ -12,6 +12,7 @@ export type WorkqueueErrorCode =
   | 'ERR_WQ_DATA_CLONE'
   | 'ERR_WQ_WORKER_EXITED'
   | 'ERR_WQ_MODULE'
+  | 'ERR_WQ_THREAD_START'
   | 'ERR_WQ_BH_ASYNC';
 
 export class WorkqueueError extends Error {

@@ -19,9 +19,16 @@
  *
  * Manager: while work waits and no thread can take it, the pool re-checks (1, 2, 4 ... ms, at most 100): if
  * every thread is running a segment longer than the CPU-intensive threshold (a hog; none is merely asleep,
- * awaiting, or working through short items), it starts one more thread, one at a time, up to maxWorkers; a start that fails cools down for CREATE_COOLDOWN_MS, as the
- * kernel's create_worker() does. Work that has waited MAYDAY_INITIAL_TIMEOUT_MS with no thread able to take it
- * is handed to the rescuers of its workqueues (WQ_MEM_RECLAIM), then again every MAYDAY_INTERVAL_MS.
+ * awaiting, or working through short items), it starts one more thread, one at a time, up to maxWorkers; a start
+ * that fails cools down for CREATE_COOLDOWN_MS, as the kernel's create_worker() does. Work that has waited
+ * MAYDAY_INITIAL_TIMEOUT_MS with no thread able to take it is handed to the rescuers of its workqueues
+ * (WQ_MEM_RECLAIM), then again every MAYDAY_INTERVAL_MS.
+ *
+ * Giving up: after MAX_FAILED_STARTS starts in a row have failed and no thread is online (thread-main.js missing
+ * from a bundle, a loader that cannot load in a worker), the pool gives up: the module works waiting for it whose
+ * workqueue has no rescuer fail with ERR_WQ_THREAD_START (its cause is the last start's error) instead of waiting
+ * forever, and so do those queued later. After each cool-down the next item tries one start again; the first
+ * thread that comes online ends the give-up.
  *
  * Watchdog: while items are in flight, the pool looks at its threads every watchdogThreshS / 2: one whose
  * synchronous segment has lasted watchdogThreshS is reported as the kernel reports a stuck pool ("BUG: workqueue
@@ -33,7 +40,7 @@ import { chMayday, chStall, warn, workEvent } from '../core/tracepoints.js';
 import { errorMessage, WorkqueueError } from '../base/errors.js';
 import { config } from '../base/init.js';
 import { moduleRef } from '../core/module-func.js';
-import type { Executor, ExecutorOptions, Rescuer } from '../core/executor.js';
+import { type Executor, type ExecutorOptions, type Rescuer, S_FAILED } from '../core/executor.js';
 import type { Payload } from '../core/payload.js';
 import { Thread, type ThreadOwner } from './thread.js';
 import { watchdogHooks } from '../core/heartbeat.js';
@@ -47,6 +54,8 @@ export const RUN_LONG_MS = 1;
 const QUEUE_MS = 2;
 /** After a failed thread start, no other is tried for this long (the kernel's CREATE_COOLDOWN). */
 export const CREATE_COOLDOWN_MS = 1000;
+/** Failed thread starts in a row, with no thread online, after which waiting items fail (ERR_WQ_THREAD_START). */
+export const MAX_FAILED_STARTS = 3;
 /** Rescuers are called again this often while the pool stays stuck (the kernel's MAYDAY_INTERVAL). */
 export const MAYDAY_INTERVAL_MS = 100;
 const MAX_RECHECK_MS = 100;
@@ -64,6 +73,10 @@ export class ThreadPool implements ThreadOwner, Executor {
   readonly clients: WorkerPool[] = [];
   private starting = 0;
   private coolDownUntil = 0;
+  /** Thread starts that failed since a thread last came online. */
+  private failedStarts = 0;
+  /** Set once the pool gives up (MAX_FAILED_STARTS): what items without a rescuer fail with. */
+  private startError: WorkqueueError | null = null;
   /** Average synchronous milliseconds per call, by module function id (moving; undefined until measured). */
   private readonly costs: number[] = [];
   /** The thread canTake() chose for the item processOne() is about to assign, and that item's cost. */
@@ -94,13 +107,29 @@ export class ThreadPool implements ThreadOwner, Executor {
     this.nextCost = this.costOf(work);
     this.next = this.pick(this.nextCost);
     if (this.next !== null) return true;
+    if (this.failsAtOnce(work)) return true; // assign() fails it
     this.blocked();
     return false;
+  }
+
+  /**
+   * Whether work, waiting for a thread, fails now: the pool has given up starting threads and work's workqueue
+   * has no rescuer. Once the cool-down is over, one start is tried first (work waits for it, unless it fails at
+   * once).
+   */
+  private failsAtOnce(work: Work<any>): boolean {
+    if (this.startError === null || rescuerOf(work) !== null) return false;
+    if (this.starting === 0 && Date.now() >= this.coolDownUntil) this.startThread();
+    return this.startError !== null && this.starting === 0;
   }
 
   /** Sends worker's item to the thread canTake() chose (startRemoteWork calls this). */
   readonly assign = (worker: Worker, work: Work<any>): void => {
     let thread = this.next;
+    if (thread === null && this.startError !== null && rescuerOf(work) === null && this.starting === 0) {
+      remoteWorkDone(worker, S_FAILED, 0, this.startError);
+      return;
+    }
     if (thread === null) {
       this.nextCost = this.costOf(work);
       thread = this.pick(this.nextCost) ?? this.threads.find((t) => t.online && t.room > 0) ?? null;
@@ -276,12 +305,35 @@ export class ThreadPool implements ThreadOwner, Executor {
     }
   }
 
-  /** A thread could not start: no other start for CREATE_COOLDOWN_MS, and say why. */
+  /**
+   * A thread could not start: no other start for CREATE_COOLDOWN_MS, and say why. The MAX_FAILED_STARTS-th
+   * failure in a row with no thread online gives up: what waits for a thread without a rescuer fails.
+   */
   private startFailed(error: unknown): void {
     this.coolDownUntil = Date.now() + CREATE_COOLDOWN_MS;
-    warn(
-      `workqueue: failed to start a thread for ${this.options.role.namePrefix.replace(/:$/, '')}: ${errorMessage(error)}`,
+    const pool = this.options.role.namePrefix.replace(/:$/, '');
+    const why = errorMessage(error);
+    warn(`workqueue: failed to start a thread for ${pool}: ${why}`);
+    if (++this.failedStarts < MAX_FAILED_STARTS || this.threads.some((t) => t.online)) return;
+    this.startError = new WorkqueueError(
+      'ERR_WQ_THREAD_START',
+      `workqueue: no thread for ${pool}: ${this.failedStarts} starts in a row failed (last: ${why}); ` +
+        'module works without a rescuer (WQ_MEM_RECLAIM) fail until a thread starts',
+      { cause: error },
     );
+    this.failBacklog();
+    this.kickClients();
+  }
+
+  /** Fails the items a dead thread had not started whose workqueue has no rescuer (the pool gave up). */
+  private failBacklog(): void {
+    const error = this.startError!;
+    for (let i = 0; i < this.backlog.length; i++) {
+      const { worker } = this.backlog[i];
+      if (rescuerOf(worker.current!) !== null) continue;
+      this.backlog.splice(i--, 1);
+      remoteWorkDone(worker, S_FAILED, 0, error);
+    }
   }
 
   /** Calls the rescuers of the workqueues whose module works wait here (the kernel's send_mayday). */
@@ -322,6 +374,8 @@ export class ThreadPool implements ThreadOwner, Executor {
 
   online(thread: Thread): void {
     this.starting--;
+    this.failedStarts = 0;
+    this.startError = null;
     this.recheckSoon();
     this.flushBacklog();
     this.kickClients();
@@ -365,7 +419,8 @@ export class ThreadPool implements ThreadOwner, Executor {
       const thread = this.pick(QUEUE_MS) ?? this.threads.find((t) => t.online && t.room > 0) ?? null;
       if (thread === null) {
         if (this.threads.length === 0 && this.starting === 0 && Date.now() >= this.coolDownUntil) this.startThread();
-        this.blocked();
+        if (this.startError !== null && this.starting === 0) this.failBacklog();
+        if (this.backlog.length > 0) this.blocked();
         return;
       }
       const { worker, payload } = this.backlog.shift()!;

@@ -122,11 +122,23 @@ function load(ref: ModuleRef): Promise<(arg: unknown) => unknown> {
   return ref.loading;
 }
 
+/** Imports a module work's module: import(), unless a thread set another way (setModuleImporter). */
+let importModule: (specifier: string) => Promise<Record<string, unknown>> = (specifier) => import(specifier);
+
+/**
+ * Replaces how module works' modules are imported in this thread: a thread cmwq started uses it to register the
+ * process's TypeScript loader on demand (threads/ts-loader.ts).
+ * @param importer Imports a specifier (URL or package name) and resolves with its namespace.
+ */
+export function setModuleImporter(importer: (specifier: string) => Promise<Record<string, unknown>>): void {
+  importModule = importer;
+}
+
 /** Imports ref's module and returns its export; a module or export that is not there is ERR_WQ_MODULE. */
 async function loadExport(ref: ModuleRef): Promise<(arg: unknown) => unknown> {
   let namespace: Record<string, unknown>;
   try {
-    namespace = await import(ref.specifier);
+    namespace = await importModule(ref.specifier);
   } catch (error) {
     throw new WorkqueueError('ERR_WQ_MODULE', `cannot load module ${ref.specifier}: ${errorMessage(error)}`, {
       cause: error,

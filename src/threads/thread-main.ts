@@ -16,7 +16,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { WQ_BH, WQ_HIGHPRI, WQ_MAX_ACTIVE } from '../base/constants.js';
 import { WorkqueueError } from '../base/errors.js';
 import { config, THREAD_ROLE } from '../base/init.js';
-import { type ModuleFunc, moduleRef, preload, workFunc } from '../core/module-func.js';
+import { type ModuleFunc, moduleRef, preload, setModuleImporter, workFunc } from '../core/module-func.js';
 import { workContext } from '../core/current.js';
 import { queueWork } from '../core/queue.js';
 import {
@@ -46,8 +46,10 @@ import { settleOnce } from '../core/settle.js';
 import { abortInstance, Work } from '../core/work.js';
 import { allocWorkqueueInternal } from '../core/alloc.js';
 import type { Workqueue } from '../core/workqueue.js';
+import { importInThread } from './ts-loader.js';
 
 const boot = (workerData as Record<string, ThreadBoot>)[THREAD_ROLE];
+setModuleImporter(importInThread);
 const port = parentPort!;
 const hogMs = boot.cpuIntensiveThreshMs;
 config.nrCpus = boot.nrCpus;

@@ -47,7 +47,7 @@ export {
   workqueueCongested,
 } from './core/alloc.js';
 export { queueWork, queueWorkOn } from './core/queue.js';
-export { scheduleWork, scheduleDelayedWork, workOnCpu } from './core/schedule.js';
+export { scheduleWork, scheduleDelayedWork, workOnCpu, workOnWorkqueue } from './core/schedule.js';
 export { flushWork, flushDelayedWork, flushWorkqueue, drainWorkqueue } from './core/flush.js';
 export {
   cancelWork,

@@ -144,18 +144,22 @@ export interface NodeRun {
   stderr: string;
 }
 
-/** Runs `node <args>` in a child process, collecting its output; kills it (SIGKILL by default) after timeoutMs. */
+/**
+ * Runs `node <args>` in a child process (in cwd, by default this one's), collecting its output; kills it (SIGKILL
+ * by default) after timeoutMs.
+ */
 export function runNode(
   args: string[],
   {
     timeoutMs,
     killSignal = 'SIGKILL',
     env,
-  }: { timeoutMs?: number; killSignal?: NodeJS.Signals; env?: NodeJS.ProcessEnv } = {},
+    cwd,
+  }: { timeoutMs?: number; killSignal?: NodeJS.Signals; env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Promise<NodeRun> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
     let stdout = '';
     let stderr = '';
     let killed = false;

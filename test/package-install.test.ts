@@ -5,7 +5,7 @@
  * CommonJS TypeScript project compiled by tsc, and the installed `cmwq` command. tsx and typescript come from this
  * repository's node_modules (no network). The tarball is packed from dist/ as built by `npm test`'s pretest.
  */
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -70,69 +70,72 @@ test('the tarball holds the built entries, their sources, LICENSE and README, no
   );
 });
 
-test('an ES-module app: function and module works, and a result back from a thread (workOnWorkqueue)', async () => {
-  const r = parse(await runNode([join(dir, 'app.mjs')], { timeoutMs: 20_000 }), 'app.mjs') as AppResult & {
-    result: { square: number; threadId: number };
-  };
-  assert.deepEqual([r.local, r.counted, r.result.square], [1, 4, 49]);
-  assert.notEqual(r.result.threadId, r.mainThreadId, 'the module work ran on a worker thread');
-});
-
-test("a CommonJS app: require('cmwq') is the same instance as import('cmwq')", async () => {
-  const r = parse(await runNode([join(dir, 'app.cjs')], { timeoutMs: 20_000 }), 'app.cjs') as AppResult & {
-    result: { square: number; threadId: number };
-  };
-  assert.deepEqual([r.local, r.counted, r.result.square, r.sameInstance], [1, 4, 49, true]);
-  assert.notEqual(r.result.threadId, r.mainThreadId);
-});
-
-for (const how of ['npx tsx main.ts', 'node --import tsx main.ts'] as const) {
-  test(`a TypeScript app under tsx (${how}): TypeScript module works run on worker threads`, async () => {
-    const args = how === 'npx tsx main.ts' ? [tsxCli, 'main.ts'] : ['--import', tsxLoader, 'main.ts'];
-    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, args, { cwd: dir, timeout: 30_000 }, (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr }),
-      );
-    });
-    const r = parse(out, how) as AppResult & {
-      results: { path: string; width: number; threadId: number }[];
-      errors: string[];
+// The apps are independent child processes: they run side by side.
+describe('apps of the consumer project', { concurrency: true }, () => {
+  test('an ES-module app: function and module works, and a result back from a thread (workOnWorkqueue)', async () => {
+    const r = parse(await runNode([join(dir, 'app.mjs')], { timeoutMs: 20_000 }), 'app.mjs') as AppResult & {
+      result: { square: number; threadId: number };
     };
-    assert.deepEqual(r.errors, []);
-    assert.equal(r.counted, 4);
-    assert.deepEqual(
-      r.results.map((x) => [x.path, x.width]),
-      [
-        ['a.png', 320],
-        ['b.png', 320],
-      ],
-    );
-    for (const x of r.results) assert.notEqual(x.threadId, r.mainThreadId, 'ran on a worker thread');
+    assert.deepEqual([r.local, r.counted, r.result.square], [1, 4, 49]);
+    assert.notEqual(r.result.threadId, r.mainThreadId, 'the module work ran on a worker thread');
   });
-}
 
-test('TypeScript projects type-check against the installed types; a CommonJS one compiles and runs', async () => {
-  // One tsc program for both (one start-up): main.ts is ESM (the project's type: module), cjs-ts/index.ts CommonJS
-  // (its own package.json says type: commonjs), as module nodenext decides per file.
-  const compilerOptions = {
-    strict: true,
-    module: 'nodenext',
-    moduleResolution: 'nodenext',
-    target: 'es2022',
-    typeRoots: [join(repo, 'node_modules', '@types')],
-    types: ['node'],
-    skipLibCheck: true,
-    outDir: 'out',
-  };
-  await writeFile(
-    join(dir, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions, files: ['main.ts', 'jobs.ts', 'cjs-ts/index.ts'] }),
-  );
-  await run(process.execPath, [tsc, '-p', dir], { cwd: dir });
-  await writeFile(join(dir, 'out', 'cjs-ts', 'package.json'), JSON.stringify({ type: 'commonjs' }));
-  const r = await runNode([join(dir, 'out', 'cjs-ts', 'index.js')], { timeoutMs: 20_000 });
-  assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { runs: 3 });
+  test("a CommonJS app: require('cmwq') is the same instance as import('cmwq')", async () => {
+    const r = parse(await runNode([join(dir, 'app.cjs')], { timeoutMs: 20_000 }), 'app.cjs') as AppResult & {
+      result: { square: number; threadId: number };
+    };
+    assert.deepEqual([r.local, r.counted, r.result.square, r.sameInstance], [1, 4, 49, true]);
+    assert.notEqual(r.result.threadId, r.mainThreadId);
+  });
+
+  for (const how of ['npx tsx main.ts', 'node --import tsx main.ts'] as const) {
+    test(`a TypeScript app under tsx (${how}): TypeScript module works run on worker threads`, async () => {
+      const args = how === 'npx tsx main.ts' ? [tsxCli, 'main.ts'] : ['--import', tsxLoader, 'main.ts'];
+      const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, args, { cwd: dir, timeout: 30_000 }, (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr }),
+        );
+      });
+      const r = parse(out, how) as AppResult & {
+        results: { path: string; width: number; threadId: number }[];
+        errors: string[];
+      };
+      assert.deepEqual(r.errors, []);
+      assert.equal(r.counted, 4);
+      assert.deepEqual(
+        r.results.map((x) => [x.path, x.width]),
+        [
+          ['a.png', 320],
+          ['b.png', 320],
+        ],
+      );
+      for (const x of r.results) assert.notEqual(x.threadId, r.mainThreadId, 'ran on a worker thread');
+    });
+  }
+
+  test('TypeScript projects type-check against the installed types; a CommonJS one compiles and runs', async () => {
+    // One tsc program for both (one start-up): main.ts is ESM (the project's type: module), cjs-ts/index.ts CommonJS
+    // (its own package.json says type: commonjs), as module nodenext decides per file.
+    const compilerOptions = {
+      strict: true,
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      target: 'es2022',
+      typeRoots: [join(repo, 'node_modules', '@types')],
+      types: ['node'],
+      skipLibCheck: true,
+      outDir: 'out',
+    };
+    await writeFile(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions, files: ['main.ts', 'jobs.ts', 'cjs-ts/index.ts'] }),
+    );
+    await run(process.execPath, [tsc, '-p', dir], { cwd: dir });
+    await writeFile(join(dir, 'out', 'cjs-ts', 'package.json'), JSON.stringify({ type: 'commonjs' }));
+    const r = await runNode([join(dir, 'out', 'cjs-ts', 'index.js')], { timeoutMs: 20_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { runs: 3 });
+  });
 });
 
 test('the installed cmwq command runs', async () => {

@@ -22,14 +22,19 @@ Commands:
                                with worker names and thread ids.
       --fast                   Divide every delay by 20 (the demo takes about half a second).
       --timeline               At the end, print which worker ran which function, when.
-  top [--json] [--interval ms] [regex...] -- <command...>
-                               Run a Node program with cmwq's monitor attached and show wqMonitor()
-                               live, one row per workqueue (those matching a regex), refreshed every
-                               interval (1000 ms), like the kernel's wq_monitor.py. The program's own
-                               output goes to stderr. --json prints one JSON object per refresh.
+  top [--json] [--all] [--interval ms] [regex...] -- <command...>
+                               Run a program (node app.js, app.js, npx tsx app.ts, npm start, ...)
+                               with cmwq's monitor attached and show wqMonitor() live, one row per
+                               workqueue (those matching a regex), refreshed every interval (1000 ms),
+                               like the kernel's wq_monitor.py. Idle system workqueues are hidden
+                               unless --all; destroyed ones keep their final row. On a terminal the
+                               table stays in place with the program's output under it (written out
+                               in full at exit); otherwise the program's output goes to stderr.
+                               --json prints one JSON object per refresh.
   dump [--json] -- <command...>
-                               Run a Node program and print wqDump() and showAllWorkqueues() when it
-                               exits, and each time it receives SIGUSR2.
+                               Run a program and print wqDump() and showAllWorkqueues() when it
+                               exits, and each time its Node process receives SIGUSR2. With --json
+                               the program's stdout goes to stderr.
   help                         Show this help.
 
 Options:
@@ -110,14 +115,16 @@ function parseOptions(
   return parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
 }
 
-/** `cmwq top [--json] [--interval ms] [regex] -- <command...>` and `cmwq dump [--json] -- <command...>`. */
+/** `cmwq top [--json] [--all] [--interval ms] [regex] -- <command...>` and `cmwq dump [--json] -- <command...>`. */
 async function watch(command: 'top' | 'dump', args: string[]): Promise<number> {
   const dashes = args.indexOf('--');
   if (dashes < 0 || dashes === args.length - 1)
     return usageError(`${command} needs a command after --, e.g. cmwq ${command} -- node app.js`);
   const parsed = parseOptions(
     args.slice(0, dashes),
-    { json: { type: 'boolean' }, interval: { type: 'string' } },
+    command === 'top'
+      ? { json: { type: 'boolean' }, all: { type: 'boolean' }, interval: { type: 'string' } }
+      : { json: { type: 'boolean' } },
     command === 'top',
   );
   if (typeof parsed === 'number') return parsed;
@@ -135,7 +142,7 @@ async function watch(command: 'top' | 'dump', args: string[]): Promise<number> {
       return usageError(`bad filter: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  return runTop(program, { json: values.json === true, intervalMs, filter });
+  return runTop(program, { json: values.json === true, all: values.all === true, intervalMs, filter });
 }
 
 // `cmwq demo | head`: a reader that goes away is not an error worth a stack trace.

@@ -24,7 +24,7 @@ import { checkNotFromOwnHandler } from './lockdep.js';
 import { getUnboundPool, putUnboundPool } from './pools.js';
 import { timerBase } from './timers.js';
 import { warn } from './tracepoints.js';
-import { workqueues } from './wq-list.js';
+import { workqueues, wqListHooks } from './wq-list.js';
 import { checkAlive, checkWorkqueue, POOL_ATTRS, unboundPoolKey, Workqueue, type WorkqueueAttrs } from './workqueue.js';
 
 busyProbe.busy = () => timerBase.count > 0 || [...workqueues].some(workqueueBusy);
@@ -166,6 +166,7 @@ export function workqueueCongested(cpu: number, wq: Workqueue): boolean {
 /** Called by destroyWorkqueue() once the workqueue is empty. Resolves once the threads it freed have exited. */
 function releaseWorkqueue(wq: Workqueue): Promise<void> {
   wq.destroyed = true;
+  wqListHooks.released?.(wq);
   workqueues.delete(wq);
   for (const pwq of wq.pwqs) if (pwq !== undefined) unregisterPwq(pwq);
   const ended: Promise<void>[] = [];

@@ -15,7 +15,7 @@ import type { Work } from '../core/work.js';
 import type { Worker } from '../core/worker.js';
 import type { WorkerPool } from '../core/worker-pool.js';
 import type { Workqueue } from '../core/workqueue.js';
-import { workqueues } from '../core/wq-list.js';
+import { workqueues, wqListHooks } from '../core/wq-list.js';
 
 export interface WqMonitorRow {
   name: string;
@@ -49,47 +49,59 @@ function livePwqs(wq: Workqueue): PoolWorkqueue[] {
 /** One row per live workqueue, in allocation order. */
 export function wqMonitor(): WqMonitorRow[] {
   const rows: WqMonitorRow[] = [];
-  for (const wq of workqueues) {
-    const pwqs = livePwqs(wq);
-    const row: WqMonitorRow = {
-      name: wq.name,
-      total: 0,
-      infl: 0,
-      cpuTime: 0,
-      cpuIntensive: 0,
-      cmWakeup: 0,
-      mayday: 0,
-      rescued: 0,
-      failed: 0,
-      pending: 0,
-      waitP50: 0,
-      waitP99: 0,
-      runP50: 0,
-      runP99: 0,
-    };
-    for (const { stats } of pwqs) {
-      row.total += stats.started;
-      row.infl += stats.started - stats.completed;
-      row.cpuTime += stats.cpuTime;
-      row.cpuIntensive += stats.cpuIntensive;
-      row.cmWakeup += stats.cmWakeup;
-      row.mayday += stats.mayday;
-      row.rescued += stats.rescued;
-      row.failed += stats.failed;
-    }
-    let instances = 0;
-    for (const color of wq.colors) instances += color.count;
-    row.pending = instances - row.infl;
-    const wait = combineHistograms(pwqs.map((pwq) => pwq.waitHist));
-    const run = combineHistograms(pwqs.map((pwq) => pwq.runHist));
-    row.waitP50 = wait.percentile(0.5);
-    row.waitP99 = wait.percentile(0.99);
-    row.runP50 = run.percentile(0.5);
-    row.runP99 = run.percentile(0.99);
-    rows.push(row);
-  }
+  for (const wq of workqueues) rows.push(monitorRow(wq));
   return rows;
 }
+
+/** wq's wqMonitor() row. */
+function monitorRow(wq: Workqueue): WqMonitorRow {
+  const pwqs = livePwqs(wq);
+  const row: WqMonitorRow = {
+    name: wq.name,
+    total: 0,
+    infl: 0,
+    cpuTime: 0,
+    cpuIntensive: 0,
+    cmWakeup: 0,
+    mayday: 0,
+    rescued: 0,
+    failed: 0,
+    pending: 0,
+    waitP50: 0,
+    waitP99: 0,
+    runP50: 0,
+    runP99: 0,
+  };
+  for (const { stats } of pwqs) {
+    row.total += stats.started;
+    row.infl += stats.started - stats.completed;
+    row.cpuTime += stats.cpuTime;
+    row.cpuIntensive += stats.cpuIntensive;
+    row.cmWakeup += stats.cmWakeup;
+    row.mayday += stats.mayday;
+    row.rescued += stats.rescued;
+    row.failed += stats.failed;
+  }
+  let instances = 0;
+  for (const color of wq.colors) instances += color.count;
+  row.pending = instances - row.infl;
+  const wait = combineHistograms(pwqs.map((pwq) => pwq.waitHist));
+  const run = combineHistograms(pwqs.map((pwq) => pwq.runHist));
+  row.waitP50 = wait.percentile(0.5);
+  row.waitP99 = wait.percentile(0.99);
+  row.runP50 = run.percentile(0.5);
+  row.runP99 = run.percentile(0.99);
+  return row;
+}
+
+/** How many destroyed workqueues' last rows are kept for the monitor agent. */
+const DESTROYED_ROWS = 64;
+/** The last rows of the workqueues destroyed so far (at most DESTROYED_ROWS, oldest first). */
+const destroyed: WqMonitorRow[] = [];
+wqListHooks.released = (wq) => {
+  destroyed.push(monitorRow(wq));
+  if (destroyed.length > DESTROYED_ROWS) destroyed.shift();
+};
 
 export interface WqDumpPool {
   id: number;
@@ -184,10 +196,20 @@ export interface MonitorSource {
   wqMonitor(): WqMonitorRow[];
   wqDump(): WqDump;
   showAllWorkqueues(): string;
+  /** The final rows of the workqueues destroyed so far (the last 64), oldest first. */
+  destroyedRows?(): WqMonitorRow[];
+  /** The names of the system workqueues. */
+  systemNames?(): string[];
 }
 const registryKey = Symbol.for('cmwq.monitorSources');
 const registry = ((globalThis as Record<symbol, unknown>)[registryKey] ??= []) as MonitorSource[];
-registry.push({ wqMonitor, wqDump, showAllWorkqueues });
+registry.push({
+  wqMonitor,
+  wqDump,
+  showAllWorkqueues,
+  destroyedRows: () => [...destroyed],
+  systemNames: () => [...workqueues].filter((wq) => wq.system).map((wq) => wq.name),
+});
 watchdogHooks.stateText = showAllWorkqueues;
 
 /** "func, 3*other, func": runs of one function collapse to N*func, as the kernel prints pending work. */

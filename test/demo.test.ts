@@ -131,6 +131,13 @@ describe('demo', () => {
       lines.slice(timeline).filter((l) => /^\s+\d+\.\d{6} \.\. \d+\.\d{6}\s/.test(l)).length,
       DEDICATED_ITEMS + eventsRuns,
     );
+
+    // It ends with the wqMonitor() table, as `cmwq top` prints it: the dedicated workqueue with its five items.
+    const monitor = indexOf(lines, 'wqMonitor() before rmmod');
+    assert.ok(monitor > timeline);
+    assert.match(lines[monitor + 1], /^\s+name\s+total\s+infl\s+CPUtime/);
+    const last = lines.at(-1)!.trim().split(/\s+/);
+    assert.deepEqual(last.slice(0, 3), [DEDICATED_WQ_NAME, String(DEDICATED_ITEMS), '0']);
   });
 
   it('`cmwq demo --fast` runs to the end and exits by itself with code 0', () => {

@@ -34,7 +34,10 @@ import {
   type WorkEvent,
   workPending,
   WQ_MEM_RECLAIM,
+  wqMonitor,
+  type WqMonitorRow,
 } from '../index.js';
+import { formatMonitor } from './top.js';
 
 export interface DemoOptions {
   /** Divide every delay by FAST_SCALE, so that the whole demo takes about half a second. */
@@ -111,6 +114,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   // Watch cmwq's tracepoints for the summary and the timeline.
   const stats = new Map<string, WqStats>();
   const runs: Run[] = [];
+  let monitorRows: WqMonitorRow[] = [];
   const open = new Map<Work<any>, Run>();
   const statsFor = (wq: string) => {
     let s = stats.get(wq);
@@ -246,6 +250,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     exit(
       `cancelWorkSync(immediate) = ${immediateWasPending} (${immediateWasPending ? 'a pending instance was cancelled' : 'it had finished'})`,
     );
+    // wqMonitor() as `cmwq top` shows it, read while the dedicated workqueue still exists; printed at the end.
+    monitorRows = wqMonitor().filter((r) => r.total > 0 || r.pending > 0 || r.infl > 0);
     await destroyWorkqueue(wq);
     exit(`destroyWorkqueue("${DEDICATED_WQ_NAME}") done`);
     exit('=== Work Queue Demo unloaded ===');
@@ -257,6 +263,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
 
   printSummary(out, stats);
   if (options.timeline === true) printTimeline(out, runs, since());
+  out('');
+  out('wqMonitor() before rmmod (as `cmwq top` shows it; CPUtime in s, waitP99 and runP99 in ms):');
+  for (const line of formatMonitor(monitorRows).trimEnd().split('\n')) out(`  ${line}`);
 }
 
 function printSummary(out: (line: string) => void, stats: Map<string, WqStats>): void {

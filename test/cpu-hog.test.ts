@@ -14,16 +14,14 @@ import {
   workqueueInit,
   wqMonitor,
 } from '../src/index.js';
-import { spin, turn } from './helpers.js';
+import { captureWarnings, spin, turn } from './helpers.js';
 
 workqueueInit({ cpuIntensiveThreshMs: 10 });
 
 test('§6 each synchronous segment over the threshold counts; warnings at the 4th, 5th, 7th and 11th offence', async () => {
-  const warnings: string[] = [];
-  const onWarning = (w: Error) => {
-    if (w.name === 'CmwqWarning' && w.message.includes('hogged CPU')) warnings.push(w.message);
-  };
-  process.on('warning', onWarning);
+  const capture = captureWarnings();
+  const hogWarnings = () =>
+    capture.warnings.filter((w) => w.name === 'CmwqWarning' && w.message.includes('hogged CPU')).map((w) => w.message);
   let published = 0;
   const onHog = () => published++;
   diagnosticsChannel.subscribe('cmwq:workqueue_cpu_intensive', onHog);
@@ -48,13 +46,14 @@ test('§6 each synchronous segment over the threshold counts; warnings at the 4t
     const row = wqMonitor().find((r) => r.name === 'hogs')!;
     assert.equal(row.cpuIntensive, 12, 'every 60 ms segment counted, no fast one');
     assert.equal(published, 12);
+    const warnings = hogWarnings();
     assert.deepEqual(
       warnings.map((m) => Number(/ (\d+) times/.exec(m)![1])),
       [4, 5, 7, 11],
     );
     assert.match(warnings[0], /^workqueue: hogger hogged CPU for >10000us 4 times, consider switching to WQ_UNBOUND$/);
   } finally {
-    process.off('warning', onWarning);
+    await capture.stop();
     diagnosticsChannel.unsubscribe('cmwq:workqueue_cpu_intensive', onHog);
     await destroyWorkqueue(wq);
   }

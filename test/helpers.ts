@@ -183,14 +183,33 @@ export function runNode(
   });
 }
 
-/** Runs fn with the process warnings emitted meanwhile collected in the array it is given. */
-export async function withWarnings(fn: (warnings: Error[]) => Promise<void>): Promise<void> {
+/**
+ * Captures the process warnings emitted from now on: they are collected in `warnings` and not printed (Node's own
+ * printer, a 'warning' listener, is set aside until stop()), so that expected warnings do not look like failures.
+ */
+export function captureWarnings(): { warnings: Error[]; stop: () => Promise<void> } {
   const warnings: Error[] = [];
+  const printers = process.listeners('warning');
+  for (const printer of printers) process.off('warning', printer);
   const onWarning = (w: Error) => warnings.push(w);
   process.on('warning', onWarning);
+  return {
+    warnings,
+    async stop() {
+      // A warning is emitted on the next tick: let those emitted last arrive here first.
+      await new Promise((resolve) => setImmediate(resolve));
+      process.off('warning', onWarning);
+      for (const printer of printers) process.on('warning', printer);
+    },
+  };
+}
+
+/** Runs fn with the process warnings emitted meanwhile collected (not printed) in the array it is given. */
+export async function withWarnings(fn: (warnings: Error[]) => Promise<void>): Promise<void> {
+  const capture = captureWarnings();
   try {
-    await fn(warnings);
+    await fn(capture.warnings);
   } finally {
-    process.off('warning', onWarning);
+    await capture.stop();
   }
 }

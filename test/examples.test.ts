@@ -260,6 +260,7 @@ test('cpu-heavy: module works on an unbound workqueue run off the main thread, 2
     /monitor +cpuTime \d+ ms/,
     /monitor +cpuIntensive 4: runs over 10 ms/,
     /main +workOnCpu\(1, checksum, 1 MiB\) = 0x20207789$/, // Adler-32 of the bytes, as zlib computes it
+    /main +workOnWorkqueue\(crunch, checksum, 1 MiB\) = 0x20207789$/, // the same, on the unbound pool's threads
     /main +workqueue "crunch" destroyed/,
   ]);
   // Replay the tracepoint lines: each job starts once, then ends once; starts in FIFO order; never more than two

@@ -26,7 +26,9 @@
  *   cpuIntensive, which counts the long runs on threads too (without the "hogged CPU" warning: the work already
  *   is where the kernel would send it).
  *
- * Last, workOnCpu(1, workFunc(url, 'checksum'), bytes) runs one function on CPU 1's thread and returns its result.
+ * Last, a result back: workOnWorkqueue(crunchWq, workFunc(url, 'checksum'), bytes) runs one function on the
+ * workqueue's pool threads and resolves with what it returns (as piscina's run() does); workOnCpu(1, ...) does the
+ * same on CPU 1's thread.
  *
  * Run: npm run build && node dist/examples/cpu-heavy/index.js [--short]
  */
@@ -41,6 +43,7 @@ import {
   Work,
   workFunc,
   workOnCpu,
+  workOnWorkqueue,
   wqMonitor,
   WQ_UNBOUND,
   type WorkEvent,
@@ -144,6 +147,8 @@ const cpu = Math.min(1, availableParallelism() - 1);
 const bytes = new Uint8Array(1 << 20).map((_, i) => (i * 31) & 0xff);
 const sum = await workOnCpu<Uint8Array, number>(cpu, workFunc(CRUNCH_MODULE, 'checksum'), bytes);
 log('main', `workOnCpu(${cpu}, checksum, 1 MiB) = 0x${sum.toString(16).padStart(8, '0')}`);
+const pooled = await workOnWorkqueue<Uint8Array, number>(crunchWq, workFunc(CRUNCH_MODULE, 'checksum'), bytes);
+log('main', `workOnWorkqueue(crunch, checksum, 1 MiB) = 0x${pooled.toString(16).padStart(8, '0')}`);
 
 await destroyWorkqueue(crunchWq);
 log('main', 'workqueue "crunch" destroyed; its threads end and the process exits');

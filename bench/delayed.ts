@@ -1,5 +1,5 @@
 /**
- * Scenario 3 — delayed work (SPEC §7): cmwq's timer base against Node's setTimeout.
+ * Scenario 3 — delayed work (§7): cmwq's timer base against Node's setTimeout.
  *
  *  a. Arm then cancel 1,000,000 delayed works with random delays in 1..60000 ms (the same seeded delays for
  *     everyone): queueDelayedWork + cancelDelayedWork on DelayedWork objects made beforehand ("arm+cancel"), and
@@ -315,7 +315,7 @@ async function lateness(report: ScenarioReport, wq: ReturnType<typeof allocWorkq
   }
   const p99 = report.figures[`lateness.${CM}.p99`];
   check(report, {
-    label: `delayed: cmwq lateness p99, ${LATE_N.toLocaleString('en-US')} items over ${LATE_SPREAD} ms (SPEC §3.7)`,
+    label: `delayed: cmwq lateness p99, ${LATE_N.toLocaleString('en-US')} items over ${LATE_SPREAD} ms (§3.7)`,
     value: p99,
     shown: fmtMs(p99, 2),
     target: '<= 2 ms',

@@ -8,7 +8,7 @@ export const now = (): number => performance.now();
 
 /**
  * CMWQ_BENCH_SCALE (default 1) multiplies every item count: a quick smoke run is CMWQ_BENCH_SCALE=0.01. Figures
- * against SPEC targets are only meaningful at 1.
+ * against the targets are only meaningful at 1.
  */
 export const SCALE = Number(process.env.CMWQ_BENCH_SCALE ?? 1);
 export function scaled(n: number): number {
@@ -229,7 +229,7 @@ export interface Check {
   value: number;
   /** Printed form of the value, e.g. "1.62x". */
   shown: string;
-  /** The SPEC target, e.g. ">= 1.5x". */
+  /** The target (docs/guarantees.md §7), e.g. ">= 1.5x". */
   target: string;
   holds: boolean;
 }
@@ -245,10 +245,10 @@ export function newReport(scenario: string): ScenarioReport {
   return { scenario, figures: {}, checks: [] };
 }
 
-/** Records a check against a SPEC target and prints its verdict line. */
+/** Records a check against a target and prints its verdict line. */
 export function check(report: ScenarioReport, c: Check): void {
   report.checks.push(c);
-  console.log(`   -> ${c.label}: ${c.shown} (SPEC target ${c.target}): ${c.holds ? 'HOLDS' : 'MISSED'}`);
+  console.log(`   -> ${c.label}: ${c.shown} (target ${c.target}): ${c.holds ? 'HOLDS' : 'MISSED'}`);
 }
 
 /** check() for a speed ratio that must reach `min`: shown as "1.62x" against the target ">= 1.5x". */
@@ -259,7 +259,7 @@ export function checkAtLeast(report: ScenarioReport, label: string, ratio: numbe
 // ---- the hand-written floor ----
 
 /**
- * The minimal concurrency-limited queue the SPEC compares against: a growable array with a head index, drained
+ * The minimal concurrency-limited queue the targets compare against: a growable array with a head index, drained
  * in a loop from a microtask (so that, like cmwq, pushing never runs a task synchronously). A task that returns a
  * promise holds one of `limit` slots until it settles. No per-item allocation besides the array slot.
  */

@@ -1,5 +1,5 @@
 /**
- * Scenario 4 — memory (SPEC §7): 1,000,000 pending work items (queued, not yet run). Heap used after a full GC,
+ * Scenario 4 — memory (§7): 1,000,000 pending work items (queued, not yet run). Heap used after a full GC,
  * read before and after; the difference per item is each queue's own overhead:
  *   cmwq      new Work(fn) x 1,000,000 (the Work object is cmwq's item), then queueWork() each; read before the
  *             microtask that would start running them (global.gc() is synchronous). Split into the Work object
@@ -160,7 +160,7 @@ export async function run(): Promise<ScenarioReport> {
   report.figures['cmwq.workObjectBytesPerItem'] = work;
   console.log(
     `   -> memory: ${N.toLocaleString('en-US')} pending cmwq items fit: ${((cm * N) / 2 ** 20).toFixed(0)} MiB of heap ` +
-      `(${fmtBytes(cm)}/item, ${fmtX(cm / fq)} fastq's). SPEC target: fit, overhead printed: HOLDS`,
+      `(${fmtBytes(cm)}/item, ${fmtX(cm / fq)} fastq's). target: fit, overhead printed: HOLDS`,
   );
   report.checks.push({
     label: `memory: cmwq bytes per pending item (fastq: ${fq.toFixed(0)} B)`,

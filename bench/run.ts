@@ -4,7 +4,7 @@
  * Each scenario runs in a child process of its own (same Node flags), with cmwq and its peers alternating inside
  * it, so that no scenario inherits another's heap or process-wide state (cmwq's async handlers, for one, turn on
  * AsyncLocalStorage's promise hooks for the rest of the process on Node 20). The parent collects each scenario's
- * figures and prints the summary of SPEC targets; --json writes them to a file.
+ * figures and prints the summary of the targets of docs/guarantees.md §7; --json writes them to a file.
  */
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const reports: ScenarioReport[] = [];
   for (const name of selected) reports.push(await runChild(name));
 
-  console.log('\n== Summary: SPEC §7 targets ==');
+  console.log('\n== Summary: targets (docs/guarantees.md §7) ==');
   printTable(
     ['check', 'measured', 'target', 'verdict'],
     reports.flatMap((r) => r.checks.map((c) => [c.label, c.shown, c.target, c.holds ? 'holds' : 'MISSED'])),

@@ -1,5 +1,5 @@
 /**
- * Scenario 2 — sleeping work (SPEC §7): 10,000 handlers that each await a 1 ms setTimeout, at most 64 in flight.
+ * Scenario 2 — sleeping work (§7): 10,000 handlers that each await a 1 ms setTimeout, at most 64 in flight.
  * The arithmetic ideal is 10000 / 64 * 1 ms = 156 ms; Node's 1 ms timers alone cost some 15% over it, so the
  * reference is a minimal hand-written concurrency-limited queue doing the same (FloorQueue, limit 64).
  *

@@ -1,5 +1,5 @@
 /**
- * Scenario — worker threads (SPEC §7, "thread dispatch" and "mixed load"): cmwq's module works on an unbound pool
+ * Scenario — worker threads (§7, "thread dispatch" and "mixed load"): cmwq's module works on an unbound pool
  * of 2 threads against the worker-thread pools people use for this (piscina, tinypool, workerpool, poolifier), every
  * pool with exactly 2 threads, and against hand-written postMessage to 2 plain worker_threads (the floor any pool
  * built on postMessage pays). Four parts:
@@ -93,7 +93,7 @@ const SPIN_MS = 20;
 const CPU_N = Math.max(THREADS, Math.round(scaled(64) / THREADS) * THREADS);
 const CPU_IDEAL_MS = (CPU_N * SPIN_MS) / THREADS;
 const CPU_OPTS: RoundsOptions = { runs: 5, warmup: 1 };
-/** The peers beyond piscina are run 3 times in (c): they are there for context, not for a SPEC target. */
+/** The peers beyond piscina are run 3 times in (c): they are there for context, not for a target. */
 const CPU_PEER_RUNS = 3;
 // (d)
 const HOGS = scaled(16);

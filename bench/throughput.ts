@@ -1,5 +1,5 @@
 /**
- * Scenario 1 — queue-to-execute throughput (SPEC §7): 1,000,000 tiny items through one queue, on one thread,
+ * Scenario 1 — queue-to-execute throughput (§7): 1,000,000 tiny items through one queue, on one thread,
  * with synchronous handlers and with async handlers (`async` functions that just return).
  *
  * Every contender is timed from its first enqueue until it reports that everything has run; each handler bumps

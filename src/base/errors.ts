@@ -1,5 +1,5 @@
 /**
- * Errors. Every error cmwq throws is a WorkqueueError with a stable `code` (SPEC §5). Misuse is thrown
+ * Errors. Every error cmwq throws is a WorkqueueError with a stable `code` (§5). Misuse is thrown
  * synchronously, at the call that made the mistake, before anything is queued or changed.
  */
 

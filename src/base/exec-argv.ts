@@ -1,7 +1,7 @@
 /**
  * The Node flags a thread cmwq starts inherits: the process's own (loaders such as --import tsx,
  * --experimental-strip-types, ...) minus those that only make sense for the main script and would make a worker
- * fail to start: -e/--eval, -p/--print (and the code they take) and --input-type (SPEC §1).
+ * fail to start: -e/--eval, -p/--print (and the code they take) and --input-type (§1).
  */
 import { Worker as Thread, type WorkerOptions } from 'node:worker_threads';
 

@@ -9,7 +9,7 @@
  *
  * The run loop starts in a microtask after the first item is queued (queueing never runs a handler
  * synchronously) and holds the loop for at most RUN_BUDGET_MS before it yields with setImmediate, so timers and
- * I/O keep running while a million items drain (SPEC §3.20). The clock is read every CHECK_EVERY items, or after
+ * I/O keep running while a million items drain (§3.20). The clock is read every CHECK_EVERY items, or after
  * every item once items are slow, so the budget costs the hot path almost nothing.
  */
 import { performance } from 'node:perf_hooks';

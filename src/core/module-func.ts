@@ -1,5 +1,5 @@
 /**
- * Module functions: a work function named by module specifier and export name (SPEC §2), which any thread can
+ * Module functions: a work function named by module specifier and export name (§2), which any thread can
  * import and call, where a JS function can only run on the thread that made it.
  *
  * workFunc() returns an ordinary function (so it goes wherever a work function goes) that carries its module

@@ -1,7 +1,7 @@
 /**
  * Payloads: the copy of a module work's data that crosses to another thread.
  *
- * SPEC §2: the data is structured-cloned at queue time, so that data that cannot cross fails the queue call
+ * §2: the data is structured-cloned at queue time, so that data that cannot cross fails the queue call
  * (ERR_WQ_DATA_CLONE, nothing queued) and later changes to work.data do not reach the pending instance. The copy
  * waits in a side table until the item is dispatched (or cancelled); primitives need no copy. Buffers listed in
  * work.transfer are moved, not copied: they are detached from the caller at queue time.

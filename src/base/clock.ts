@@ -5,13 +5,34 @@
  */
 import { performance } from 'node:perf_hooks';
 
+/** Whatever a {@link Clock}'s setTimer() returns; only the same clock's clearTimer() looks inside. */
 export type TimerHandle = unknown;
 
+/**
+ * The time source delayed work and idle-thread culling are measured on. cmwq uses performance.now() and Node timers
+ * unless {@link workqueueInit} is given another clock, normally a {@link ManualClock} in tests.
+ */
 export interface Clock {
-  /** Milliseconds on a monotonic scale (any origin). */
+  /**
+   * The current time.
+   *
+   * @returns Milliseconds on a monotonic scale (any origin; fractions allowed).
+   */
   now(): number;
-  /** Calls cb once after at least ms milliseconds. A timer with ref false never keeps the process alive. */
+  /**
+   * Calls cb once after at least ms milliseconds.
+   *
+   * @param cb - What to call when the timer fires.
+   * @param ms - The delay in milliseconds (0 or more).
+   * @param ref - Whether the timer keeps the process alive; cmwq passes false when nothing else is pending.
+   * @returns A handle for clearTimer().
+   */
   setTimer(cb: () => void, ms: number, ref: boolean): TimerHandle;
+  /**
+   * Cancels a timer that has not fired; does nothing for one that has fired or been cleared.
+   *
+   * @param handle - What setTimer() returned.
+   */
   clearTimer(handle: TimerHandle): void;
 }
 
@@ -38,28 +59,58 @@ interface ManualTimer {
 }
 
 /**
- * A clock that moves only when told to. advance(ms) fires every timer that falls due, in time order, each at its
- * own instant; tick(ms) does the same and then lets queued work run (one macrotask turn).
+ * A clock that moves only when told to, for tests: delays become exact and no test sleeps. advance(ms) fires every
+ * timer that falls due, in time order, each at its own instant; tick(ms) does the same and then lets queued work
+ * run (one macrotask turn). Install it with {@link workqueueInit} before queueing anything.
+ *
+ * @example
+ * ```ts
+ * const clock = new ManualClock();
+ * workqueueInit({ clock });
+ * const dwork = new DelayedWork(() => console.log('fired'));
+ * queueDelayedWork(systemWq, dwork, 100);
+ * await clock.tick(99); // nothing yet
+ * await clock.tick(1); // prints "fired"
+ * ```
  */
 export class ManualClock implements Clock {
   private time: number;
   private seq = 0;
   private timers: ManualTimer[] = [];
 
+  /**
+   * Makes a clock standing still at start.
+   *
+   * @param start - The time now() reports until the clock is moved, in milliseconds.
+   */
   constructor(start = 0) {
     this.time = start;
   }
 
+  /** @returns The clock's time: start plus every advance() so far, in milliseconds. */
   now(): number {
     return this.time;
   }
 
+  /**
+   * Arms a timer that fires when the clock has been moved past now() + ms (at least 1 ms later, as Node timers).
+   *
+   * @param cb - What to call when the timer fires.
+   * @param ms - The delay in milliseconds.
+   * @param ref - Whether a real timer would keep the process alive (counted in refedTimers).
+   * @returns A handle for clearTimer().
+   */
   setTimer(cb: () => void, ms: number, ref: boolean): TimerHandle {
     const t: ManualTimer = { at: this.time + Math.max(ms, 1), seq: this.seq++, cb, ref };
     this.timers.push(t);
     return t;
   }
 
+  /**
+   * Disarms a timer that has not fired.
+   *
+   * @param handle - What setTimer() returned; a fired or cleared one is ignored.
+   */
   clearTimer(handle: TimerHandle): void {
     const i = this.timers.indexOf(handle as ManualTimer);
     if (i >= 0) this.timers.splice(i, 1);
@@ -75,6 +126,13 @@ export class ManualClock implements Clock {
     return this.timers.filter((t) => t.ref).length;
   }
 
+  /**
+   * Moves the clock forward, firing every timer that falls due on the way, earliest first (in arming order among
+   * equals), with now() set to each timer's own time while its callback runs. Timers armed by a callback fire too
+   * if they fall due within the same advance. Work the timers queued has not run yet when it returns.
+   *
+   * @param ms - How far to move, in milliseconds.
+   */
   advance(ms: number): void {
     const end = this.time + ms;
     for (;;) {
@@ -90,7 +148,12 @@ export class ManualClock implements Clock {
     this.time = end;
   }
 
-  /** advance(ms), then wait one macrotask turn so that the work it queued runs (async handlers may need more). */
+  /**
+   * advance(ms), then waits one macrotask turn so that the work it queued runs (async handlers may need more).
+   *
+   * @param ms - How far to move, in milliseconds; 0 (the default) just lets queued work run.
+   * @returns A promise that resolves after that turn.
+   */
   async tick(ms = 0): Promise<void> {
     this.advance(ms);
     await new Promise<void>((resolve) => setImmediate(resolve));

@@ -7,6 +7,7 @@ import { startThread } from './exec-argv.js';
 import { type Clock, realClock } from './clock.js';
 import { describe, invalidArg } from './errors.js';
 
+/** What {@link workqueueInit} may configure; every field is optional and keeps its current value when left out. */
 export interface WorkqueueInitOptions {
   /** CPUs (event loops): CPU 0 is this thread, 1..nrCpus-1 worker threads. Default os.availableParallelism(). */
   nrCpus?: number;
@@ -26,6 +27,10 @@ export interface WorkqueueInitOptions {
   /**
    * Starts the worker threads cmwq runs on (CPUs 1..nrCpus-1, unbound pools, rescuers): `new Worker(url, options)`
    * with the process's flags by default. Tests inject a failing one to exercise the rescuer.
+   *
+   * @param url - The thread's entry module.
+   * @param options - The worker_threads options cmwq chose (workerData, resourceLimits, execArgv, ...).
+   * @returns The started thread.
    */
   startThread?: (url: URL, options: WorkerOptions) => NodeThread;
 }
@@ -80,8 +85,21 @@ export const reconfigureHooks: (() => void)[] = [];
 export const busyProbe: { busy: () => boolean } = { busy: () => false };
 
 /**
- * Configures cmwq. Optional: defaults apply without it. Call it before queueing anything; calling it while work
- * is queued, running or armed throws ERR_WQ_INVALID_ARG (the clock cannot change under armed timers).
+ * Configures cmwq. Optional: defaults apply without it. Call it before queueing anything (the clock, for one,
+ * cannot change under armed timers); it may be called again once everything is idle, and each call changes only
+ * the options it is given.
+ *
+ * @param options - The settings to change; see {@link WorkqueueInitOptions} for each one and its default.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if options is not an object, an option has the wrong type or
+ *   range (nrCpus not an integer >= 1, a negative threshold, a clock without now/setTimer/clearTimer), or work is
+ *   queued, running or armed. Nothing is changed then.
+ *
+ * @example
+ * ```ts
+ * // A test: two CPUs, no watchdog, and time that moves only when the test says so.
+ * const clock = new ManualClock();
+ * workqueueInit({ nrCpus: 2, watchdogThreshS: 0, clock });
+ * ```
  */
 export function workqueueInit(options: WorkqueueInitOptions = {}): void {
   if (options === null || typeof options !== 'object')

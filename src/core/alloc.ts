@@ -95,8 +95,30 @@ export function allocWorkqueueInternal(
 }
 
 /**
- * Allocates a workqueue. flags are WQ_* bits; maxActive 0 means WQ_DFL_ACTIVE (per CPU for a per-CPU workqueue,
- * for the whole process for an unbound one). Invalid combinations throw ERR_WQ_INVALID_ARG.
+ * Allocates a workqueue (the kernel's alloc_workqueue). Without {@link WQ_UNBOUND} it is per-CPU: items run on
+ * the CPU (event loop) they are queued on, with concurrency management: a handler that awaits lets the next item
+ * start. Its pools and workers are made when work is first queued.
+ *
+ * @param name - A non-empty name, shown in reports, warnings and tracepoints (not required to be unique).
+ * @param flags - WQ_* bits ({@link WQ_UNBOUND}, {@link WQ_HIGHPRI}, {@link WQ_FREEZABLE}, {@link WQ_MEM_RECLAIM},
+ *   {@link WQ_BH}, ...), 0 for none.
+ * @param maxActive - The most items in flight at once (running or asleep): per CPU for a per-CPU workqueue, in
+ *   the whole process for an unbound one. Items over it wait inactive and start in queueing order. 0 means
+ *   {@link WQ_DFL_ACTIVE}; above {@link WQ_MAX_ACTIVE} it is clamped, with a `CmwqWarning`.
+ * @param attrs - `onError`, and for an unbound workqueue its pool attributes; see {@link WorkqueueAttrs}.
+ * @returns The new workqueue.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for an empty name, unknown flags, WQ_BH with anything but
+ *   WQ_HIGHPRI or with a maxActive other than 0, a maxActive that is not a non-negative integer, unknown or
+ *   invalid attributes, pool attributes on a per-CPU workqueue, or the ordered bit (use allocOrderedWorkqueue()).
+ *
+ * @example
+ * ```ts
+ * // At most four downloads in flight; the rest wait their turn, FIFO.
+ * const downloads = allocWorkqueue('downloads', 0, 4, {
+ *   onError: (error, work) => console.error(`${work.funcName} failed`, error),
+ * });
+ * queueWork(downloads, new Work(async (work) => save(await fetch(work.data)), url));
+ * ```
  */
 export function allocWorkqueue(name: string, flags = 0, maxActive = 0, attrs?: WorkqueueAttrs): Workqueue {
   if (Number.isInteger(flags) && (flags & __WQ_ORDERED) !== 0)
@@ -104,7 +126,25 @@ export function allocWorkqueue(name: string, flags = 0, maxActive = 0, attrs?: W
   return allocWorkqueueInternal(name, flags, maxActive, attrs, false);
 }
 
-/** Allocates an ordered workqueue: unbound, one item at a time, in queueing order. */
+/**
+ * Allocates an ordered workqueue (the kernel's alloc_ordered_workqueue): unbound, max_active 1, running one item
+ * at a time, strictly in queueing order, whichever thread queued them. Its max_active cannot be changed.
+ *
+ * @param name - A non-empty name, shown in reports, warnings and tracepoints.
+ * @param flags - WQ_* bits besides WQ_UNBOUND, which is implied (e.g. {@link WQ_FREEZABLE},
+ *   {@link WQ_MEM_RECLAIM}); never {@link WQ_BH}.
+ * @param attrs - `onError` and pool attributes; see {@link WorkqueueAttrs}.
+ * @returns The new workqueue.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for an empty name, unknown flags or WQ_BH, or invalid
+ *   attributes.
+ *
+ * @example
+ * ```ts
+ * const journal = allocOrderedWorkqueue('journal');
+ * for (const entry of entries) queueWork(journal, new Work((work) => append(work.data), entry));
+ * await flushWorkqueue(journal); // appended one at a time, in this order
+ * ```
+ */
 export function allocOrderedWorkqueue(name: string, flags = 0, attrs?: WorkqueueAttrs): Workqueue {
   if (!Number.isInteger(flags) || flags < 0 || (flags & ~WQ_USER_FLAGS) !== 0)
     invalidArg(`invalid workqueue flags ${describe(flags)}`);
@@ -112,7 +152,17 @@ export function allocOrderedWorkqueue(name: string, flags = 0, attrs?: Workqueue
   return allocWorkqueueInternal(name, flags | WQ_UNBOUND | __WQ_ORDERED, 1, attrs, false);
 }
 
-/** Sets max_active (0 means WQ_DFL_ACTIVE); raising it activates waiting items at once. */
+/**
+ * Changes a workqueue's max_active. Raising it activates waiting (inactive) items at once, oldest first; lowering
+ * it lets the items in flight finish and holds back the next ones until the count is under the new limit.
+ * minActive is lowered with it if it would exceed it.
+ *
+ * @param wq - The workqueue; not an ordered or WQ_BH one.
+ * @param maxActive - The new limit: 0 means {@link WQ_DFL_ACTIVE}; above {@link WQ_MAX_ACTIVE} it is clamped
+ *   with a `CmwqWarning`.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a workqueue, is ordered or WQ_BH, or maxActive
+ *   is not a non-negative integer; `ERR_WQ_DESTROYED` if wq has been destroyed.
+ */
 export function workqueueSetMaxActive(wq: Workqueue, maxActive: number): void {
   checkWorkqueue(wq);
   checkAlive(wq, 'workqueueSetMaxActive');
@@ -123,7 +173,16 @@ export function workqueueSetMaxActive(wq: Workqueue, maxActive: number): void {
   for (const pwq of wq.pwqs) if (pwq !== undefined) pwq.setMaxActive(wq.effectiveMaxActive);
 }
 
-/** Sets min_active of an unbound workqueue (kept for the kernel's API; one event loop has one node). */
+/**
+ * Sets min_active of an unbound workqueue. Kept for the kernel's API: min_active guarantees each NUMA node some
+ * concurrency, and a process here is a single node, so the value is recorded (and reported by {@link wqDump})
+ * but changes no scheduling.
+ *
+ * @param wq - A non-ordered unbound workqueue.
+ * @param minActive - A non-negative integer; values above wq's maxActive are lowered to it.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a workqueue, is per-CPU or ordered, or
+ *   minActive is not a non-negative integer; `ERR_WQ_DESTROYED` if wq has been destroyed.
+ */
 export function workqueueSetMinActive(wq: Workqueue, minActive: number): void {
   checkWorkqueue(wq);
   checkAlive(wq, 'workqueueSetMinActive');
@@ -134,8 +193,15 @@ export function workqueueSetMinActive(wq: Workqueue, minActive: number): void {
 }
 
 /**
- * Replaces a workqueue's attributes. onError may change on any workqueue; pool attributes on unbound ones only,
- * which moves the workqueue to the pool for the new attributes (active items finish where they are).
+ * Replaces a workqueue's attributes as a whole (attributes left out return to their defaults). onError may change
+ * on any workqueue; pool attributes on unbound ones only: new pool attributes move the workqueue to the pool for
+ * them (shared with other workqueues of equal attributes), and items already active finish where they are.
+ *
+ * @param wq - The workqueue.
+ * @param attrs - The new attributes; see {@link WorkqueueAttrs}.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a workqueue, attrs is not an object or holds an
+ *   unknown or invalid attribute, or a pool attribute is given for a per-CPU workqueue; `ERR_WQ_DESTROYED` if wq
+ *   has been destroyed. Nothing changes then.
  */
 export function applyWorkqueueAttrs(wq: Workqueue, attrs: WorkqueueAttrs): void {
   checkWorkqueue(wq);
@@ -155,7 +221,16 @@ export function applyWorkqueueAttrs(wq: Workqueue, attrs: WorkqueueAttrs): void 
   }
 }
 
-/** Whether cpu's pool workqueue of wq has items waiting over max_active. cpu -1 means this CPU. */
+/**
+ * Whether wq is congested on a CPU: items wait there, inactive, because max_active items are in flight. A hint for
+ * callers that would rather not add more; nothing is changed.
+ *
+ * @param cpu - The CPU, or -1 ({@link WORK_CPU_UNBOUND}) for the caller's own; ignored for an unbound workqueue,
+ *   which has one limit for the whole process.
+ * @param wq - The workqueue.
+ * @returns true if items are waiting over max_active.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a workqueue or cpu is not an integer >= -1.
+ */
 export function workqueueCongested(cpu: number, wq: Workqueue): boolean {
   checkWorkqueue(wq);
   if (!Number.isInteger(cpu) || cpu < -1) invalidArg(`cpu must be an integer >= -1, got ${describe(cpu)}`);
@@ -176,11 +251,24 @@ function releaseWorkqueue(wq: Workqueue): Promise<void> {
 }
 
 /**
- * Destroys a workqueue: fires its armed delayed works at once (each at most DESTROY_MAX_FIRES times: one that
- * keeps re-arming itself is then cancelled, with a CmwqWarning), drains it, and releases it. Queueing on it from
- * outside fails meanwhile (ERR_WQ_DRAINING) and afterwards (ERR_WQ_DESTROYED). Resolves once the threads it no
- * longer needs (its rescuer, its unbound pool's if it was the last user) have exited. System workqueues are not
- * destroyable.
+ * Destroys a workqueue: fires its armed delayed works at once (nothing armed is lost; a delayed work that keeps
+ * re-arming itself is fired at most 10 times, then cancelled with a `CmwqWarning`), drains it (its handlers may
+ * still queue on it, as in {@link drainWorkqueue}), and releases it. Queueing on it from outside fails
+ * meanwhile (`ERR_WQ_DRAINING`) and afterwards (`ERR_WQ_DESTROYED`).
+ *
+ * @param wq - The workqueue; not a system workqueue.
+ * @returns A promise that resolves once every item has finished and the threads wq no longer needs (its
+ *   rescuer; its unbound pool's, if it was the pool's last user) have exited.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a workqueue or is a system workqueue;
+ *   `ERR_WQ_DESTROYED` if it is destroyed or being destroyed already; `ERR_WQ_DEADLOCK` if called from one of wq's
+ *   own handlers (it would wait for itself).
+ *
+ * @example
+ * ```ts
+ * const wq = allocWorkqueue('import');
+ * queueWork(wq, new Work(importBatch));
+ * await destroyWorkqueue(wq); // importBatch ran, and wq is gone
+ * ```
  */
 export function destroyWorkqueue(wq: Workqueue): Promise<void> {
   checkWorkqueue(wq);

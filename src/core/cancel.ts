@@ -30,15 +30,37 @@ function disable(work: Work<any>): void {
   work._disable++;
 }
 
-/** Cancels a pending instance (an armed timer included). Never waits. Returns whether it was pending. */
+/**
+ * Takes back work's pending instance, wherever it waits (an armed timer, an inactive list, a worklist), so that it
+ * does not run (the kernel's cancel_work). Never waits: a handler already running goes on; use
+ * {@link cancelWorkSync} to wait for it too. The work stays enabled and may be queued again at once.
+ *
+ * @param work - The work item (a DelayedWork too).
+ * @returns true if an instance was pending (and now will not run), false if there was none.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work.
+ */
 export function cancelWork(work: Work<any>): boolean {
   checkWork(work);
   return grabPending(work);
 }
 
 /**
- * Cancels a pending instance and waits for a running one to end; meanwhile queueing the work fails. Afterwards
- * the work is idle and may be queued again. Resolves with whether it was pending.
+ * Cancels work's pending instance and waits for a running one to end (the kernel's cancel_work_sync). While it
+ * waits, every queue call on the work returns false, so a handler that re-queues itself cannot slip through; the
+ * running instance's `work.signal` is aborted, for a handler that wants to stop early. Once it resolves the work
+ * is neither pending nor running, and may be queued again.
+ *
+ * @param work - The work item (a DelayedWork too).
+ * @returns A promise that resolves with whether an instance was pending, once no instance is running.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work or is already disabled 65535 deep;
+ *   `ERR_WQ_DEADLOCK` if called from work's own handler (it would wait for itself).
+ *
+ * @example
+ * ```ts
+ * // Shutdown: stop a self-re-queueing work and be sure it is not running afterwards.
+ * await cancelWorkSync(poller);
+ * closeConnection(); // poller's handler cannot be using it now
+ * ```
  */
 export function cancelWorkSync(work: Work<any>): Promise<boolean> {
   checkWork(work);
@@ -57,14 +79,30 @@ export function cancelWorkSync(work: Work<any>): Promise<boolean> {
   });
 }
 
-/** Disables work (nesting up to 65535 deep) and cancels its pending instance. Returns whether it was pending. */
+/**
+ * Disables work and cancels its pending instance (the kernel's disable_work): until it is enabled again every queue
+ * call on it returns false. Disabling nests: it takes as many {@link enableWork} calls as disableWork calls. Never
+ * waits for a running handler (see {@link disableWorkSync}).
+ *
+ * @param work - The work item (a DelayedWork too).
+ * @returns true if an instance was pending (and now will not run), false if there was none.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work, or is disabled 65535 deep already.
+ */
 export function disableWork(work: Work<any>): boolean {
   checkWork(work);
   disable(work);
   return grabPending(work);
 }
 
-/** disableWork(), then waits for a running instance to end. Resolves with whether it was pending. */
+/**
+ * {@link disableWork}, then waits for a running instance to end (the kernel's disable_work_sync); the running
+ * instance's `work.signal` is aborted. The work stays disabled afterwards.
+ *
+ * @param work - The work item (a DelayedWork too).
+ * @returns A promise that resolves with whether an instance was pending, once no instance is running.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work or is disabled 65535 deep already;
+ *   `ERR_WQ_DEADLOCK` if called from work's own handler.
+ */
 export function disableWorkSync(work: Work<any>): Promise<boolean> {
   checkWork(work);
   checkNotSelf(work, 'disableWorkSync');
@@ -74,14 +112,36 @@ export function disableWorkSync(work: Work<any>): Promise<boolean> {
   return running === null ? Promise.resolve(wasPending) : running.then(() => wasPending);
 }
 
-/** Undoes one disableWork(). Returns true when the work is enabled again (the depth reached 0). */
+/**
+ * Undoes one {@link disableWork} (the kernel's enable_work). Nothing is queued: queue the work again if it is
+ * needed, or use {@link enableAndQueueWork}.
+ *
+ * @param work - The work item (a DelayedWork too).
+ * @returns true if the work is enabled now (the depth reached 0), false if it is still disabled.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work or is not disabled.
+ */
 export function enableWork(work: Work<any>): boolean {
   checkWork(work);
   if (work._disable === 0) invalidArg(`enableWork: ${work.funcName} is not disabled`);
   return --work._disable === 0;
 }
 
-/** enableWork(), and queueWork() if that enabled it. Returns whether it queued. */
+/**
+ * {@link enableWork}, and {@link queueWork} on wq if that enabled it (the kernel's enable_and_queue_work).
+ *
+ * @param wq - The workqueue to queue it on.
+ * @param work - The work item.
+ * @returns true if work is enabled now and was queued, false if it is still disabled (nothing queued).
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq or work is not what it should be, or work is not
+ *   disabled; as {@link queueWork} otherwise, in which case work stays disabled (one deep), as it was.
+ *
+ * @example
+ * ```ts
+ * disableWork(refresh); // refresh cannot be queued while the cache is rebuilt
+ * rebuildCache();
+ * enableAndQueueWork(systemWq, refresh); // enabled, and one refresh queued
+ * ```
+ */
 export function enableAndQueueWork(wq: Workqueue, work: Work<any>): boolean {
   checkWorkqueue(wq);
   checkWork(work);
@@ -101,26 +161,65 @@ export function enableAndQueueWork(wq: Workqueue, work: Work<any>): boolean {
   return true;
 }
 
+/**
+ * {@link cancelWork} for a DelayedWork (the kernel's cancel_delayed_work): disarms its timer, or takes it off
+ * the workqueue if the timer had fired. Never waits.
+ *
+ * @param dwork - The delayed work.
+ * @returns true if an instance was pending (armed or queued), false if there was none.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if dwork is not a DelayedWork.
+ */
 export function cancelDelayedWork(dwork: DelayedWork<any>): boolean {
   checkDelayedWork(dwork);
   return cancelWork(dwork);
 }
 
+/**
+ * {@link cancelWorkSync} for a DelayedWork (the kernel's cancel_delayed_work_sync): disarms or dequeues it and
+ * waits for a running instance; meanwhile re-arming it fails (returns false).
+ *
+ * @param dwork - The delayed work.
+ * @returns A promise that resolves with whether an instance was pending, once no instance is running.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if dwork is not a DelayedWork or is disabled 65535 deep;
+ *   `ERR_WQ_DEADLOCK` if called from dwork's own handler.
+ */
 export function cancelDelayedWorkSync(dwork: DelayedWork<any>): Promise<boolean> {
   checkDelayedWork(dwork);
   return cancelWorkSync(dwork);
 }
 
+/**
+ * {@link disableWork} for a DelayedWork (the kernel's disable_delayed_work).
+ *
+ * @param dwork - The delayed work.
+ * @returns true if an instance was pending (armed or queued), false if there was none.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if dwork is not a DelayedWork or is disabled 65535 deep.
+ */
 export function disableDelayedWork(dwork: DelayedWork<any>): boolean {
   checkDelayedWork(dwork);
   return disableWork(dwork);
 }
 
+/**
+ * {@link disableWorkSync} for a DelayedWork (the kernel's disable_delayed_work_sync).
+ *
+ * @param dwork - The delayed work.
+ * @returns A promise that resolves with whether an instance was pending, once no instance is running.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if dwork is not a DelayedWork or is disabled 65535 deep;
+ *   `ERR_WQ_DEADLOCK` if called from dwork's own handler.
+ */
 export function disableDelayedWorkSync(dwork: DelayedWork<any>): Promise<boolean> {
   checkDelayedWork(dwork);
   return disableWorkSync(dwork);
 }
 
+/**
+ * {@link enableWork} for a DelayedWork (the kernel's enable_delayed_work). Nothing is armed.
+ *
+ * @param dwork - The delayed work.
+ * @returns true if dwork is enabled now, false if it is still disabled.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if dwork is not a DelayedWork or is not disabled.
+ */
 export function enableDelayedWork(dwork: DelayedWork<any>): boolean {
   checkDelayedWork(dwork);
   return enableWork(dwork);

@@ -15,7 +15,22 @@ export const workContext = new AsyncLocalStorage<Work<any>>();
 
 export const running: { work: Work<any> | null } = { work: null };
 
-/** The work item whose handler is executing in this context (across awaits), or null outside any handler. */
+/**
+ * The work item whose handler is executing here (the kernel's current_work()), or null outside any handler. It
+ * holds during a handler's synchronous part always, and across the awaits of an `async function` handler while
+ * the `asyncContext` option of {@link workqueueInit} is on (the default). A plain function that returns a promise
+ * is tracked during its synchronous part only.
+ *
+ * @returns The executing work, or null.
+ *
+ * @example
+ * ```ts
+ * const work = new Work(async function fetchOne() {
+ *   await fetch(url);
+ *   console.log(currentWork() === work); // true
+ * });
+ * ```
+ */
 export function currentWork(): Work<any> | null {
   const work = running.work;
   if (work !== null) return work;

@@ -15,11 +15,41 @@ import { timerBase } from './timers.js';
 import { PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
 
+/**
+ * A work item with a timer (the kernel's delayed_work): {@link queueDelayedWork} arms the timer, and its expiry
+ * queues the item on the workqueue it was aimed at. It is pending from the moment the timer is armed, so a second
+ * queueDelayedWork() returns false and leaves the expiry as it was; {@link modDelayedWork} moves the expiry
+ * instead. Everything a {@link Work} does, a DelayedWork does too (it can be queued at once with queueWork()).
+ *
+ * @typeParam T - The type of `data`.
+ *
+ * @example
+ * ```ts
+ * // Polls every second until cancelled: the handler re-arms its own work.
+ * const poll = new DelayedWork(function pollStatus(work) {
+ *   checkStatus();
+ *   queueDelayedWork(systemWq, work, 1000);
+ * });
+ * queueDelayedWork(systemWq, poll, 1000);
+ * // ... at shutdown (it cannot re-arm while cancelDelayedWorkSync waits):
+ * await cancelDelayedWorkSync(poll);
+ * ```
+ */
 export class DelayedWork<T = unknown> extends Work<T> {
   /** @internal The workqueue the timer queues on. */ _wq: Workqueue | null = null;
   /** @internal The CPU the timer queues on. */ _cpu = -1;
   /** @internal The timer's expiry (clock ms), valid while armed. */ _expires = 0;
 
+  /**
+   * Makes an idle delayed work; no timer is armed.
+   *
+   * @param func - The handler, called with this work (a plain function, or a module function from
+   *   {@link workFunc}).
+   * @param data - The payload, as `work.data`.
+   * @param options - `priority`: see {@link WorkOptions}.
+   * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if func is not a function or the priority is not a finite
+   *   number.
+   */
   constructor(func: WorkFunc<DelayedWork<T>>, data?: T, options?: WorkOptions) {
     super(func as WorkFunc<Work<T>>, data, options);
   }
@@ -29,6 +59,13 @@ export function checkDelayedWork(dwork: unknown): asserts dwork is DelayedWork {
   if (!(dwork instanceof DelayedWork)) invalidArg(`expected a DelayedWork, got ${describe(dwork)}`);
 }
 
+/**
+ * Whether dwork is pending: armed on its timer, or queued. The same as {@link workPending}, for a DelayedWork.
+ *
+ * @param dwork - The delayed work.
+ * @returns true while an instance waits to start.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if dwork is not a DelayedWork.
+ */
 export function delayedWorkPending(dwork: DelayedWork<any>): boolean {
   checkDelayedWork(dwork);
   return (dwork._flags & PENDING) !== 0;
@@ -66,7 +103,20 @@ function queueDelayed(
   timerBase.add(dwork, delay);
 }
 
-/** Queues dwork on wq, on cpu, after delay ms (0: at once, with no timer). A pending dwork is left as it is. */
+/**
+ * {@link queueDelayedWork} aimed at a CPU: when the timer fires, dwork is queued on wq for that CPU (see
+ * {@link queueWorkOn} for what a CPU means and which works may go to another one).
+ *
+ * @param cpu - 0..nrCpus-1, or {@link WORK_CPU_UNBOUND} (-1) for the CPU of the thread calling.
+ * @param wq - The workqueue the timer will queue it on.
+ * @param dwork - The delayed work.
+ * @param delay - Milliseconds from now; 0 queues at once, with no timer.
+ * @returns true if dwork was armed (or queued); false, changing nothing, if it was pending or is disabled.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for a bad cpu, workqueue, work or delay;
+ *   `ERR_WQ_DESTROYED` or `ERR_WQ_DRAINING` if wq is destroyed or draining (unless called from one of wq's own
+ *   handlers); `ERR_WQ_NOT_PORTABLE` if a function work is aimed at another CPU; `ERR_WQ_DATA_CLONE` if a module
+ *   work's data cannot be cloned for its thread. Nothing is armed then.
+ */
 export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
   checkDelayedQueueing(cpu, wq, dwork, delay, 'queueDelayedWork');
   if ((dwork._flags & PENDING) !== 0 || dwork._disable !== 0) return false;
@@ -74,13 +124,41 @@ export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWor
   return true;
 }
 
+/**
+ * Queues dwork on wq after delay milliseconds. The timer is armed now and dwork is pending from now on: until it
+ * starts, every queue call on it returns false, and this one leaves a pending dwork (and its expiry) as it is.
+ * Delay 0 queues it at once, with no timer. It never runs before the delay has elapsed.
+ *
+ * @param wq - The workqueue the timer will queue it on.
+ * @param dwork - The delayed work.
+ * @param delay - Milliseconds from now (0 or more; fractions allowed).
+ * @returns true if dwork was armed (or queued); false, changing nothing, if it was pending or is disabled.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for a bad workqueue, work or delay (negative, not finite);
+ *   `ERR_WQ_DESTROYED` or `ERR_WQ_DRAINING` if wq is destroyed or draining (unless called from one of wq's own
+ *   handlers); `ERR_WQ_DATA_CLONE` if a module work's data cannot be cloned for its thread. Nothing is armed then.
+ *
+ * @example
+ * ```ts
+ * const retry = new DelayedWork(function reconnect() {
+ *   connect();
+ * });
+ * queueDelayedWork(systemWq, retry, 5000); // true: armed for 5 s from now
+ * queueDelayedWork(systemWq, retry, 100); // false: still pending, the expiry stays at 5 s
+ * ```
+ */
 export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
   return queueDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
 }
 
 /**
- * Queues dwork to run delay ms from now whatever its state: a pending dwork (armed or already queued) is taken
- * back and re-armed. Returns true if it was pending, false if it was idle. A disabled dwork is only cancelled.
+ * {@link modDelayedWork} aimed at a CPU (see {@link queueWorkOn} for what a CPU means).
+ *
+ * @param cpu - 0..nrCpus-1, or {@link WORK_CPU_UNBOUND} (-1) for the CPU of the thread calling.
+ * @param wq - The workqueue the timer will queue it on.
+ * @param dwork - The delayed work.
+ * @param delay - Milliseconds from now; 0 queues at once.
+ * @returns true if dwork was pending (and is now re-armed), false if it was idle (and is now armed).
+ * @throws {@link WorkqueueError} as {@link queueDelayedWorkOn}, before anything changes.
  */
 export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
   checkDelayedQueueing(cpu, wq, dwork, delay, 'modDelayedWork');
@@ -92,6 +170,35 @@ export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<
   return wasPending;
 }
 
+/**
+ * Arms dwork to be queued delay milliseconds from now, whatever its state: a pending dwork (armed, or queued and
+ * not yet started) is taken back and re-armed with the new delay, earlier or later; an idle one is armed. Either
+ * way it runs once, at the new expiry. Delay 0 queues it at once. A disabled dwork is only cancelled.
+ *
+ * A module work that crosses to another thread keeps the copy of its data taken when it was queued: re-arming a
+ * pending one does not copy `data` again.
+ *
+ * @param wq - The workqueue the timer will queue it on.
+ * @param dwork - The delayed work.
+ * @param delay - Milliseconds from now (0 or more).
+ * @returns true if dwork was pending (and is now re-armed), false if it was idle (and is now armed).
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for a bad workqueue, work or delay; `ERR_WQ_DESTROYED` or
+ *   `ERR_WQ_DRAINING` if wq is destroyed or draining (unless called from one of wq's own handlers);
+ *   `ERR_WQ_DATA_CLONE` if a module work's data cannot be cloned for its thread. Nothing changes then.
+ *
+ * @example
+ * ```ts
+ * // Debounce: one save, 200 ms after the last edit, however many edits.
+ * const save = new DelayedWork(function saveDraft(work) {
+ *   store(work.data.text);
+ * }, { text: '' });
+ *
+ * function onInput(text: string): void {
+ *   save.data.text = text;
+ *   modDelayedWork(systemWq, save, 200); // pushes the expiry back on every call
+ * }
+ * ```
+ */
 export function modDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
   return modDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
 }

@@ -16,8 +16,21 @@ import { ListKind } from './worklist.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
 
 /**
- * Waits for work's instance that is queued or running now. Resolves false at once if it is idle (or only armed
- * on its timer), true when that instance has ended (or, queued only, was cancelled).
+ * Waits for the instance of work that is queued or running now to finish (the kernel's flush_work). Instances
+ * queued after the call are not waited for. A delayed work that is only armed on its timer is not waited for
+ * either: use {@link flushDelayedWork} for that.
+ *
+ * @param work - The work item.
+ * @returns A promise that resolves false at once if work was idle (or only armed), and true once the instance
+ *   that was pending or running has ended, successfully or not (or, if it was only queued, has been cancelled).
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work; `ERR_WQ_DEADLOCK` if called from
+ *   work's own handler (it would wait for itself).
+ *
+ * @example
+ * ```ts
+ * queueWork(systemWq, save);
+ * await flushWork(save); // save's handler has run (and ended, even if it failed)
+ * ```
  */
 export function flushWork(work: Work<any>): Promise<boolean> {
   checkWork(work);
@@ -27,8 +40,21 @@ export function flushWork(work: Work<any>): Promise<boolean> {
 }
 
 /**
- * Waits until every instance queued on wq before the call (inactive ones included) has ended. Items queued
- * after the call are not waited for. Overlapping flushes resolve in call order.
+ * Waits until every instance queued on wq before the call (inactive ones included) has finished (the kernel's
+ * flush_workqueue). Items queued after the call are not waited for, so an item that keeps re-queueing itself
+ * cannot hold it up forever. Overlapping flushes resolve in call order. Delayed works still armed on their timers
+ * are not waited for.
+ *
+ * @param wq - The workqueue.
+ * @returns A promise that resolves once those instances have ended (whether their handlers failed or not).
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a workqueue; `ERR_WQ_DESTROYED` if it has been
+ *   destroyed; `ERR_WQ_DEADLOCK` if called from one of wq's own handlers (it would wait for itself).
+ *
+ * @example
+ * ```ts
+ * for (const file of files) queueWork(uploads, new Work(upload, file));
+ * await flushWorkqueue(uploads); // every upload queued above has finished
+ * ```
  */
 export function flushWorkqueue(wq: Workqueue): Promise<void> {
   checkWorkqueue(wq);
@@ -38,8 +64,15 @@ export function flushWorkqueue(wq: Workqueue): Promise<void> {
 }
 
 /**
- * Flushes wq until it is empty. Meanwhile only its own handlers may queue on it (chained work); anyone else
- * gets ERR_WQ_DRAINING.
+ * Flushes wq until it is empty (the kernel's drain_workqueue), including the work its handlers queue on it
+ * meanwhile (chained work). While it drains, only wq's own handlers (and the timers of delayed works aimed at it)
+ * may queue on it; any other caller gets `ERR_WQ_DRAINING`. Delayed works still armed on their timers are not
+ * waited for ({@link destroyWorkqueue} fires them first). Afterwards wq accepts work again.
+ *
+ * @param wq - The workqueue.
+ * @returns A promise that resolves once wq has nothing queued or running.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a workqueue; `ERR_WQ_DESTROYED` if it has been
+ *   destroyed; `ERR_WQ_DEADLOCK` if called from one of wq's own handlers.
  */
 export function drainWorkqueue(wq: Workqueue): Promise<void> {
   checkWorkqueue(wq);
@@ -87,7 +120,23 @@ function fireArmedWork(wq: Workqueue, fired: Map<DelayedWork<any>, number>): voi
   }
 }
 
-/** Fires dwork's armed timer at once, then flushWork(). */
+/**
+ * Fires dwork's armed timer at once (queueing it now, on the workqueue it was aimed at), then waits for it as
+ * {@link flushWork} does (the kernel's flush_delayed_work).
+ *
+ * @param dwork - The delayed work.
+ * @returns A promise that resolves false at once if dwork was idle, and true once the instance that was armed,
+ *   queued or running has ended.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if dwork is not a DelayedWork; `ERR_WQ_DEADLOCK` if called
+ *   from dwork's own handler.
+ *
+ * @example
+ * ```ts
+ * modDelayedWork(systemWq, save, 200); // debounced save
+ * // ... at exit, do not wait 200 ms and do not lose it:
+ * await flushDelayedWork(save);
+ * ```
+ */
 export function flushDelayedWork(dwork: DelayedWork<any>): Promise<boolean> {
   checkDelayedWork(dwork);
   checkNotSelf(dwork, 'flushDelayedWork');

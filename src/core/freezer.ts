@@ -22,19 +22,33 @@ function eachFreezablePwq(fn: (pwq: import('./pool-workqueue.js').PoolWorkqueue)
   return false;
 }
 
-/** Starts freezing: freezable workqueues stop activating new items. Calling it while frozen does nothing. */
+/**
+ * Starts freezing (the kernel's freeze_workqueues_begin): every {@link WQ_FREEZABLE} workqueue stops activating
+ * items. Items already in flight finish; items queued meanwhile, and those that were waiting inactive, wait until
+ * {@link thawWorkqueues}; nothing is dropped. Other workqueues are not affected. Calling it while frozen does
+ * nothing.
+ */
 export function freezeWorkqueuesBegin(): void {
   if (freezer.freezing) return;
   freezer.freezing = true;
   eachFreezablePwq((pwq) => void pwq.setMaxActive(pwq.wq.effectiveMaxActive));
 }
 
-/** Whether freezable work is still in flight (activated and not ended). */
+/**
+ * Whether freezable work is still in flight while freezing (the kernel's freeze_workqueues_busy): poll it after
+ * {@link freezeWorkqueuesBegin}, or use {@link freezeWorkqueues} to wait.
+ *
+ * @returns true if freezing and some WQ_FREEZABLE workqueue still has items activated and not ended; false when
+ *   not freezing.
+ */
 export function freezeWorkqueuesBusy(): boolean {
   return freezer.freezing && eachFreezablePwq((pwq) => pwq.nrActive > 0);
 }
 
-/** Ends freezing: freezable workqueues get their max_active back and activate what waited. */
+/**
+ * Ends freezing (the kernel's thaw_workqueues): freezable workqueues get their max_active back and activate what
+ * waited, in queueing order. Pending {@link freezeWorkqueues} promises resolve. Does nothing when not freezing.
+ */
 export function thawWorkqueues(): void {
   if (!freezer.freezing) return;
   freezer.freezing = false;
@@ -42,7 +56,19 @@ export function thawWorkqueues(): void {
   freezerCheck();
 }
 
-/** freezeWorkqueuesBegin(), resolving once no freezable work is in flight (or on thaw). */
+/**
+ * {@link freezeWorkqueuesBegin}, and a promise that resolves once no freezable work is in flight (or when
+ * {@link thawWorkqueues} is called first). cmwq's addition: the kernel polls freeze_workqueues_busy().
+ *
+ * @returns A promise that resolves when freezable work in flight has finished.
+ *
+ * @example
+ * ```ts
+ * await freezeWorkqueues(); // e.g. before taking a snapshot: nothing freezable runs now
+ * takeSnapshot();
+ * thawWorkqueues(); // what was queued meanwhile starts now
+ * ```
+ */
 export function freezeWorkqueues(): Promise<void> {
   freezeWorkqueuesBegin();
   if (!freezeWorkqueuesBusy()) return Promise.resolve();

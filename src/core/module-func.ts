@@ -1,6 +1,6 @@
 /**
- * Module functions: a work function named by module specifier and export name (§2), which any thread can
- * import and call, where a JS function can only run on the thread that made it.
+ * Module functions: a work function named by module specifier and export name (§2), which any thread can import
+ * and call, where a JS function can only run on the thread that made it.
  *
  * workFunc() returns an ordinary function (so it goes wherever a work function goes) that carries its module
  * reference. Called on a thread, it imports the module the first time and calls the export; from then on the call
@@ -28,7 +28,12 @@ export interface ModuleRef {
 const MODULE = Symbol('cmwq.moduleRef');
 const AsyncFunction = (async () => {}).constructor;
 
-/** A work function named by module and export; make one with workFunc(). */
+/**
+ * A work function named by module and export, which any thread can import and run; make one with
+ * {@link workFunc}. It is an ordinary function too (calling it imports the module on first use), marked by a
+ * private brand so that cmwq can tell where it lives. Its argument is passed on to the export: the work item, or
+ * workOnCpu's argument; it returns what the export returns (a promise while the module is imported on first use).
+ */
 export type ModuleFunc = ((arg: any) => unknown) & { readonly [MODULE]: unknown };
 
 const byKey = new Map<string, ModuleFunc>();
@@ -58,10 +63,35 @@ function normalizeSpecifier(specifier: unknown): string {
 }
 
 /**
- * Names a work function by module and export: `new Work(workFunc(new URL('../jobs.js', import.meta.url), 'resize'),
- * data)`. The specifier is a URL (or its string), an absolute path, or a package name; exportName defaults to
- * 'default'. A module work can run on any thread; its data is structured-cloned when it crosses to another one.
- * A module or export that cannot be loaded fails the item with ERR_WQ_MODULE, reported like any handler failure.
+ * Names a work function by module and export, so that any thread can run it: a work made with it may go to
+ * another CPU ({@link queueWorkOn}), to an unbound workqueue's threads ({@link WQ_UNBOUND}) or to
+ * {@link workOnCpu}. The export is called with the work item (on another thread, a stand-in Work carrying a
+ * structured clone of its data; with workOnCpu, with the argument). Nothing is imported until a thread first calls
+ * it. Equal references give the same function object.
+ *
+ * A module or export that cannot be loaded fails the item with `ERR_WQ_MODULE` when it runs, reported like any
+ * handler failure.
+ *
+ * @param specifier - Where the module is: a URL (or its string: file:, data:, node:), an absolute path, or a
+ *   package name. A relative path is refused: resolve it first, `new URL('./jobs.js', import.meta.url)`.
+ * @param exportName - The name of the exported function; `'default'` when left out.
+ * @returns A function to pass as a work's `func`, or as workOnCpu's `fn`.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if specifier is not a URL or a non-empty string, is a
+ *   relative path, or exportName is not a non-empty string.
+ *
+ * @example
+ * ```ts
+ * // jobs.ts
+ * export function resize(work: Work<{ path: string; width: number }>) {
+ *   // CPU-heavy and synchronous: runs on one of the unbound pool's threads
+ * }
+ *
+ * // main.ts
+ * const resize = workFunc(new URL('./jobs.js', import.meta.url), 'resize');
+ * const images = allocWorkqueue('images', WQ_UNBOUND, 8);
+ * queueWork(images, new Work(resize, { path: 'a.png', width: 640 }));
+ * await flushWorkqueue(images);
+ * ```
  */
 export function workFunc(specifier: string | URL, exportName = 'default'): ModuleFunc {
   const spec = normalizeSpecifier(specifier);

@@ -88,13 +88,63 @@ export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void
   pwq.insert(work, reqCpu);
 }
 
-/** Queues work on wq, on cpu. Returns false, doing nothing, if work was already pending or is disabled. */
+/**
+ * Queues work on wq for a given CPU (the kernel's queue_work_on). A CPU is an event loop: CPU 0 is the thread
+ * that loaded cmwq first, CPUs 1..nrCpus-1 are worker threads cmwq starts on first use. Only a module work
+ * ({@link workFunc}) can go to another CPU's thread; on an unbound workqueue the CPU is only a hint, and the
+ * item goes to the workqueue's pool as with {@link queueWork}.
+ *
+ * @param cpu - 0..nrCpus-1, or {@link WORK_CPU_UNBOUND} (-1) for the CPU of the thread calling.
+ * @param wq - The workqueue.
+ * @param work - The work item.
+ * @returns true if work was queued; false, doing nothing, if it was already pending or is disabled.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for a bad cpu, workqueue or work; `ERR_WQ_NOT_PORTABLE` if
+ *   a function work is aimed at another CPU's thread, or the caller is a thread cmwq started and names another
+ *   CPU; otherwise as {@link queueWork}. Nothing is queued then.
+ *
+ * @example
+ * ```ts
+ * const checksum = workFunc(new URL('./hash.js', import.meta.url), 'checksum');
+ * queueWorkOn(1, systemWq, new Work(checksum, buffer)); // runs on CPU 1's thread; buffer is cloned
+ * ```
+ */
 export function queueWorkOn(cpu: number, wq: Workqueue, work: Work<any>): boolean {
   checkCpu(cpu);
   return queue(cpu, wq, work);
 }
 
-/** Queues work on wq, on the caller's CPU. */
+/**
+ * Queues work on wq (the kernel's queue_work): sets its pending bit and puts it on the workqueue; the handler runs
+ * later, from the event loop, never inside this call. On a per-CPU workqueue the item runs on the caller's CPU;
+ * on an unbound one in the workqueue's pool (a module work on the pool's threads). Items over wq's max_active
+ * wait, inactive, in queueing order.
+ *
+ * While work is pending, any further queue call (on any workqueue, delayed or not) returns false and changes
+ * nothing; the pending bit clears just before the handler is called, so a queue call from the handler, or while it
+ * runs, makes exactly one more run, after this one.
+ *
+ * @param wq - The workqueue.
+ * @param work - The work item.
+ * @returns true if work was queued; false, doing nothing, if it was already pending or is disabled.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a Workqueue or work not a Work;
+ *   `ERR_WQ_DESTROYED` if wq has been destroyed; `ERR_WQ_DRAINING` if wq is draining or being destroyed and the
+ *   caller is not one of its own handlers; `ERR_WQ_DATA_CLONE` if a module work's data (or transfer list) cannot
+ *   be structured-cloned for its thread. Nothing is queued then and the work stays reusable.
+ *
+ * @example
+ * ```ts
+ * const inbox: string[] = [];
+ * const drain = new Work(function drainInbox() {
+ *   for (const message of inbox.splice(0)) handle(message);
+ * });
+ * function post(message: string): boolean {
+ *   inbox.push(message);
+ *   return queueWork(systemWq, drain);
+ * }
+ * post('a'); // true: queued
+ * post('b'); // false: already pending; its one run handles both messages
+ * ```
+ */
 export function queueWork(wq: Workqueue, work: Work<any>): boolean {
   return queue(WORK_CPU_UNBOUND, wq, work);
 }

@@ -20,13 +20,35 @@ export const chMayday = diagnosticsChannel.channel('cmwq:workqueue_mayday');
 export const chRescued = diagnosticsChannel.channel('cmwq:workqueue_rescued');
 export const chStall = diagnosticsChannel.channel('cmwq:workqueue_stall');
 
-/** The payload every per-item tracepoint carries. */
+/**
+ * The message of every per-item tracepoint: the `node:diagnostics_channel` channels `cmwq:workqueue_queue_work`,
+ * `cmwq:workqueue_activate_work`, `cmwq:workqueue_execute_start`, `cmwq:workqueue_execute_end` (per item in that
+ * order), `cmwq:workqueue_cpu_intensive`, `cmwq:workqueue_mayday` and `cmwq:workqueue_rescued`. Messages are
+ * built only while a channel has subscribers. Field names follow the kernel's tracepoints.
+ *
+ * @example
+ * ```ts
+ * diagnosticsChannel.subscribe('cmwq:workqueue_execute_end', (message) => {
+ *   const event = message as WorkEvent;
+ *   if ('error' in event) console.error(`${event.workqueue}/${event.function} failed:`, event.error);
+ * });
+ * ```
+ */
 export interface WorkEvent {
+  /** The work item (on a worker thread, the stand-in that carries its data there). */
   work: Work<any>;
+  /** The handler's name (`work.funcName`). */
   function: string;
+  /** The workqueue's name. */
   workqueue: string;
+  /**
+   * The CPU the caller asked for: the `cpu` argument of the ...On call, -1 ({@link WORK_CPU_UNBOUND}) when none was
+   * named. The queue event carries it, and the activate event of an item activated at once; the others have -1.
+   */
   req_cpu: number;
+  /** The CPU of the pool the item runs in, -1 for an unbound pool. */
   cpu: number;
+  /** execute_end only, and only when the handler failed: what it threw or rejected with. */
   error?: unknown;
 }
 

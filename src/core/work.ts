@@ -28,9 +28,19 @@ import { type FuncInfo, funcInfo } from './heartbeat.js';
 import type { Worker } from './worker.js';
 import type { WorkList } from './worklist.js';
 
-/** A work function: called with its work item; may return a promise (the worker then sleeps until it settles). */
+/**
+ * A work function (handler): called with its work item, whose `data` is the payload. Its synchronous part is the
+ * worker "running"; if it returns a promise (an `async function` does), the worker sleeps until the promise
+ * settles and the pool starts the next item meanwhile. A throw or a rejection is the item's failure: reported,
+ * counted, never fatal.
+ *
+ * @typeParam W - The work item type it receives (`Work<T>` or `DelayedWork<T>`).
+ * @param work - The work item being run; `work.data` is its payload.
+ * @returns Anything; a promise (any thenable) makes the worker sleep until it settles.
+ */
 export type WorkFunc<W> = (work: W) => unknown;
 
+/** Options of a work item, given to the {@link Work} and {@link DelayedWork} constructors. */
 export interface WorkOptions {
   /** Orders the item within its pool's worklist: higher runs first, FIFO among equals. Default 0. */
   priority?: number;
@@ -56,12 +66,37 @@ export function abortInstance(work: Work<any>): void {
   controller.abort();
 }
 
+/**
+ * A work item (the kernel's work_struct): a handler plus its data, made once and queued many times. Queueing sets
+ * its pending bit; while it is pending every further queue call returns false, so one item stands for "this needs
+ * doing" however often it is asked for. The bit is cleared just before the handler runs, so queueing it from its
+ * own handler runs it once more afterwards. An item never runs concurrently with itself.
+ *
+ * Its function is fixed; `data` and `priority` are the caller's to change between runs.
+ *
+ * @typeParam T - The type of `data`.
+ *
+ * @example
+ * ```ts
+ * const flush = new Work(function flushLog(work) {
+ *   writeFileSync('app.log', work.data.lines.splice(0).join('\n'), { flag: 'a' });
+ * }, { lines: [] as string[] });
+ *
+ * function log(line: string): void {
+ *   flush.data.lines.push(line);
+ *   queueWork(systemWq, flush); // false while a write is pending: the next run takes every line
+ * }
+ * ```
+ */
 export class Work<T = unknown> {
   /** The handler. */
   readonly func: WorkFunc<any>;
-  /** The payload, free for the caller to use. */
+  /**
+   * The payload, free for the caller to use; the handler reads it as `work.data`. A module work that crosses to
+   * another thread takes a copy at queue time, so later changes do not reach the instance already queued.
+   */
   data: T;
-  /** Worklist priority for the next queueing (cmwq's addition; see WorkOptions). */
+  /** Worklist priority for the next queueing: higher runs first (cmwq's addition; see {@link WorkOptions}). */
   priority: number;
   /**
    * Module works: ArrayBuffers (or MessagePorts) in data to move to the thread instead of copying, for the next
@@ -79,6 +114,17 @@ export class Work<T = unknown> {
   /** @internal */ _worker: Worker | null = null;
   /** @internal The function's record (heartbeat id, CPU-hog count). */ readonly _fn: FuncInfo;
 
+  /**
+   * Makes an idle work item; nothing is queued.
+   *
+   * @param func - The handler, called with this work. A plain function runs on the thread that queued the item; a
+   *   module function ({@link workFunc}) can run on any thread. An `async function` also keeps
+   *   {@link currentWork} across its awaits.
+   * @param data - The payload, as `work.data` (structured-cloned when a module work crosses to another thread).
+   * @param options - `priority`: see {@link WorkOptions}.
+   * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if func is not a function or the priority is not a finite
+   *   number.
+   */
   constructor(func: WorkFunc<Work<T>>, data?: T, options?: WorkOptions) {
     if (typeof func !== 'function') invalidArg(`work function must be a function, got ${describe(func)}`);
     const priority = options?.priority ?? 0;
@@ -115,13 +161,28 @@ export function checkWork(work: unknown): asserts work is Work {
   if (!(work instanceof Work)) invalidArg(`expected a Work, got ${describe(work)}`);
 }
 
-/** Whether work is pending: queued, or armed on its timer. */
+/**
+ * Whether work is pending: queued (active or inactive) or armed on its timer. It is not pending while its handler
+ * runs, unless it was queued again meanwhile.
+ *
+ * @param work - The work item.
+ * @returns true while an instance waits to start.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work.
+ */
 export function workPending(work: Work<any>): boolean {
   checkWork(work);
   return (work._flags & PENDING) !== 0;
 }
 
-/** WORK_BUSY_PENDING | WORK_BUSY_RUNNING, as they hold now. */
+/**
+ * What the work is doing now, as bits: {@link WORK_BUSY_PENDING} while an instance waits to start,
+ * {@link WORK_BUSY_RUNNING} while its handler executes (running or asleep), both when it was queued again while
+ * running, 0 when idle. A snapshot: it holds until the caller yields to the event loop.
+ *
+ * @param work - The work item.
+ * @returns A combination of the WORK_BUSY_* bits.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work.
+ */
 export function workBusy(work: Work<any>): number {
   checkWork(work);
   return ((work._flags & PENDING) !== 0 ? WORK_BUSY_PENDING : 0) | (work._worker !== null ? WORK_BUSY_RUNNING : 0);

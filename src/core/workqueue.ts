@@ -62,19 +62,38 @@ import { PoolWorkqueue } from './pool-workqueue.js';
 import { cpuPool, getUnboundPool } from './pools.js';
 import type { Work } from './work.js';
 
-/** Workqueue attributes. onError applies to any workqueue; the rest shape an unbound workqueue's pool. */
+/**
+ * Workqueue attributes, given to {@link allocWorkqueue}, {@link allocOrderedWorkqueue} or
+ * {@link applyWorkqueueAttrs}. onError applies to any workqueue; the others shape the pool of an unbound
+ * workqueue and may only be given to one: unbound workqueues with equal pool attributes share a pool (and its
+ * threads), different ones get different pools.
+ */
 export interface WorkqueueAttrs {
-  /** Receives every failure of this workqueue's handlers, instead of a CmwqWarning. Never part of the pool hash. */
+  /**
+   * Receives every failure of this workqueue's handlers (a throw, a rejection, a dead thread, a module that
+   * cannot load) as `onError(error, work)`, instead of a `CmwqWarning`. If it throws itself, both are reported as
+   * warnings. Never part of the pool hash.
+   *
+   * @param error - What the handler threw or rejected with (a WorkqueueError for ERR_WQ_* failures).
+   * @param work - The work item whose handler failed.
+   */
   onError?: (error: unknown, work: Work<any>) => void;
-  /** Unbound pools: the most threads the pool may run. */
+  /** Unbound pools: the most threads the pool may run (an integer >= 1; default max(4, 2 x cores)). */
   maxWorkers?: number;
-  /** Unbound pools: how long an idle thread lives. */
+  /** Unbound pools: how long, in milliseconds, an idle thread lives before it exits (default 30000). */
   idleTimeoutMs?: number;
-  /** Unbound pools: worker_threads resource limits. */
+  /**
+   * Unbound pools: the worker_threads resource limits of the pool's threads (as `new Worker(url, {
+   * resourceLimits })`). A thread that runs out of memory dies; its item fails with `ERR_WQ_WORKER_EXITED`.
+   */
   resourceLimits?: {
+    /** The main heap's maximum size, in MB. */
     maxOldGenerationSizeMb?: number;
+    /** The space for recently made objects, in MB. */
     maxYoungGenerationSizeMb?: number;
+    /** The space for generated code, in MB. */
     codeRangeSizeMb?: number;
+    /** The thread's stack size, in MB. */
     stackSizeMb?: number;
   };
 }
@@ -82,8 +101,15 @@ export interface WorkqueueAttrs {
 /** The attributes that shape an unbound pool (and so its hash key). */
 export const POOL_ATTRS = ['maxWorkers', 'idleTimeoutMs', 'resourceLimits'] as const;
 
+/**
+ * A workqueue: where work is queued, and the limits and order it runs with. Made by {@link allocWorkqueue} or
+ * {@link allocOrderedWorkqueue} (or one of the system workqueues, such as {@link systemWq}), never constructed
+ * directly; changed only through the workqueue functions (workqueueSetMaxActive(), applyWorkqueueAttrs(), ...).
+ */
 export class Workqueue {
+  /** The name given at allocation; reports, warnings and worker names show it. */
   readonly name: string;
+  /** The WQ_* flags it was allocated with (an ordered workqueue has WQ_UNBOUND and an internal bit added). */
   readonly flags: number;
   /** @internal max_active as set (the kernel's saved_max_active); pwqs apply it unless frozen. */
   _maxActive: number;
@@ -112,7 +138,12 @@ export class Workqueue {
   /** @internal The rescuer of a WQ_MEM_RECLAIM workqueue (on the thread that owns the threads). */
   rescuer: Rescuer | null = null;
 
-  /** @internal Use allocWorkqueue(). */
+  /**
+   * Not for use: allocWorkqueue() and allocOrderedWorkqueue() validate their arguments and make workqueues. Hidden
+   * from the documentation, but kept in the published declarations so that they show its real parameters.
+   *
+   * @hidden
+   */
   constructor(name: string, flags: number, maxActive: number, attrs: WorkqueueAttrs, system: boolean) {
     this.name = name;
     this.flags = flags;
@@ -123,23 +154,29 @@ export class Workqueue {
     this.system = system;
   }
 
+  /** Whether it was allocated with {@link WQ_UNBOUND} (ordered workqueues are unbound too). */
   readonly unbound: boolean;
 
-  /** max_active as set (changed only through workqueueSetMaxActive()); frozen freezable workqueues run none. */
+  /**
+   * max_active as set (the kernel's saved_max_active): the most items in flight at once, per CPU for a per-CPU
+   * workqueue, in the whole process for an unbound one. It stays as set while a freezable workqueue is frozen (it
+   * then runs none). Changed only through {@link workqueueSetMaxActive}.
+   */
   get maxActive(): number {
     return this._maxActive;
   }
 
-  /** min_active (changed only through workqueueSetMinActive()). */
+  /** min_active as set; 0 until changed, only through {@link workqueueSetMinActive}. */
   get minActive(): number {
     return this._minActive;
   }
 
-  /** The attributes as set (changed only through applyWorkqueueAttrs()). */
+  /** The attributes in force, as given at allocation (a copy); changed only through {@link applyWorkqueueAttrs}. */
   get attrs(): Readonly<WorkqueueAttrs> {
     return this._attrs;
   }
 
+  /** Whether it is an ordered workqueue ({@link allocOrderedWorkqueue}): one item at a time, in queueing order. */
   get ordered(): boolean {
     return (this.flags & __WQ_ORDERED) !== 0;
   }

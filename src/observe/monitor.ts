@@ -17,28 +17,52 @@ import type { WorkerPool } from '../core/worker-pool.js';
 import type { Workqueue } from '../core/workqueue.js';
 import { workqueues, wqListHooks } from '../core/wq-list.js';
 
+/**
+ * One workqueue's statistics, as {@link wqMonitor} returns them: the columns of the kernel's wq_monitor.py
+ * (total, infl, CPUtime, CPUitsv, CMW, mayday, rescued) plus failed, pending and latency percentiles. Counters
+ * count from the workqueue's allocation and never go down; infl and pending are the state now.
+ *
+ * The four percentiles come from sampled items (every item of a pool workqueue's first 256 queueings, then one in
+ * 64) recorded in log-scale buckets, four per power of two from 1 µs up (each about 19% wide): a percentile is
+ * the upper bound of the bucket it falls in, not an exact value. They are measured on the configured clock (a
+ * {@link ManualClock} in tests), and are 0 until an item has been sampled.
+ */
 export interface WqMonitorRow {
+  /** The workqueue's name. */
   name: string;
-  /** Handlers started. */
+  /** Handlers started (count). */
   total: number;
-  /** Handlers executing now (running or asleep). */
+  /** Handlers executing now, running or asleep on a promise (count). */
   infl: number;
-  /** Milliseconds of handler CPU time (synchronous segments), as sampled. */
+  /**
+   * Handler CPU time in milliseconds: the time spent in synchronous segments (awaits not included). On this
+   * thread's loop it is sampled by the watchdog thread's tick and reported about once a second, so the latest
+   * runs may not be in it yet (and nothing is sampled when cpuIntensiveThreshMs and watchdogThreshS are both 0);
+   * for items run on worker threads it is measured per segment there.
+   */
   cpuTime: number;
-  /** Synchronous segments longer than cpuIntensiveThreshMs (the kernel's CPUitsv). */
+  /** Synchronous segments longer than cpuIntensiveThreshMs (the kernel's CPUitsv; count). */
   cpuIntensive: number;
-  /** Concurrency-management wake-ups (CMW). */
+  /**
+   * Concurrency-management wake-ups (the kernel's CMW; count): a handler went to sleep on a promise while other
+   * items waited, so the pool started the next one on another worker.
+   */
   cmWakeup: number;
+  /** Times the pool called this workqueue's rescuer because it could get no thread in time (count). */
   mayday: number;
+  /** Items the rescuer ran (count). */
   rescued: number;
-  /** Handlers that threw or rejected. */
+  /** Handlers that failed: threw, rejected, or died with their thread (count). */
   failed: number;
-  /** Queued and not yet started (inactive ones included; armed delayed works not). */
+  /** Instances queued and not yet started, inactive ones included; armed delayed works are not (count). */
   pending: number;
-  /** Queue-wait and run-time percentiles, ms, from sampled items. */
+  /** Median queue wait, in milliseconds: from queueing (for a delayed work, its timer firing) to handler start. */
   waitP50: number;
+  /** 99th percentile of the queue wait, in milliseconds. */
   waitP99: number;
+  /** Median run time, in milliseconds: from handler start to its end, awaits included. */
   runP50: number;
+  /** 99th percentile of the run time, in milliseconds. */
   runP99: number;
 }
 
@@ -46,7 +70,19 @@ function livePwqs(wq: Workqueue): PoolWorkqueue[] {
   return wq.pwqs.filter((pwq) => pwq !== undefined);
 }
 
-/** One row per live workqueue, in allocation order. */
+/**
+ * The statistics of every live workqueue, as the kernel's tools/workqueue/wq_monitor.py shows them (`cmwq top`
+ * prints them live). Cheap enough to poll: it reads counters the core keeps anyway.
+ *
+ * @returns One row per workqueue not yet destroyed (the system workqueues included), in allocation order.
+ *
+ * @example
+ * ```ts
+ * for (const row of wqMonitor()) {
+ *   if (row.failed > 0 || row.waitP99 > 100) console.warn(`${row.name}: ${row.failed} failed, p99 ${row.waitP99}`);
+ * }
+ * ```
+ */
 export function wqMonitor(): WqMonitorRow[] {
   const rows: WqMonitorRow[] = [];
   for (const wq of workqueues) rows.push(monitorRow(wq));
@@ -103,21 +139,31 @@ wqListHooks.released = (wq) => {
   if (destroyed.length > DESTROYED_ROWS) destroyed.shift();
 };
 
+/** A worker pool in {@link wqDump}. */
 export interface WqDumpPool {
+  /** The pool's id, unique in the process (unbound workers are named `kworker/u<id>:<n>` after it). */
   id: number;
   /** The CPU, or -1 for an unbound pool. */
   cpu: number;
+  /** Whether it is an unbound pool (shared by unbound workqueues of equal attributes). */
   unbound: boolean;
+  /** Whether it is a high-priority pool ({@link WQ_HIGHPRI}). */
   highpri: boolean;
+  /** Whether it is a bottom-half pool ({@link WQ_BH}). */
   bh: boolean;
   /** The kernel's nice level: -20 for highpri pools. */
   nice: number;
+  /** Its workers (execution slots on this loop; each item sent to a thread holds one while it runs there). */
   workers: number;
+  /** Workers idle, waiting for an item. */
   idle: number;
+  /** Workers running a handler's synchronous segment (at most one per event loop). */
   running: number;
+  /** Workers asleep: their handler awaits a promise, or their item runs on another thread. */
   sleeping: number;
   /** Items on the worklist. */
   worklist: number;
+  /** The workers' names, as the kernel's (`kworker/0:1`, `kworker/0:0H`, `kworker/u3:2`, `ksoftirqd/0`). */
   workerNames: string[];
   /**
    * The threads the pool's items run on: this thread for a pool whose items all run here; a pool with threads
@@ -126,14 +172,29 @@ export interface WqDumpPool {
   threadIds: number[];
 }
 
+/** A workqueue in {@link wqDump}. */
 export interface WqDumpWorkqueue {
+  /** The workqueue's name. */
   name: string;
+  /** Its WQ_* flags. */
   flags: number;
+  /** max_active as set (see {@link Workqueue.maxActive}). */
   maxActive: number;
+  /** min_active as set ({@link workqueueSetMinActive}). */
   minActive: number;
+  /** Whether it is ordered ({@link allocOrderedWorkqueue}). */
   ordered: boolean;
+  /** Whether it is unbound ({@link WQ_UNBOUND}). */
   unbound: boolean;
-  /** Pool workqueues: which pool, how many active and inactive items. */
+  /**
+   * Its pool workqueues, one per pool it has used, each with:
+   *
+   * - `pool`: the pool's id ({@link WqDumpPool.id});
+   * - `cpu`: the pool's CPU, -1 for an unbound pool;
+   * - `active`: items active, on the pool's worklist or executing (in flight);
+   * - `inactive`: items waiting over max_active, in queueing order;
+   * - `maxActive`: the max_active in force: the workqueue's, or 0 while a freezable workqueue is frozen.
+   */
   pwqs: { pool: number; cpu: number; active: number; inactive: number; maxActive: number }[];
   /** The rescuer's name for WQ_MEM_RECLAIM workqueues. */
   rescuer: string | null;
@@ -141,12 +202,20 @@ export interface WqDumpWorkqueue {
   rescuerThreadId: number | null;
 }
 
+/** What {@link wqDump} returns. */
 export interface WqDump {
+  /** Every worker pool of this thread: per CPU (normal, highpri, BH), and unbound ones. */
   pools: WqDumpPool[];
+  /** Every live workqueue, in allocation order, with the pools it uses. */
   workqueues: WqDumpWorkqueue[];
 }
 
-/** Pools, workqueues and the workqueue → pool mapping, as wq_dump.py shows them. */
+/**
+ * The pools, the workqueues and which pools each workqueue uses, as the kernel's tools/workqueue/wq_dump.py shows
+ * them; `cmwq dump` prints it. A snapshot, as plain data (JSON-serialisable).
+ *
+ * @returns The pools and the workqueues.
+ */
 export function wqDump(): WqDump {
   const pools = allPools().map(
     (pool): WqDumpPool => ({
@@ -244,9 +313,13 @@ function inFlight(worker: Worker): string {
 }
 
 /**
- * The busy workqueues and pools in the kernel's show_all_workqueues() text: each busy workqueue with, per pool
- * workqueue, its in-flight items (worker name and thread id), pending items and inactive items; then the busy
- * pools with their workers.
+ * The busy workqueues and pools as text, in the format of the kernel's show_all_workqueues() (the watchdog prints
+ * it on a lockup): each busy workqueue with, per pool workqueue, its in-flight items (worker name and thread id),
+ * pending items and inactive items (runs of one function shortened to `N*func`); then the busy pools with their
+ * workers.
+ *
+ * @returns The report, starting "Showing busy workqueues and worker pools:", one line per entry, ending in a
+ *   newline.
  */
 export function showAllWorkqueues(): string {
   const lines = ['Showing busy workqueues and worker pools:'];

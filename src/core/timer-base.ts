@@ -24,6 +24,7 @@ import { TIMER_MAX_MS } from '../base/clock.js';
 import { ListKind, WorkList, type ListNode } from './worklist.js';
 
 export interface TimerNode extends ListNode {
+  /** @internal (as DelayedWork's own field) */
   _expires: number;
 }
 

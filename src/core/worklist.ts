@@ -21,8 +21,11 @@ export const enum ListKind {
 }
 
 export interface ListNode {
+  /** @internal (Work's own links are internal: the published declarations leave both out.) */
   _next: ListNode | null;
+  /** @internal */
   _prev: ListNode | null;
+  /** @internal */
   _list: WorkList<ListNode> | null;
   priority: number;
 }

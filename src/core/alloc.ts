@@ -256,6 +256,9 @@ function releaseWorkqueue(wq: Workqueue): Promise<void> {
  * still queue on it, as in {@link drainWorkqueue}), and releases it. Queueing on it from outside fails
  * meanwhile (`ERR_WQ_DRAINING`) and afterwards (`ERR_WQ_DESTROYED`).
  *
+ * A frozen {@link WQ_FREEZABLE} workqueue is destroyed only once {@link thawWorkqueues} lets its inactive items
+ * run; cancel the ones that must not run first.
+ *
  * @param wq - The workqueue; not a system workqueue.
  * @returns A promise that resolves once every item has finished and the threads wq no longer needs (its
  *   rescuer; its unbound pool's, if it was the pool's last user) have exited.

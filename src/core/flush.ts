@@ -67,7 +67,8 @@ export function flushWorkqueue(wq: Workqueue): Promise<void> {
  * Flushes wq until it is empty (the kernel's drain_workqueue), including the work its handlers queue on it
  * meanwhile (chained work). While it drains, only wq's own handlers (and the timers of delayed works aimed at it)
  * may queue on it; any other caller gets `ERR_WQ_DRAINING`. Delayed works still armed on their timers are not
- * waited for ({@link destroyWorkqueue} fires them first). Afterwards wq accepts work again.
+ * waited for ({@link destroyWorkqueue} fires them first). A frozen {@link WQ_FREEZABLE} workqueue drains only once
+ * {@link thawWorkqueues} lets its inactive items run. Afterwards wq accepts work again.
  *
  * @param wq - The workqueue.
  * @returns A promise that resolves once wq has nothing queued or running.

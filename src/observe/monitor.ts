@@ -35,10 +35,10 @@ export interface WqMonitorRow {
   /** Handlers executing now, running or asleep on a promise (count). */
   infl: number;
   /**
-   * Handler CPU time in milliseconds: the time spent in synchronous segments (awaits not included). On this
-   * thread's loop it is sampled by the watchdog thread's tick and reported about once a second, so the latest
-   * runs may not be in it yet (and nothing is sampled when cpuIntensiveThreshMs and watchdogThreshS are both 0);
-   * for items run on worker threads it is measured per segment there.
+   * Handler CPU time in milliseconds: the time spent in each handler's first synchronous segment (up to its first
+   * await; what runs after an await is not charged). On this thread's loop it is sampled by the watchdog thread's
+   * tick and reported about once a second, so the latest runs may not be in it yet (and nothing is sampled when
+   * cpuIntensiveThreshMs and watchdogThreshS are both 0); for items run on worker threads it is measured there.
    */
   cpuTime: number;
   /** Synchronous segments longer than cpuIntensiveThreshMs (the kernel's CPUitsv; count). */

@@ -107,9 +107,10 @@ export function allocWorkqueueInternal(
  *   {@link WQ_DFL_ACTIVE}; above {@link WQ_MAX_ACTIVE} it is clamped, with a `CmwqWarning`.
  * @param attrs - `onError`, and for an unbound workqueue its pool attributes; see {@link WorkqueueAttrs}.
  * @returns The new workqueue.
- * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for an empty name, unknown flags, WQ_BH with anything but
- *   WQ_HIGHPRI or with a maxActive other than 0, a maxActive that is not a non-negative integer, unknown or
- *   invalid attributes, pool attributes on a per-CPU workqueue, or the ordered bit (use allocOrderedWorkqueue()).
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for a name that is not a non-empty string, unknown flags,
+ *   WQ_BH with anything but WQ_HIGHPRI or with a maxActive other than 0, a maxActive that is not a non-negative
+ *   integer, unknown or invalid attributes, pool attributes on a per-CPU workqueue, or the ordered bit (use
+ *   allocOrderedWorkqueue()).
  *
  * @example
  * ```ts
@@ -135,8 +136,8 @@ export function allocWorkqueue(name: string, flags = 0, maxActive = 0, attrs?: W
  *   {@link WQ_MEM_RECLAIM}); never {@link WQ_BH}.
  * @param attrs - `onError` and pool attributes; see {@link WorkqueueAttrs}.
  * @returns The new workqueue.
- * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for an empty name, unknown flags or WQ_BH, or invalid
- *   attributes.
+ * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for a name that is not a non-empty string, unknown flags or
+ *   WQ_BH, or invalid attributes.
  *
  * @example
  * ```ts

@@ -157,7 +157,7 @@ export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: 
  * @param wq - The workqueue the timer will queue it on.
  * @param dwork - The delayed work.
  * @param delay - Milliseconds from now; 0 queues at once.
- * @returns true if dwork was pending (and is now re-armed), false if it was idle (and is now armed).
+ * @returns true if dwork was pending, false if it was idle; either way it is now armed, unless it is disabled.
  * @throws {@link WorkqueueError} as {@link queueDelayedWorkOn}, before anything changes.
  */
 export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
@@ -181,7 +181,7 @@ export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<
  * @param wq - The workqueue the timer will queue it on.
  * @param dwork - The delayed work.
  * @param delay - Milliseconds from now (0 or more).
- * @returns true if dwork was pending (and is now re-armed), false if it was idle (and is now armed).
+ * @returns true if dwork was pending, false if it was idle; either way it is now armed, unless it is disabled.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for a bad workqueue, work or delay; `ERR_WQ_DESTROYED` or
  *   `ERR_WQ_DRAINING` if wq is destroyed or draining (unless called from one of wq's own handlers);
  *   `ERR_WQ_DATA_CLONE` if a module work's data cannot be cloned for its thread. Nothing changes then.

@@ -84,7 +84,7 @@ export function abortInstance(work: Work<any>): void {
  *
  * function log(line: string): void {
  *   flush.data.lines.push(line);
- *   queueWork(systemWq, flush); // false while a write is pending: the next run takes every line
+ *   queueWork(systemWq, flush); // false if a flush is queued already: that run writes this line too
  * }
  * ```
  */

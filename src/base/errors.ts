@@ -13,7 +13,8 @@ export type WorkqueueErrorCode =
   | 'ERR_WQ_WORKER_EXITED'
   | 'ERR_WQ_MODULE'
   | 'ERR_WQ_THREAD_START'
-  | 'ERR_WQ_BH_ASYNC';
+  | 'ERR_WQ_BH_ASYNC'
+  | 'ERR_WQ_BACKEND';
 
 export class WorkqueueError extends Error {
   readonly code: WorkqueueErrorCode;

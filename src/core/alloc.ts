@@ -26,6 +26,7 @@ import { timerBase } from './timers.js';
 import { warn } from './tracepoints.js';
 import { workqueues, wqListHooks } from './wq-list.js';
 import { checkAlive, checkWorkqueue, POOL_ATTRS, unboundPoolKey, Workqueue, type WorkqueueAttrs } from './workqueue.js';
+import { SharedWorkqueue, type SharedWorkqueueAttrs } from './shared.js';
 
 busyProbe.busy = () => timerBase.count > 0 || [...workqueues].some(workqueueBusy);
 
@@ -98,18 +99,53 @@ export function allocWorkqueueInternal(
  * Allocates a workqueue. flags are WQ_* bits; maxActive 0 means WQ_DFL_ACTIVE (per CPU for a per-CPU workqueue,
  * for the whole process for an unbound one). Invalid combinations throw ERR_WQ_INVALID_ARG.
  */
-export function allocWorkqueue(name: string, flags = 0, maxActive = 0, attrs?: WorkqueueAttrs): Workqueue {
+export function allocWorkqueue(
+  name: string,
+  flags: number,
+  maxActive: number,
+  attrs: SharedWorkqueueAttrs,
+): SharedWorkqueue;
+export function allocWorkqueue(name: string, flags?: number, maxActive?: number, attrs?: WorkqueueAttrs): Workqueue;
+export function allocWorkqueue(
+  name: string,
+  flags = 0,
+  maxActive = 0,
+  attrs?: WorkqueueAttrs | SharedWorkqueueAttrs,
+): Workqueue | SharedWorkqueue {
   if (Number.isInteger(flags) && (flags & __WQ_ORDERED) !== 0)
     invalidArg('use allocOrderedWorkqueue() for an ordered workqueue');
+  if (attrs !== undefined && attrs !== null && 'backend' in attrs) return allocShared(name, flags, maxActive, attrs);
   return allocWorkqueueInternal(name, flags, maxActive, attrs, false);
 }
 
 /** Allocates an ordered workqueue: unbound, one item at a time, in queueing order. */
-export function allocOrderedWorkqueue(name: string, flags = 0, attrs?: WorkqueueAttrs): Workqueue {
+export function allocOrderedWorkqueue(name: string, flags: number, attrs: SharedWorkqueueAttrs): SharedWorkqueue;
+export function allocOrderedWorkqueue(name: string, flags?: number, attrs?: WorkqueueAttrs): Workqueue;
+export function allocOrderedWorkqueue(
+  name: string,
+  flags = 0,
+  attrs?: WorkqueueAttrs | SharedWorkqueueAttrs,
+): Workqueue | SharedWorkqueue {
   if (!Number.isInteger(flags) || flags < 0 || (flags & ~WQ_USER_FLAGS) !== 0)
     invalidArg(`invalid workqueue flags ${describe(flags)}`);
   if ((flags & WQ_BH) !== 0) invalidArg('an ordered workqueue cannot be WQ_BH');
+  if (attrs !== undefined && attrs !== null && 'backend' in attrs)
+    return allocShared(name, flags | WQ_UNBOUND | __WQ_ORDERED, 1, attrs);
   return allocWorkqueueInternal(name, flags | WQ_UNBOUND | __WQ_ORDERED, 1, attrs, false);
+}
+
+/** A shared workqueue: the name, flags and max_active are checked here, the rest by the backend. */
+function allocShared(name: unknown, flags: unknown, maxActive: unknown, attrs: SharedWorkqueueAttrs): SharedWorkqueue {
+  if (typeof name !== 'string' || name.length === 0)
+    invalidArg(`workqueue name must be a non-empty string, got ${describe(name)}`);
+  if (!Number.isInteger(flags) || ((flags as number) & WQ_UNBOUND) === 0)
+    invalidArg(`shared workqueue ${name} must be WQ_UNBOUND (it spans processes), got flags ${describe(flags)}`);
+  if (((flags as number) & (WQ_BH | WQ_MEM_RECLAIM | WQ_HIGHPRI)) !== 0)
+    invalidArg(`shared workqueue ${name}: WQ_BH, WQ_MEM_RECLAIM and WQ_HIGHPRI do not apply across processes`);
+  const backend = attrs.backend as Partial<SharedWorkqueueAttrs['backend']> | null;
+  if (backend === null || typeof backend !== 'object' || typeof backend.allocSharedWorkqueue !== 'function')
+    invalidArg(`attrs.backend must be a backend (e.g. await postgresBackend(...)), got ${describe(backend)}`);
+  return attrs.backend.allocSharedWorkqueue(name, flags as number, resolveMaxActive(maxActive, name), attrs);
 }
 
 /** Sets max_active (0 means WQ_DFL_ACTIVE); raising it activates waiting items at once. */
@@ -182,7 +218,8 @@ function releaseWorkqueue(wq: Workqueue): Promise<void> {
  * longer needs (its rescuer, its unbound pool's if it was the last user) have exited. System workqueues are not
  * destroyable.
  */
-export function destroyWorkqueue(wq: Workqueue): Promise<void> {
+export function destroyWorkqueue(wq: Workqueue | SharedWorkqueue): Promise<void> {
+  if (wq instanceof SharedWorkqueue) return wq.destroyWorkqueue();
   checkWorkqueue(wq);
   checkAlive(wq, 'destroyWorkqueue');
   if (wq.destroying)

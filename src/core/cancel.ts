@@ -15,6 +15,7 @@ import { checkNotSelf } from './lockdep.js';
 import { queueWork } from './queue.js';
 import { abortInstance, checkWork, type Work } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
+import { type SharedWork, sharedOf } from './shared.js';
 
 /** The canceller waits for work's running instance: abort its signal, here or on the thread running it. */
 function abortRunning(work: Work<any>): void {
@@ -31,8 +32,12 @@ function disable(work: Work<any>): void {
 }
 
 /** Cancels a pending instance (an armed timer included). Never waits. Returns whether it was pending. */
-export function cancelWork(work: Work<any>): boolean {
+export function cancelWork<T>(work: SharedWork<T>): Promise<boolean>;
+export function cancelWork(work: Work<any>): boolean;
+export function cancelWork(work: Work<any>): boolean | Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.cancelWork(work);
   return grabPending(work);
 }
 
@@ -42,6 +47,8 @@ export function cancelWork(work: Work<any>): boolean {
  */
 export function cancelWorkSync(work: Work<any>): Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.cancelWorkSync(work);
   checkNotSelf(work, 'cancelWorkSync');
   disable(work);
   const wasPending = grabPending(work);
@@ -58,8 +65,12 @@ export function cancelWorkSync(work: Work<any>): Promise<boolean> {
 }
 
 /** Disables work (nesting up to 65535 deep) and cancels its pending instance. Returns whether it was pending. */
-export function disableWork(work: Work<any>): boolean {
+export function disableWork<T>(work: SharedWork<T>): Promise<boolean>;
+export function disableWork(work: Work<any>): boolean;
+export function disableWork(work: Work<any>): boolean | Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.disableWork(work);
   disable(work);
   return grabPending(work);
 }
@@ -75,8 +86,12 @@ export function disableWorkSync(work: Work<any>): Promise<boolean> {
 }
 
 /** Undoes one disableWork(). Returns true when the work is enabled again (the depth reached 0). */
-export function enableWork(work: Work<any>): boolean {
+export function enableWork<T>(work: SharedWork<T>): Promise<boolean>;
+export function enableWork(work: Work<any>): boolean;
+export function enableWork(work: Work<any>): boolean | Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.enableWork(work);
   if (work._disable === 0) invalidArg(`enableWork: ${work.funcName} is not disabled`);
   return --work._disable === 0;
 }
@@ -101,7 +116,9 @@ export function enableAndQueueWork(wq: Workqueue, work: Work<any>): boolean {
   return true;
 }
 
-export function cancelDelayedWork(dwork: DelayedWork<any>): boolean {
+export function cancelDelayedWork<T>(dwork: SharedWork<T> & DelayedWork<T>): Promise<boolean>;
+export function cancelDelayedWork(dwork: DelayedWork<any>): boolean;
+export function cancelDelayedWork(dwork: DelayedWork<any>): boolean | Promise<boolean> {
   checkDelayedWork(dwork);
   return cancelWork(dwork);
 }

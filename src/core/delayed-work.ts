@@ -14,6 +14,7 @@ import { clonePayload, keepPayload, keptPayload, type Payload } from './payload.
 import { timerBase } from './timers.js';
 import { PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
+import { type SharedQueueOptions, SharedWorkqueue, sharedOf, type SharedWork } from './shared.js';
 
 export class DelayedWork<T = unknown> extends Work<T> {
   /** @internal The workqueue the timer queues on. */ _wq: Workqueue | null = null;
@@ -29,8 +30,12 @@ export function checkDelayedWork(dwork: unknown): asserts dwork is DelayedWork {
   if (!(dwork instanceof DelayedWork)) invalidArg(`expected a DelayedWork, got ${describe(dwork)}`);
 }
 
-export function delayedWorkPending(dwork: DelayedWork<any>): boolean {
+export function delayedWorkPending<T>(dwork: SharedWork<T> & DelayedWork<T>): Promise<boolean>;
+export function delayedWorkPending(dwork: DelayedWork<any>): boolean;
+export function delayedWorkPending(dwork: DelayedWork<any>): boolean | Promise<boolean> {
   checkDelayedWork(dwork);
+  const shared = sharedOf(dwork);
+  if (shared !== null) return shared.workBusy(dwork).then((busy) => (busy & 1) !== 0);
   return (dwork._flags & PENDING) !== 0;
 }
 
@@ -66,15 +71,52 @@ function queueDelayed(
   timerBase.add(dwork, delay);
 }
 
-/** Queues dwork on wq, on cpu, after delay ms (0: at once, with no timer). A pending dwork is left as it is. */
-export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+/**
+ * Queues dwork on wq, on cpu, after delay ms (0: at once, with no timer). A pending dwork is left as it is. On a
+ * shared workqueue the delay runs on the database's clock.
+ */
+export function queueDelayedWorkOn(
+  cpu: number,
+  wq: SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): Promise<boolean>;
+export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean;
+export function queueDelayedWorkOn(
+  cpu: number,
+  wq: Workqueue | SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
+  if (wq instanceof SharedWorkqueue) {
+    checkCpu(cpu);
+    checkDelayedWork(dwork);
+    checkDelay(delay);
+    return wq.queueDelayedWork(dwork, delay, options);
+  }
   checkDelayedQueueing(cpu, wq, dwork, delay, 'queueDelayedWork');
   if ((dwork._flags & PENDING) !== 0 || dwork._disable !== 0) return false;
   queueDelayed(cpu, wq, dwork, delay, crossingPayload(cpu, wq, dwork));
   return true;
 }
 
-export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+/** queueDelayedWorkOn() on the caller's CPU. */
+export function queueDelayedWork(
+  wq: SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): Promise<boolean>;
+export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean;
+export function queueDelayedWork(
+  wq: Workqueue | SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
+  if (wq instanceof SharedWorkqueue) return queueDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay, options);
   return queueDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
 }
 
@@ -82,7 +124,27 @@ export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: 
  * Queues dwork to run delay ms from now whatever its state: a pending dwork (armed or already queued) is taken
  * back and re-armed. Returns true if it was pending, false if it was idle. A disabled dwork is only cancelled.
  */
-export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+export function modDelayedWorkOn(
+  cpu: number,
+  wq: SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): Promise<boolean>;
+export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean;
+export function modDelayedWorkOn(
+  cpu: number,
+  wq: Workqueue | SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
+  if (wq instanceof SharedWorkqueue) {
+    checkCpu(cpu);
+    checkDelayedWork(dwork);
+    checkDelay(delay);
+    return wq.modDelayedWork(dwork, delay, options);
+  }
   checkDelayedQueueing(cpu, wq, dwork, delay, 'modDelayedWork');
   // A re-armed instance keeps the data it was queued with; an idle one is cloned now, before anything changes.
   const crossing = dwork._disable === 0 && crosses(cpu, wq, dwork);
@@ -92,6 +154,20 @@ export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<
   return wasPending;
 }
 
-export function modDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+/** modDelayedWorkOn() on the caller's CPU. */
+export function modDelayedWork(
+  wq: SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): Promise<boolean>;
+export function modDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean;
+export function modDelayedWork(
+  wq: Workqueue | SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
+  if (wq instanceof SharedWorkqueue) return modDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay, options);
   return modDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
 }

@@ -13,6 +13,7 @@ import { fireTimerNow, timerBase } from './timers.js';
 import { warn } from './tracepoints.js';
 import { checkWork, type Work } from './work.js';
 import { ListKind } from './worklist.js';
+import { SharedWorkqueue, sharedOf } from './shared.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
 
 /**
@@ -21,6 +22,8 @@ import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
  */
 export function flushWork(work: Work<any>): Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.flushWork(work, false);
   checkNotSelf(work, 'flushWork');
   const wait = waitForWork(work);
   return wait === null ? Promise.resolve(false) : wait.then(() => true);
@@ -30,7 +33,8 @@ export function flushWork(work: Work<any>): Promise<boolean> {
  * Waits until every instance queued on wq before the call (inactive ones included) has ended. Items queued
  * after the call are not waited for. Overlapping flushes resolve in call order.
  */
-export function flushWorkqueue(wq: Workqueue): Promise<void> {
+export function flushWorkqueue(wq: Workqueue | SharedWorkqueue): Promise<void> {
+  if (wq instanceof SharedWorkqueue) return wq.flushWorkqueue();
   checkWorkqueue(wq);
   checkAlive(wq, 'flushWorkqueue');
   checkNotFromOwnHandler(wq, 'flushWorkqueue');
@@ -41,7 +45,8 @@ export function flushWorkqueue(wq: Workqueue): Promise<void> {
  * Flushes wq until it is empty. Meanwhile only its own handlers may queue on it (chained work); anyone else
  * gets ERR_WQ_DRAINING.
  */
-export function drainWorkqueue(wq: Workqueue): Promise<void> {
+export function drainWorkqueue(wq: Workqueue | SharedWorkqueue): Promise<void> {
+  if (wq instanceof SharedWorkqueue) return wq.drainWorkqueue();
   checkWorkqueue(wq);
   checkAlive(wq, 'drainWorkqueue');
   checkNotFromOwnHandler(wq, 'drainWorkqueue');
@@ -90,6 +95,8 @@ function fireArmedWork(wq: Workqueue, fired: Map<DelayedWork<any>, number>): voi
 /** Fires dwork's armed timer at once, then flushWork(). */
 export function flushDelayedWork(dwork: DelayedWork<any>): Promise<boolean> {
   checkDelayedWork(dwork);
+  const shared = sharedOf(dwork);
+  if (shared !== null) return shared.flushWork(dwork, true);
   checkNotSelf(dwork, 'flushDelayedWork');
   if (dwork._list?.kind === ListKind.Timer) fireTimerNow(dwork);
   return flushWork(dwork);

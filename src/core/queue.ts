@@ -15,6 +15,7 @@ import { moduleRef } from './module-func.js';
 import { clonePayload, keepPayload, type Payload } from './payload.js';
 import { checkWork, PENDING, type Work } from './work.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
+import { type SharedQueueOptions, SharedWorkqueue } from './shared.js';
 
 /** Validates a CPU number: WORK_CPU_UNBOUND (-1) or 0..nrCpus-1. */
 export function checkCpu(cpu: unknown): asserts cpu is number {
@@ -88,14 +89,38 @@ export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void
   pwq.insert(work, reqCpu);
 }
 
-/** Queues work on wq, on cpu. Returns false, doing nothing, if work was already pending or is disabled. */
-export function queueWorkOn(cpu: number, wq: Workqueue, work: Work<any>): boolean {
+/**
+ * Queues work on wq, on cpu. Returns false, doing nothing, if work was already pending or is disabled. On a
+ * shared workqueue (cpu ignored: it is unbound) it resolves once the database has the item; options.tx queues
+ * inside the caller's transaction.
+ */
+export function queueWorkOn(
+  cpu: number,
+  wq: SharedWorkqueue,
+  work: Work<any>,
+  options?: SharedQueueOptions,
+): Promise<boolean>;
+export function queueWorkOn(cpu: number, wq: Workqueue, work: Work<any>): boolean;
+export function queueWorkOn(
+  cpu: number,
+  wq: Workqueue | SharedWorkqueue,
+  work: Work<any>,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
   checkCpu(cpu);
+  if (wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
   return queue(cpu, wq, work);
 }
 
-/** Queues work on wq, on the caller's CPU. */
-export function queueWork(wq: Workqueue, work: Work<any>): boolean {
+/** Queues work on wq, on the caller's CPU (see queueWorkOn for shared workqueues). */
+export function queueWork(wq: SharedWorkqueue, work: Work<any>, options?: SharedQueueOptions): Promise<boolean>;
+export function queueWork(wq: Workqueue, work: Work<any>): boolean;
+export function queueWork(
+  wq: Workqueue | SharedWorkqueue,
+  work: Work<any>,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
+  if (wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
   return queue(WORK_CPU_UNBOUND, wq, work);
 }
 

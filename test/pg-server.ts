@@ -13,8 +13,11 @@ export interface TestPostgres {
   readonly external: boolean;
   /** Stops an embedded server and removes its data; leaves an external one running. */
   stop(): Promise<void>;
-  /** Restarts an embedded server (every connection is cut); rejects for an external one, saying why. */
-  restart(): Promise<void>;
+  /**
+   * Restarts an embedded server (every connection is cut), running whileDown during the outage; rejects for an
+   * external one, saying why.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   /** The embedded server's log ('' for an external one). */
   log(): string;
 }

@@ -41,8 +41,11 @@ export function waitFor(test: () => boolean, timeoutMs = 20_000, what = 'conditi
   });
 }
 
-/** Forks a node and initializes its shared workqueue with init (url, queue, maxActive, nodeMaxActive, ...). */
-export async function startNode(init: Record<string, unknown>): Promise<TestNode> {
+/**
+ * Forks a node; with init, attaches it to a shared workqueue (url, queue, maxActive, nodeMaxActive, ...), as
+ * node.call('init', init) does later (a node may be attached to several queues).
+ */
+export async function startNode(init?: Record<string, unknown>): Promise<TestNode> {
   const child = fork(NODE, [], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr!.on('data', (d) => {
@@ -86,7 +89,8 @@ export async function startNode(init: Record<string, unknown>): Promise<TestNode
       await exited;
     },
   };
-  await node.call('init', init);
+  if (init !== undefined) await node.call('init', init);
+  else await node.call('sleep', { ms: 0 });
   return node;
 }
 

@@ -22,8 +22,11 @@ export interface DevPostgres {
   readonly url: string;
   /** Stops the server and removes its data directory. Idempotent. */
   stop(): Promise<void>;
-  /** A fast shutdown (every client connection is cut) then a start on the same port with the same data. */
-  restart(): Promise<void>;
+  /**
+   * A fast shutdown (every client connection is cut) then a start on the same port with the same data;
+   * whileDown runs in between (e.g. to see calls fail during the outage).
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   /** The server's log so far (it is kept, not printed). */
   log(): string;
 }
@@ -95,12 +98,13 @@ export async function startDevPostgres(options: DevPostgresOptions = {}): Promis
       await server.stop();
       await rm(root, { recursive: true, force: true });
     },
-    async restart() {
+    async restart(whileDown?: () => Promise<void>) {
       if (stopped) throw new Error('the embedded PostgreSQL server was stopped');
       // persistent: false would delete the data on stop(); keep it for the restart.
       (server as unknown as { options: { persistent: boolean } }).options.persistent = true;
       try {
         await server.stop();
+        if (whileDown !== undefined) await whileDown();
         await server.start();
       } catch (err) {
         throw fail('restart', err);

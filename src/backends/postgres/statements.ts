@@ -20,11 +20,14 @@ export const ENSURE_QUEUE = `
  * Queues: $1 queue, $2 key, $3 func, $4 export, $5 data, $6 delay ms, $7 notify payload. Sets the pending bit of
  * an idle, enabled item that is not being cancelled; returns one row iff it did (exactly one of concurrent
  * callers: the row lock of ON CONFLICT serializes them and the others see pending). An expired lease is cleared.
+ * Fast path (the kernel's test_and_set_bit): an item already seen pending in the statement's snapshot is left
+ * alone without taking its row lock, so a storm of queueings on one pending key does not queue up on the lock.
  */
 export const QUEUE = `
   WITH q AS (
     INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at)
-    VALUES ($1, $2, $3, $4, $5, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond')
+    SELECT $1, $2, $3, $4, $5::jsonb, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond'
+    WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = $2 AND p.pending)
     ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
       data = EXCLUDED.data, seq = EXCLUDED.seq, run_at = EXCLUDED.run_at, attempt = 0,
       lease = CASE WHEN ${LIVE} THEN i.lease END,
@@ -34,14 +37,16 @@ export const QUEUE = `
   SELECT 1 AS queued FROM q, LATERAL (SELECT pg_notify('cmwq', $7)) n`;
 
 /**
- * modDelayedWork: $1..$7 as QUEUE. Re-arms a pending item to the new expiry (keeping its place in queueing
+ * modDelayedWork: $1..$7 as QUEUE. (`old` is read, and locked, before the upsert: the upsert's WHERE refers to
+ * it; a row locked after the same statement updated it would not be returned.) Re-arms a pending item to the new expiry (keeping its place in queueing
  * order) or queues an idle one; returns was_pending (null when the item did not exist).
  */
 export const MOD_DELAYED = `
   WITH old AS (SELECT i.pending FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 FOR UPDATE),
   q AS (
     INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at)
-    VALUES ($1, $2, $3, $4, $5, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond')
+    SELECT $1, $2, $3, $4, $5::jsonb, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond'
+    WHERE (SELECT count(*) FROM old) >= 0
     ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
       data = EXCLUDED.data, seq = CASE WHEN i.pending THEN i.seq ELSE EXCLUDED.seq END, run_at = EXCLUDED.run_at,
       attempt = CASE WHEN i.pending THEN i.attempt ELSE 0 END,
@@ -66,7 +71,7 @@ export const CANCEL_SYNC = `
   WITH old AS (SELECT i.pending, CASE WHEN ${LIVE} THEN i.lease END AS lease
                FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 FOR UPDATE),
   c AS (UPDATE cmwq.items i SET pending = false, cancel = (${LIVE})
-        WHERE i.queue = $1 AND i.key = $2 RETURNING i.lease)
+        WHERE i.queue = $1 AND i.key = $2 AND (SELECT count(*) FROM old) >= 0 RETURNING i.lease)
   SELECT old.pending AS was_pending, old.lease FROM old
   LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $3) WHERE old.lease IS NOT NULL) n ON true`;
 
@@ -77,7 +82,8 @@ export const LEASE_LIVE = `SELECT 1 AS live FROM cmwq.items i WHERE i.queue = $1
 /** disableWork: $1 queue, $2 key, $3 func, $4 export. Depth + 1 and pending cleared; returns was_pending. */
 export const DISABLE = `
   WITH old AS (SELECT i.pending FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 FOR UPDATE)
-  INSERT INTO cmwq.items AS i (queue, key, func, export, disabled) VALUES ($1, $2, $3, $4, 1)
+  INSERT INTO cmwq.items AS i (queue, key, func, export, disabled)
+  SELECT $1, $2, $3, $4, 1 WHERE (SELECT count(*) FROM old) >= 0
   ON CONFLICT (queue, key) DO UPDATE SET disabled = least(i.disabled + 1, 65535), pending = false
   RETURNING coalesce((SELECT pending FROM old), false) AS was_pending`;
 

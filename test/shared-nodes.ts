@@ -32,7 +32,13 @@ const waiters: { test: () => boolean; resolve: () => void }[] = [];
 export function waitFor(test: () => boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
   if (test()) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const w = { test, resolve: () => (clearTimeout(t), resolve()) };
+    const w = {
+      test,
+      resolve: () => {
+        clearTimeout(t);
+        resolve();
+      },
+    };
     const t = setTimeout(() => {
       waiters.splice(waiters.indexOf(w), 1);
       reject(new Error(`timed out waiting for ${what}`));

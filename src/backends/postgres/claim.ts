@@ -27,7 +27,10 @@ import { queueWork } from '../../core/queue.js';
 import type { SharedRetry, SharedWorkqueue } from '../../core/shared.js';
 import { CHANNEL, run } from './connection.js';
 import type pg from 'pg';
-import { COMPLETE, RENEW } from './statements.js';
+import { COMPLETE, NOTIFY, RENEW } from './statements.js';
+
+/** At most one `d:` (done) notification per node and queue in this many ms; the last one is never dropped. */
+const DONE_NOTIFY_MS = 25;
 
 /** One claimed instance running on this node. */
 interface Claimed {
@@ -109,6 +112,8 @@ export class Runner {
   readonly local: Workqueue;
   private readonly running = new Map<string, Claimed>();
   private claiming = false;
+  /** The last claim left due items behind (max_active reached elsewhere): completions elsewhere wake it. */
+  private starved = false;
   private again = false;
   private stopped = false;
   private dueTimer: NodeJS.Timeout | null = null;
@@ -118,6 +123,8 @@ export class Runner {
   private completions: Completion[] = [];
   private writing = false;
   private idleWaiters: (() => void)[] = [];
+  private lastDoneNotify = 0;
+  private doneTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly config: RunnerConfig) {
     this.local = allocWorkqueue(config.queue.name, 0, Math.max(1, config.nodeMaxActive), {
@@ -136,15 +143,19 @@ export class Runner {
     return this.running.size;
   }
 
-  /** Claims now if this node has free slots (coalesced: one claim at a time, another after it if asked). */
-  kick(): void {
+  /**
+   * Claims now if this node has free slots (coalesced: one claim at a time, another after it if asked). After a
+   * completion (minFree > 1) it waits until a quarter of the slots are free, so that one claim takes a batch and
+   * claimers do not queue on the queue's row lock one item at a time; wake-ups and the poll claim any free slot.
+   */
+  kick(minFree = 1): void {
     if (this.stopped || this.config.nodeMaxActive === 0) return;
     if (this.claiming) {
       this.again = true;
       return;
     }
     const free = this.config.nodeMaxActive - this.running.size;
-    if (free <= 0) return;
+    if (free <= 0 || (free < minFree && this.running.size > 0)) return;
     this.claiming = true;
     this.again = false;
     void this.claim(free).finally(() => {
@@ -168,8 +179,10 @@ export class Runner {
       return; // the poll (or a reconnection) tries again
     }
     let got = 0;
+    let dueMs: number | null = null;
     for (const row of rows) {
       if (row.key === null) {
+        dueMs = row.due_ms;
         this.armDue(row.due_ms);
         continue;
       }
@@ -177,6 +190,9 @@ export class Runner {
       this.start(row.key, row.func, row.export, row.data, row.lease);
     }
     if (got === free) this.again = true;
+    // Items are due but none (or too few) could be had: max_active is reached elsewhere (or rows were locked).
+    // Only then do other nodes' completions (`d:` notifications) matter to this node.
+    this.starved = got < free && dueMs !== null && dueMs <= 0;
   }
 
   private armDue(dueMs: number | null): void {
@@ -204,7 +220,7 @@ export class Runner {
     const text = error === null ? null : error instanceof Error ? (error.stack ?? error.message) : String(error);
     this.completions.push({ key: claimed.key, lease: claimed.lease, error: text });
     if (!this.writing) setImmediate(() => void this.writeCompletions());
-    this.kick();
+    this.kick(Math.max(1, this.config.nodeMaxActive >> 2));
   }
 
   private async writeCompletions(): Promise<void> {
@@ -213,6 +229,10 @@ export class Runner {
     const batch = this.completions;
     this.completions = [];
     const retry = this.config.retry;
+    // Completions wake flushers and starved nodes elsewhere; at high rates one notification per window does.
+    const now = Date.now();
+    const notifyNow = now - this.lastDoneNotify >= DONE_NOTIFY_MS;
+    if (notifyNow) this.lastDoneNotify = now;
     try {
       const { rows } = await run<{ lease: string }>(this.config.pool, 'complete', COMPLETE, [
         this.config.queue.name,
@@ -222,8 +242,9 @@ export class Runner {
         retry?.attempts ?? 0,
         retry?.delayMs ?? 1000,
         retry?.maxDelayMs ?? 60_000,
-        `d:${this.config.queue.name}`,
+        notifyNow ? `d:${this.config.queue.name}` : null,
       ]);
+      if (!notifyNow) this.trailingDoneNotify();
       const accepted = new Set(rows.map((r) => String(r.lease)));
       for (const c of batch) {
         if (accepted.has(c.lease)) this.stats.completed++;
@@ -245,6 +266,17 @@ export class Runner {
     this.writing = false;
     if (this.completions.length > 0) void this.writeCompletions();
     else if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Sends the `d:` notification a throttled completion skipped, at the end of the window. */
+  private trailingDoneNotify(): void {
+    if (this.doneTimer !== null) return;
+    const wait = Math.max(0, this.lastDoneNotify + DONE_NOTIFY_MS - Date.now());
+    this.doneTimer = setTimeout(() => {
+      this.doneTimer = null;
+      this.lastDoneNotify = Date.now();
+      run(this.config.pool, 'notify', NOTIFY, [`d:${this.config.queue.name}`]).catch(() => undefined);
+    }, wait);
   }
 
   private async renew(): Promise<void> {
@@ -287,7 +319,7 @@ export class Runner {
       for (const c of this.running.values()) if (c.key === key) abortInstance(c.work);
       return;
     }
-    this.kick();
+    if (kind === 'q' || this.starved) this.kick();
   }
 
   /** Stops claiming, waits for this node's running items and their completions, frees the local workqueue. */
@@ -300,6 +332,11 @@ export class Runner {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
     clearInterval(this.renewTimer);
+    if (this.doneTimer !== null) {
+      clearTimeout(this.doneTimer);
+      this.doneTimer = null;
+      await run(this.config.pool, 'notify', NOTIFY, [`d:${this.config.queue.name}`]).catch(() => undefined);
+    }
     await destroyWorkqueue(this.local);
   }
 }

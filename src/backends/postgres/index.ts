@@ -12,3 +12,4 @@ export {
 } from './backend.js';
 export { PgSharedWorkqueue } from './shared-workqueue.js';
 export { SCHEMA_VERSION } from './schema.js';
+export { queueWorks } from './queue-works.js';

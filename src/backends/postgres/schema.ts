@@ -52,15 +52,17 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX items_leased ON cmwq.items (queue, lease_until) WHERE lease IS NOT NULL;
   `,
   // The claim: lock the queue's row (serializing claimers), count live leases with a fresh snapshot (each
-  // statement of a volatile plpgsql function takes one), then lease up to the free slots in queueing order.
-  // Items whose lease expired (their node died or froze) are claimed again unless they were being cancelled.
-  // The last row has a null key and says in how many ms the next armed item comes due (null: none).
+  // statement of a volatile plpgsql function takes one), then lease up to the free slots: first items whose lease
+  // expired (their node died or froze; not those being cancelled), then pending due items in queueing order. Each
+  // step walks its own partial index. The last row has a null key and says in how many ms the next armed item
+  // comes due (null: none).
   `
   CREATE FUNCTION cmwq.claim(p_queue text, p_node text, p_limit integer, p_min integer, p_lease_ms integer)
   RETURNS TABLE (key text, func text, export text, data jsonb, lease bigint, attempt integer, due_ms double precision)
   LANGUAGE plpgsql VOLATILE AS $$
   DECLARE
-    v_max integer; v_ordered boolean; v_running integer; v_mine integer; v_n integer;
+    v_max integer; v_ordered boolean; v_running integer; v_mine integer; v_n integer; v_got integer;
+    v_until timestamptz := now() + p_lease_ms * interval '1 millisecond';
   BEGIN
     SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue FOR UPDATE;
     IF NOT FOUND THEN RETURN; END IF;
@@ -69,29 +71,38 @@ const MIGRATIONS: readonly string[] = [
     v_n := greatest(least(p_limit, v_max - v_running), least(p_limit, p_min - v_mine));
     IF v_ordered THEN v_n := least(v_n, 1 - v_running); END IF;
     IF v_n > 0 THEN
-      IF v_ordered THEN
-        RETURN QUERY WITH c AS (
-          SELECT i.key FROM cmwq.items i
-          WHERE i.queue = p_queue AND i.disabled = 0
-            AND ((i.pending AND i.run_at <= now()) OR (i.lease IS NOT NULL AND NOT i.cancel))
-            AND (i.lease IS NULL OR i.lease_until <= now())
-          ORDER BY i.seq LIMIT v_n FOR UPDATE)
-        UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
-          lease_until = now() + p_lease_ms * interval '1 millisecond', run_seq = i.seq, cancel = false
-        FROM c WHERE i.queue = p_queue AND i.key = c.key
-        RETURNING i.key, i.func, i.export, i.data, i.lease, i.attempt, NULL::double precision;
-      ELSE
-        RETURN QUERY WITH c AS (
-          SELECT i.key FROM cmwq.items i
-          WHERE i.queue = p_queue AND i.disabled = 0
-            AND ((i.pending AND i.run_at <= now()) OR (i.lease IS NOT NULL AND NOT i.cancel))
-            AND (i.lease IS NULL OR i.lease_until <= now())
-          ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
-        UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
-          lease_until = now() + p_lease_ms * interval '1 millisecond', run_seq = i.seq, cancel = false
-        FROM c WHERE i.queue = p_queue AND i.key = c.key
-        RETURNING i.key, i.func, i.export, i.data, i.lease, i.attempt, NULL::double precision;
-      END IF;
+      RETURN QUERY WITH c AS (
+        SELECT i.key FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.lease IS NOT NULL AND i.lease_until <= now() AND NOT i.cancel
+          AND i.disabled = 0
+        ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq
+      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      RETURNING i.key, i.func, i.export, i.data, i.lease, i.attempt, NULL::double precision;
+      GET DIAGNOSTICS v_got = ROW_COUNT;
+      v_n := v_n - v_got;
+    END IF;
+    IF v_n > 0 AND v_ordered THEN
+      RETURN QUERY WITH c AS (
+        SELECT i.key FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 AND i.run_at <= now()
+          AND (i.lease IS NULL OR i.lease_until <= now())
+        ORDER BY i.seq LIMIT v_n FOR UPDATE)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq, cancel = false
+      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      RETURNING i.key, i.func, i.export, i.data, i.lease, i.attempt, NULL::double precision;
+    ELSIF v_n > 0 THEN
+      RETURN QUERY WITH c AS (
+        SELECT i.key FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 AND i.run_at <= now()
+          AND (i.lease IS NULL OR i.lease_until <= now())
+        ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq, cancel = false
+      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      RETURNING i.key, i.func, i.export, i.data, i.lease, i.attempt, NULL::double precision;
     END IF;
     RETURN QUERY SELECT NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
       (SELECT extract(epoch FROM min(i.run_at) - now()) * 1000 FROM cmwq.items i

@@ -109,6 +109,8 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   private readonly ready: Promise<void>;
   private cluster: SharedStats = { pending: 0, infl: 0 };
   private destroyed = false;
+  /** When wqMonitor() last read the cluster figures: the poll refreshes them only while someone looks. */
+  private viewed = 0;
   private draining = 0;
 
   constructor(
@@ -141,7 +143,6 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
     ctx.attach(this);
     this.ready = run(ctx.pool, `allocWorkqueue ${name}`, sql.ENSURE_QUEUE, [name, maxActive, this.ordered]).then(() => {
       this.runner.kick();
-      void this.refreshStats();
     });
     this.ready.catch(() => undefined); // reported by the first call that needs it
   }
@@ -161,6 +162,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   }
 
   stats(): SharedStats {
+    this.viewed = Date.now();
     return this.cluster;
   }
 
@@ -179,7 +181,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   /** @internal The poll tick: claims, and refreshes the cluster figures. */
   poll(): void {
     this.runner.kick();
-    this.refreshStats().catch(() => undefined);
+    if (Date.now() - this.viewed < 10_000) this.refreshStats().catch(() => undefined);
   }
 
   private checkAlive(what: string): void {
@@ -217,16 +219,14 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
     return work.key;
   }
 
+  /** The connection a call runs on (the caller's transaction, or the pool) once the queue's row exists. */
   private async db(tx: unknown): Promise<pg.Pool | pg.ClientBase> {
-    if (tx !== undefined) {
-      if (tx === null || typeof (tx as pg.ClientBase).query !== 'function')
-        invalidArg(`options.tx must be a pg client inside a transaction, got ${describe(tx)}`);
-      return tx as pg.ClientBase;
-    }
+    if (tx !== undefined && (tx === null || typeof (tx as pg.ClientBase).query !== 'function'))
+      invalidArg(`options.tx must be a pg client inside a transaction, got ${describe(tx)}`);
     await this.ready.catch((error) => {
       throw backendError(`shared workqueue ${this.name}`, error);
     });
-    return this.ctx.pool;
+    return tx !== undefined ? (tx as pg.ClientBase) : this.ctx.pool;
   }
 
   queueWork(work: Work<any>, options?: SharedQueueOptions): Promise<boolean> {
@@ -245,6 +245,40 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
       const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`];
       const { rows } = await run(db, what, sql.QUEUE, params);
       return rows.length > 0;
+    });
+  }
+
+  /**
+   * Queues many works in one statement (one round trip, one commit): what queueWork() does for each, in order.
+   * A key given twice counts once (the later ones return false, as queueing a pending item does).
+   * @returns one boolean per work, as queueWork() would have returned.
+   * @throws WorkqueueError for any bad work, before anything is queued.
+   */
+  queueWorks(works: readonly Work<any>[], options?: SharedQueueOptions): Promise<boolean[]> {
+    if (!Array.isArray(works)) invalidArg(`queueWorks: works must be an array, got ${describe(works)}`);
+    const checked = works.map((w) => this.checkQueueable(w, 'queueWorks'));
+    const data = works.map((w) => JSON.stringify(w.data ?? null));
+    const first = new Map<string, number>();
+    checked.forEach((c, i) => {
+      if (!first.has(c.key)) first.set(c.key, i);
+    });
+    works.forEach((w, i) => {
+      this.bind(w, checked[i]!.key);
+    });
+    const idx = [...first.values()];
+    if (idx.length === 0) return Promise.resolve([]);
+    return this.db(options?.tx).then(async (db) => {
+      const { rows } = await run<{ key: string }>(db, 'queueWorks', sql.QUEUE_BATCH, [
+        this.name,
+        idx.map((i) => checked[i]!.key),
+        idx.map((i) => checked[i]!.spec),
+        idx.map((i) => checked[i]!.exportName),
+        idx.map((i) => data[i]),
+        0,
+        `q:${this.name}`,
+      ]);
+      const queued = new Set(rows.map((r) => r.key));
+      return checked.map((c, i) => first.get(c.key) === i && queued.has(c.key));
     });
   }
 
@@ -403,6 +437,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
         if (!(error instanceof WorkqueueError) || error.code !== 'ERR_WQ_BACKEND') throw error;
       }
       await notified;
+      await new Promise((resolve) => setTimeout(resolve, 20)); // a burst of notifications costs one re-check
     }
   }
 }

@@ -2,6 +2,9 @@
  * The SQL of the shared-workqueue operations, one short atomic statement each (the claim is cmwq.claim(), in
  * schema.ts). Parameters are positional; every statement touches one queue's rows.
  *
+ * Every scan names `pending` or `lease IS NOT NULL` alone in its WHERE so that it walks that partial index, not
+ * the whole table (a queue holds one row per item ever queued, most of them idle).
+ *
  * The pending bit is `pending`; an item is running while it holds a live lease (`lease` not null and
  * `lease_until > now()`); a lease that expired is as good as none. All times are the database's `now()`, so the
  * nodes' clocks never matter. Statements that wake other nodes send their NOTIFY in the same statement, so it is
@@ -35,6 +38,27 @@ export const QUEUE = `
     WHERE NOT i.pending AND i.disabled = 0 AND NOT (i.cancel AND ${LIVE})
     RETURNING 1)
   SELECT 1 AS queued FROM q, LATERAL (SELECT pg_notify('cmwq', $7)) n`;
+
+/**
+ * Queues many items in one statement: $1 queue, $2 keys, $3 funcs, $4 exports, $5 data (JSON texts), $6 delay
+ * ms, $7 notify payload; the keys are distinct. Same rules as QUEUE, per item; returns the keys it queued.
+ */
+export const QUEUE_BATCH = `
+  WITH b AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
+    WITH ORDINALITY AS b (key, func, export, data, ord)),
+  q AS (
+    INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at)
+    SELECT $1, b.key, b.func, b.export, b.data::jsonb, true, nextval('cmwq.queue_seq'),
+      now() + $6 * interval '1 millisecond'
+    FROM b WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = b.key AND p.pending)
+    ORDER BY b.ord
+    ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
+      data = EXCLUDED.data, seq = EXCLUDED.seq, run_at = EXCLUDED.run_at, attempt = 0,
+      lease = CASE WHEN ${LIVE} THEN i.lease END,
+      cancel = CASE WHEN ${LIVE} THEN i.cancel ELSE false END
+    WHERE NOT i.pending AND i.disabled = 0 AND NOT (i.cancel AND ${LIVE})
+    RETURNING i.key)
+  SELECT q.key FROM q LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $7)) n ON true`;
 
 /**
  * modDelayedWork: $1..$7 as QUEUE. (`old` is read, and locked, before the upsert: the upsert's WHERE refers to
@@ -115,13 +139,15 @@ export const FLUSH_MARK = `SELECT nextval('cmwq.queue_seq') AS seq, now() AS at`
  * (and due by then: armed delayed works are not waited for, as locally) is pending or running.
  */
 export const QUEUE_BUSY_UPTO = `
-  SELECT 1 AS busy FROM cmwq.items i WHERE i.queue = $1
-    AND ((i.pending AND i.seq < $2 AND i.run_at <= $3) OR (${LIVE} AND i.run_seq < $2)) LIMIT 1`;
+  SELECT 1 AS busy WHERE
+    EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND i.pending AND i.seq < $2 AND i.run_at <= $3)
+    OR EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND ${LIVE} AND i.run_seq < $2)`;
 
 /** drainWorkqueue's test: $1 queue. Whether anything is due or running. */
 export const QUEUE_BUSY = `
-  SELECT 1 AS busy FROM cmwq.items i WHERE i.queue = $1
-    AND ((i.pending AND i.disabled = 0 AND i.run_at <= now()) OR ${LIVE}) LIMIT 1`;
+  SELECT 1 AS busy WHERE
+    EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND i.pending AND i.disabled = 0 AND i.run_at <= now())
+    OR EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND ${LIVE})`;
 
 /** Renews leases: $1 queue, $2 node, $3 leases, $4 lease ms. Returns the live ones and their cancel flags. */
 export const RENEW = `
@@ -131,7 +157,7 @@ export const RENEW = `
 
 /**
  * Completes instances: $1 queue, $2 keys, $3 leases, $4 errors (null: success), $5 retry attempts (0: none),
- * $6 first back-off ms, $7 max back-off ms, $8 notify payload. Only rows still holding the lease are changed (the
+ * $6 first back-off ms, $7 max back-off ms, $8 notify payload (null: none). Only rows still holding the lease are changed (the
  * fencing token: a completion from a lease that expired and was claimed again is refused). A failed instance
  * with attempts left is queued again after its back-off unless it was re-queued or cancelled meanwhile.
  * Returns the accepted leases.
@@ -153,12 +179,12 @@ export const COMPLETE = `
         WHEN d.error IS NOT NULL AND i.attempt + 1 < $5 AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
     FROM d WHERE i.queue = $1 AND i.key = d.key AND i.lease = d.lease
     RETURNING d.lease)
-  SELECT u.lease FROM u LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $8)) n ON true`;
+  SELECT u.lease FROM u LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $8) WHERE $8::text IS NOT NULL) n ON true`;
 
 /** Cluster figures of a queue: $1 queue. */
 export const STATS = `
-  SELECT count(*) FILTER (WHERE i.pending)::int AS pending, count(*) FILTER (WHERE ${LIVE})::int AS infl
-  FROM cmwq.items i WHERE i.queue = $1`;
+  SELECT (SELECT count(*) FROM cmwq.items i WHERE i.queue = $1 AND i.pending)::int AS pending,
+    (SELECT count(*) FROM cmwq.items i WHERE i.queue = $1 AND ${LIVE})::int AS infl`;
 
 /** Every queue with its figures (cmwq top --backend). */
 export const ALL_STATS = `
@@ -176,3 +202,6 @@ export const REMOVE_QUEUE = `DELETE FROM cmwq.queues WHERE name = $1`;
 export const ITEM_RECORD = `
   SELECT i.pending, (${LIVE}) AS running, i.runs::int AS runs, i.failures::int AS failures, i.attempt,
     i.last_error, i.last_error_at FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2`;
+
+/** A notification alone: $1 payload. */
+export const NOTIFY = `SELECT pg_notify('cmwq', $1)`;

@@ -4,6 +4,8 @@
  * mid-run (calls during the outage fail with ERR_WQ_BACKEND, nothing acknowledged is lost, nodes reconnect).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { allocWorkqueue, queueWork, Work, WorkqueueError, WQ_UNBOUND, workFunc } from 'cmwq';
 import { postgresBackend, type PostgresBackend } from 'cmwq/postgres';
@@ -106,4 +108,38 @@ test('restart the database server mid-run: calls fail with ERR_WQ_BACKEND meanwh
   assert.equal(row.items, 120);
   assert.equal(await backend.itemRecord('restart', 'during'), null, 'the failed call queued nothing');
   await runner.call('flush');
+});
+
+test('cmwq demo --shared: three processes share the dedicated workqueue; the killed one’s item runs elsewhere', async () => {
+  const cli = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'demo', '--shared', '--url', server.url], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += String(d);
+    });
+    child.stderr.on('data', (d) => {
+      text += String(d);
+    });
+    const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      if (code === 0) resolve(text);
+      else reject(new Error(`demo exited ${code}:\n${text}`));
+    });
+  });
+  const summary = out.split('\n').filter((l) => l.includes(' summary '));
+  const ran = summary.map((l) => /(task_\d+) ran on (node\d)/.exec(l)!.slice(1));
+  assert.deepEqual(
+    ran.map(([task]) => task),
+    ['task_0', 'task_1', 'task_2', 'task_3', 'task_3', 'task_4', 'task_5', 'task_6', 'task_7'],
+  );
+  const killedLine = out.split('\n').find((l) => l.includes('SIGKILL'))!;
+  const killedNode = /SIGKILL (node\d)/.exec(killedLine)![1];
+  const task3 = ran.filter(([task]) => task === 'task_3').map(([, node]) => node);
+  assert.equal(task3[0], killedNode);
+  assert.notEqual(task3[1], killedNode, 'the killed item ran again on another process');
+  assert.match(out, /flushWorkqueue: every item ran/);
 });

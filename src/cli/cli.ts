@@ -21,6 +21,8 @@ Commands:
                                items, then cancellation and destruction at unload, printed dmesg style
                                with worker names and thread ids.
       --fast                   Divide every delay by 20 (the demo takes about half a second).
+      --shared [--url <pg>]    The dedicated workqueue shared by three processes through PostgreSQL (a
+                               throw-away embedded server unless --url or DATABASE_URL), one killed mid-item.
       --timeline               At the end, print which worker ran which function, when.
   top [--json] [--all] [--interval ms] [regex...] -- <command...>
                                Run a program (node app.js, app.js, npx tsx app.ts, npm start, ...)
@@ -73,8 +75,22 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${version()}\n`);
       return 0;
     case 'demo': {
-      const parsed = parseOptions(rest, { fast: { type: 'boolean' }, timeline: { type: 'boolean' } }, false);
+      const parsed = parseOptions(
+        rest,
+        {
+          fast: { type: 'boolean' },
+          timeline: { type: 'boolean' },
+          shared: { type: 'boolean' },
+          url: { type: 'string' },
+        },
+        false,
+      );
       if (typeof parsed === 'number') return parsed;
+      if (parsed.values.shared === true) {
+        const { runSharedDemo } = await import('./demo-shared.js');
+        await runSharedDemo((parsed.values.url as string | undefined) ?? process.env.DATABASE_URL);
+        return 0;
+      }
       await runDemo({ fast: parsed.values.fast === true, timeline: parsed.values.timeline === true });
       return 0;
     }

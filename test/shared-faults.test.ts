@@ -143,3 +143,26 @@ test('cmwq demo --shared: three processes share the dedicated workqueue; the kil
   assert.notEqual(task3[1], killedNode, 'the killed item ran again on another process');
   assert.match(out, /flushWorkqueue: every item ran/);
 });
+
+test('cmwq top --backend <url> shows the cluster figures of every shared workqueue, attached to no process', async () => {
+  const cli = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'top', '--backend', server.url, '--json', '--count', '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += String(d);
+    });
+    child.stderr.on('data', (d) => {
+      text += String(d);
+    });
+    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`top exited ${code}: ${text}`))));
+  });
+  const sample = JSON.parse(out.trim()) as { queues: { name: string; items: number; runs: number; pending: number }[] };
+  const restart = sample.queues.find((q) => q.name === 'restart');
+  assert.ok(restart !== undefined, out);
+  assert.equal(restart.items, 120);
+  assert.ok(restart.runs >= 120);
+  assert.equal(restart.pending, 0);
+});

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { allocWorkqueue, DelayedWork, queueWork, Work, WorkqueueError, WQ_UNBOUND, workFunc } from 'cmwq';
-import { postgresBackend, type PostgresBackend } from 'cmwq/postgres';
+import { allocWorkqueue, DelayedWork, queueWork, Work, WorkqueueError, WQ_UNBOUND, workFunc, wqMonitor } from 'cmwq';
+import { type PgSharedWorkqueue, postgresBackend, type PostgresBackend } from 'cmwq/postgres';
 import { startPostgres, type TestPostgres } from './pg-server.js';
 import { type NodeEvent, eventsOf, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
 
@@ -201,6 +201,11 @@ test('queueWork(..., { tx }): the item exists iff the transaction commits', asyn
     assert.equal(await backend.itemRecord('outbox', 'kept'), null, 'invisible before the commit');
     await client.query('COMMIT');
     assert.equal((await backend.itemRecord('outbox', 'kept'))?.pending, true);
+    // wqMonitor() shows the shared workqueue with the cluster's figures
+    await (wq as PgSharedWorkqueue).refreshStats();
+    const row = wqMonitor().find((r) => r.name === 'outbox');
+    assert.equal(row?.pending, 1);
+    assert.equal(row?.infl, 0);
   } finally {
     await client.end();
   }

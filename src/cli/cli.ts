@@ -33,6 +33,9 @@ Commands:
                                table stays in place with the program's output under it (written out
                                in full at exit); otherwise the program's output goes to stderr.
                                --json prints one JSON object per refresh.
+  top --backend <url> [--json] [--interval ms] [--count n]
+                               Watch a cluster's shared workqueues from PostgreSQL alone (pending, in
+                               flight, items, runs, failures per queue), attached to no process.
   dump [--json] -- <command...>
                                Run a program and print wqDump() and showAllWorkqueues() when it
                                exits, and each time its Node process receives SIGUSR2. With --json
@@ -95,6 +98,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'top':
+      if (rest.includes('--backend')) return topBackend(rest);
+      return watch(command, rest);
     case 'dump':
       return watch(command, rest);
     default:
@@ -129,6 +134,24 @@ function parseOptions(
     return 0;
   }
   return parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+}
+
+/** `cmwq top --backend <url> [--json] [--interval ms] [--count n]`: a cluster's shared workqueues. */
+async function topBackend(args: string[]): Promise<number> {
+  const parsed = parseOptions(
+    args,
+    { backend: { type: 'string' }, json: { type: 'boolean' }, interval: { type: 'string' }, count: { type: 'string' } },
+    false,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
+  if (typeof values.backend !== 'string') return usageError('top --backend needs a PostgreSQL URL');
+  const intervalMs = values.interval === undefined ? 1000 : Number(values.interval);
+  const count = values.count === undefined ? undefined : Number(values.count);
+  if (!(intervalMs >= 10)) return usageError('--interval must be a number of ms >= 10');
+  if (count !== undefined && !(Number.isInteger(count) && count >= 1)) return usageError('--count must be >= 1');
+  const { runTopBackend } = await import('./top-backend.js');
+  return runTopBackend(values.backend, { json: values.json === true, intervalMs, count });
 }
 
 /** `cmwq top [--json] [--all] [--interval ms] [regex] -- <command...>` and `cmwq dump [--json] -- <command...>`. */

@@ -4,6 +4,8 @@
  * across nodes, queueing inside a transaction, failure records and retry, and bad input.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { allocWorkqueue, DelayedWork, queueWork, Work, WorkqueueError, WQ_UNBOUND, workFunc, wqMonitor } from 'cmwq';
@@ -247,4 +249,20 @@ test('bad input throws a WorkqueueError where it is made and queues nothing', as
   await assert.rejects(queueWork(wq, new DelayedWork(run, {}, { key: 'tx' }), { tx: {} }), code('ERR_WQ_INVALID_ARG'));
   const { items } = (await backend.queueStats()).find((q) => q.name === 'badin')!;
   assert.equal(items, 0, 'nothing queued');
+});
+
+test("import 'cmwq' loads no database client; 'cmwq/postgres' loads pg", () => {
+  const script = `
+    import Module from 'node:module';
+    const pgModules = () => Object.keys(Module._cache).filter((k) => k.includes('/node_modules/pg')).length;
+    await import('cmwq');
+    const core = pgModules();
+    await import('cmwq/postgres');
+    console.log(JSON.stringify([core, pgModules() > 0]));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('../', import.meta.url)),
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [0, true]);
 });

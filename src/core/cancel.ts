@@ -15,6 +15,7 @@ import { checkNotSelf } from './lockdep.js';
 import { queueWork } from './queue.js';
 import { abortInstance, checkWork, type Work } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
+import { type SharedWork, sharedOf } from './shared.js';
 
 /** The canceller waits for work's running instance: abort its signal, here or on the thread running it. */
 function abortRunning(work: Work<any>): void {
@@ -36,11 +37,16 @@ function disable(work: Work<any>): void {
  * {@link cancelWorkSync} to wait for it too. The work stays enabled and may be queued again at once.
  *
  * @param work - The work item (a DelayedWork too).
+ * @typeParam T - The type of the work's data.
  * @returns true if an instance was pending (and now will not run), false if there was none.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work.
  */
-export function cancelWork(work: Work<any>): boolean {
+export function cancelWork<T>(work: SharedWork<T>): Promise<boolean>;
+export function cancelWork(work: Work<any>): boolean;
+export function cancelWork(work: Work<any>): boolean | Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.cancelWork(work);
   return grabPending(work);
 }
 
@@ -64,6 +70,8 @@ export function cancelWork(work: Work<any>): boolean {
  */
 export function cancelWorkSync(work: Work<any>): Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.cancelWorkSync(work);
   checkNotSelf(work, 'cancelWorkSync');
   disable(work);
   const wasPending = grabPending(work);
@@ -85,11 +93,16 @@ export function cancelWorkSync(work: Work<any>): Promise<boolean> {
  * waits for a running handler (see {@link disableWorkSync}).
  *
  * @param work - The work item (a DelayedWork too).
+ * @typeParam T - The type of the work's data.
  * @returns true if an instance was pending (and now will not run), false if there was none.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work, or is disabled 65535 deep already.
  */
-export function disableWork(work: Work<any>): boolean {
+export function disableWork<T>(work: SharedWork<T>): Promise<boolean>;
+export function disableWork(work: Work<any>): boolean;
+export function disableWork(work: Work<any>): boolean | Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.disableWork(work);
   disable(work);
   return grabPending(work);
 }
@@ -117,11 +130,16 @@ export function disableWorkSync(work: Work<any>): Promise<boolean> {
  * needed, or use {@link enableAndQueueWork}.
  *
  * @param work - The work item (a DelayedWork too).
+ * @typeParam T - The type of the work's data.
  * @returns true if the work is enabled now (the depth reached 0), false if it is still disabled.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work or is not disabled.
  */
-export function enableWork(work: Work<any>): boolean {
+export function enableWork<T>(work: SharedWork<T>): Promise<boolean>;
+export function enableWork(work: Work<any>): boolean;
+export function enableWork(work: Work<any>): boolean | Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.enableWork(work);
   if (work._disable === 0) invalidArg(`enableWork: ${work.funcName} is not disabled`);
   return --work._disable === 0;
 }
@@ -166,10 +184,13 @@ export function enableAndQueueWork(wq: Workqueue, work: Work<any>): boolean {
  * the workqueue if the timer had fired. Never waits.
  *
  * @param dwork - The delayed work.
+ * @typeParam T - The type of the work's data.
  * @returns true if an instance was pending (armed or queued), false if there was none.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if dwork is not a DelayedWork.
  */
-export function cancelDelayedWork(dwork: DelayedWork<any>): boolean {
+export function cancelDelayedWork<T>(dwork: SharedWork<T> & DelayedWork<T>): Promise<boolean>;
+export function cancelDelayedWork(dwork: DelayedWork<any>): boolean;
+export function cancelDelayedWork(dwork: DelayedWork<any>): boolean | Promise<boolean> {
   checkDelayedWork(dwork);
   return cancelWork(dwork);
 }

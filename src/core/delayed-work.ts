@@ -14,6 +14,7 @@ import { clonePayload, keepPayload, keptPayload, type Payload } from './payload.
 import { timerBase } from './timers.js';
 import { PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
+import { type SharedQueueOptions, SharedWorkqueue, sharedOf, type SharedWork } from './shared.js';
 
 /**
  * A work item with a timer (the kernel's delayed_work): {@link queueDelayedWork} arms the timer, and its expiry
@@ -63,11 +64,16 @@ export function checkDelayedWork(dwork: unknown): asserts dwork is DelayedWork {
  * Whether dwork is pending: armed on its timer, or queued. The same as {@link workPending}, for a DelayedWork.
  *
  * @param dwork - The delayed work.
+ * @typeParam T - The type of the work's data.
  * @returns true while an instance waits to start.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if dwork is not a DelayedWork.
  */
-export function delayedWorkPending(dwork: DelayedWork<any>): boolean {
+export function delayedWorkPending<T>(dwork: SharedWork<T> & DelayedWork<T>): Promise<boolean>;
+export function delayedWorkPending(dwork: DelayedWork<any>): boolean;
+export function delayedWorkPending(dwork: DelayedWork<any>): boolean | Promise<boolean> {
   checkDelayedWork(dwork);
+  const shared = sharedOf(dwork);
+  if (shared !== null) return shared.workBusy(dwork).then((busy) => (busy & 1) !== 0);
   return (dwork._flags & PENDING) !== 0;
 }
 
@@ -107,17 +113,41 @@ function queueDelayed(
  * {@link queueDelayedWork} aimed at a CPU: when the timer fires, dwork is queued on wq for that CPU (see
  * {@link queueWorkOn} for what a CPU means and which works may go to another one).
  *
+ *
+ * On a shared workqueue the delay runs on the database's clock.
  * @param cpu - 0..nrCpus-1, or {@link WORK_CPU_UNBOUND} (-1) for the CPU of the thread calling.
  * @param wq - The workqueue the timer will queue it on.
  * @param dwork - The delayed work.
  * @param delay - Milliseconds from now; 0 queues at once, with no timer.
+ * @param options - Shared workqueues only: `{ tx }`, a database client inside the caller's open transaction; the
+ *   item is queued if and only if that transaction commits.
  * @returns true if dwork was armed (or queued); false, changing nothing, if it was pending or is disabled.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for a bad cpu, workqueue, work or delay;
  *   `ERR_WQ_DESTROYED` or `ERR_WQ_DRAINING` if wq is destroyed or draining (unless called from one of wq's own
  *   handlers); `ERR_WQ_NOT_PORTABLE` if a function work is aimed at another CPU; `ERR_WQ_DATA_CLONE` if a module
  *   work's data cannot be cloned for its thread. Nothing is armed then.
  */
-export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+export function queueDelayedWorkOn(
+  cpu: number,
+  wq: SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): Promise<boolean>;
+export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean;
+export function queueDelayedWorkOn(
+  cpu: number,
+  wq: Workqueue | SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
+  if (wq instanceof SharedWorkqueue) {
+    checkCpu(cpu);
+    checkDelayedWork(dwork);
+    checkDelay(delay);
+    return wq.queueDelayedWork(dwork, delay, options);
+  }
   checkDelayedQueueing(cpu, wq, dwork, delay, 'queueDelayedWork');
   if ((dwork._flags & PENDING) !== 0 || dwork._disable !== 0) return false;
   queueDelayed(cpu, wq, dwork, delay, crossingPayload(cpu, wq, dwork));
@@ -132,6 +162,8 @@ export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWor
  * @param wq - The workqueue the timer will queue it on.
  * @param dwork - The delayed work.
  * @param delay - Milliseconds from now (0 or more; fractions allowed).
+ * @param options - Shared workqueues only: `{ tx }`, a database client inside the caller's open transaction; the
+ *   item is queued if and only if that transaction commits.
  * @returns true if dwork was armed (or queued); false, changing nothing, if it was pending or is disabled.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for a bad workqueue, work or delay (negative, not finite);
  *   `ERR_WQ_DESTROYED` or `ERR_WQ_DRAINING` if wq is destroyed or draining (unless called from one of wq's own
@@ -146,7 +178,20 @@ export function queueDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWor
  * queueDelayedWork(systemWq, retry, 100); // false: still pending, the expiry stays at 5 s
  * ```
  */
-export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+export function queueDelayedWork(
+  wq: SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): Promise<boolean>;
+export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean;
+export function queueDelayedWork(
+  wq: Workqueue | SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
+  if (wq instanceof SharedWorkqueue) return queueDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay, options);
   return queueDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
 }
 
@@ -157,10 +202,32 @@ export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: 
  * @param wq - The workqueue the timer will queue it on.
  * @param dwork - The delayed work.
  * @param delay - Milliseconds from now; 0 queues at once.
+ * @param options - Shared workqueues only: `{ tx }`, a database client inside the caller's open transaction; the
+ *   item is queued if and only if that transaction commits.
  * @returns true if dwork was pending, false if it was idle; either way it is now armed, unless it is disabled.
  * @throws {@link WorkqueueError} as {@link queueDelayedWorkOn}, before anything changes.
  */
-export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+export function modDelayedWorkOn(
+  cpu: number,
+  wq: SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): Promise<boolean>;
+export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean;
+export function modDelayedWorkOn(
+  cpu: number,
+  wq: Workqueue | SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
+  if (wq instanceof SharedWorkqueue) {
+    checkCpu(cpu);
+    checkDelayedWork(dwork);
+    checkDelay(delay);
+    return wq.modDelayedWork(dwork, delay, options);
+  }
   checkDelayedQueueing(cpu, wq, dwork, delay, 'modDelayedWork');
   // A re-armed instance keeps the data it was queued with; an idle one is cloned now, before anything changes.
   const crossing = dwork._disable === 0 && crosses(cpu, wq, dwork);
@@ -181,6 +248,8 @@ export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<
  * @param wq - The workqueue the timer will queue it on.
  * @param dwork - The delayed work.
  * @param delay - Milliseconds from now (0 or more).
+ * @param options - Shared workqueues only: `{ tx }`, a database client inside the caller's open transaction; the
+ *   item is queued if and only if that transaction commits.
  * @returns true if dwork was pending, false if it was idle; either way it is now armed, unless it is disabled.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for a bad workqueue, work or delay; `ERR_WQ_DESTROYED` or
  *   `ERR_WQ_DRAINING` if wq is destroyed or draining (unless called from one of wq's own handlers);
@@ -199,6 +268,19 @@ export function modDelayedWorkOn(cpu: number, wq: Workqueue, dwork: DelayedWork<
  * }
  * ```
  */
-export function modDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
+export function modDelayedWork(
+  wq: SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): Promise<boolean>;
+export function modDelayedWork(wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean;
+export function modDelayedWork(
+  wq: Workqueue | SharedWorkqueue,
+  dwork: DelayedWork<any>,
+  delay: number,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
+  if (wq instanceof SharedWorkqueue) return modDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay, options);
   return modDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
 }

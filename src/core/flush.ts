@@ -13,6 +13,7 @@ import { fireTimerNow, timerBase } from './timers.js';
 import { warn } from './tracepoints.js';
 import { checkWork, type Work } from './work.js';
 import { ListKind } from './worklist.js';
+import { SharedWorkqueue, sharedOf } from './shared.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
 
 /**
@@ -34,6 +35,8 @@ import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
  */
 export function flushWork(work: Work<any>): Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.flushWork(work, false);
   checkNotSelf(work, 'flushWork');
   const wait = waitForWork(work);
   return wait === null ? Promise.resolve(false) : wait.then(() => true);
@@ -56,7 +59,8 @@ export function flushWork(work: Work<any>): Promise<boolean> {
  * await flushWorkqueue(uploads); // every upload queued above has finished
  * ```
  */
-export function flushWorkqueue(wq: Workqueue): Promise<void> {
+export function flushWorkqueue(wq: Workqueue | SharedWorkqueue): Promise<void> {
+  if (wq instanceof SharedWorkqueue) return wq.flushWorkqueue();
   checkWorkqueue(wq);
   checkAlive(wq, 'flushWorkqueue');
   checkNotFromOwnHandler(wq, 'flushWorkqueue');
@@ -75,7 +79,8 @@ export function flushWorkqueue(wq: Workqueue): Promise<void> {
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a workqueue; `ERR_WQ_DESTROYED` if it has been
  *   destroyed; `ERR_WQ_DEADLOCK` if called from one of wq's own handlers.
  */
-export function drainWorkqueue(wq: Workqueue): Promise<void> {
+export function drainWorkqueue(wq: Workqueue | SharedWorkqueue): Promise<void> {
+  if (wq instanceof SharedWorkqueue) return wq.drainWorkqueue();
   checkWorkqueue(wq);
   checkAlive(wq, 'drainWorkqueue');
   checkNotFromOwnHandler(wq, 'drainWorkqueue');
@@ -140,6 +145,8 @@ function fireArmedWork(wq: Workqueue, fired: Map<DelayedWork<any>, number>): voi
  */
 export function flushDelayedWork(dwork: DelayedWork<any>): Promise<boolean> {
   checkDelayedWork(dwork);
+  const shared = sharedOf(dwork);
+  if (shared !== null) return shared.flushWork(dwork, true);
   checkNotSelf(dwork, 'flushDelayedWork');
   if (dwork._list?.kind === ListKind.Timer) fireTimerNow(dwork);
   return flushWork(dwork);

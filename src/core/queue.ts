@@ -15,6 +15,7 @@ import { moduleRef } from './module-func.js';
 import { clonePayload, keepPayload, type Payload } from './payload.js';
 import { checkWork, PENDING, type Work } from './work.js';
 import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
+import { type SharedQueueOptions, SharedWorkqueue } from './shared.js';
 
 /** Validates a CPU number: WORK_CPU_UNBOUND (-1) or 0..nrCpus-1. */
 export function checkCpu(cpu: unknown): asserts cpu is number {
@@ -94,9 +95,14 @@ export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void
  * ({@link workFunc}) can go to another CPU's thread; on an unbound workqueue the CPU is only a hint, and the
  * item goes to the workqueue's pool as with {@link queueWork}.
  *
+ *
+ * On a shared workqueue (cpu ignored: it is unbound) it resolves once the database has the item; options.tx queues
+ * inside the caller's transaction.
  * @param cpu - 0..nrCpus-1, or {@link WORK_CPU_UNBOUND} (-1) for the CPU of the thread calling.
  * @param wq - The workqueue.
  * @param work - The work item.
+ * @param options - Shared workqueues only: `{ tx }`, a database client inside the caller's open transaction; the
+ *   item is queued if and only if that transaction commits.
  * @returns true if work was queued; false, doing nothing, if it was already pending or is disabled.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` for a bad cpu, workqueue or work; `ERR_WQ_NOT_PORTABLE` if
  *   a function work is aimed at another CPU's thread, or the caller is a thread cmwq started and names another
@@ -108,8 +114,21 @@ export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void
  * queueWorkOn(1, systemWq, new Work(checksum, buffer)); // runs on CPU 1's thread; buffer is cloned
  * ```
  */
-export function queueWorkOn(cpu: number, wq: Workqueue, work: Work<any>): boolean {
+export function queueWorkOn(
+  cpu: number,
+  wq: SharedWorkqueue,
+  work: Work<any>,
+  options?: SharedQueueOptions,
+): Promise<boolean>;
+export function queueWorkOn(cpu: number, wq: Workqueue, work: Work<any>): boolean;
+export function queueWorkOn(
+  cpu: number,
+  wq: Workqueue | SharedWorkqueue,
+  work: Work<any>,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
   checkCpu(cpu);
+  if (wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
   return queue(cpu, wq, work);
 }
 
@@ -125,6 +144,8 @@ export function queueWorkOn(cpu: number, wq: Workqueue, work: Work<any>): boolea
  *
  * @param wq - The workqueue.
  * @param work - The work item.
+ * @param options - Shared workqueues only: `{ tx }`, a database client inside the caller's open transaction; the
+ *   item is queued if and only if that transaction commits.
  * @returns true if work was queued; false, doing nothing, if it was already pending or is disabled.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a Workqueue or work not a Work;
  *   `ERR_WQ_DESTROYED` if wq has been destroyed; `ERR_WQ_DRAINING` if wq is draining or being destroyed and the
@@ -145,7 +166,14 @@ export function queueWorkOn(cpu: number, wq: Workqueue, work: Work<any>): boolea
  * post('b'); // false: already pending; its one run handles both messages
  * ```
  */
-export function queueWork(wq: Workqueue, work: Work<any>): boolean {
+export function queueWork(wq: SharedWorkqueue, work: Work<any>, options?: SharedQueueOptions): Promise<boolean>;
+export function queueWork(wq: Workqueue, work: Work<any>): boolean;
+export function queueWork(
+  wq: Workqueue | SharedWorkqueue,
+  work: Work<any>,
+  options?: SharedQueueOptions,
+): boolean | Promise<boolean> {
+  if (wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
   return queue(WORK_CPU_UNBOUND, wq, work);
 }
 

@@ -27,6 +27,7 @@ import type { PoolWorkqueue } from './pool-workqueue.js';
 import { type FuncInfo, funcInfo } from './heartbeat.js';
 import type { Worker } from './worker.js';
 import type { WorkList } from './worklist.js';
+import { type SharedWork, SharedWorkqueue, sharedOf } from './shared.js';
 
 /**
  * A work function (handler): called with its work item, whose `data` is the payload. Its synchronous part is the
@@ -44,6 +45,10 @@ export type WorkFunc<W> = (work: W) => unknown;
 export interface WorkOptions {
   /** Orders the item within its pool's worklist: higher runs first, FIFO among equals. Default 0. */
   priority?: number;
+  /** Shared workqueues: the item's name in the cluster (a Work built with an existing key acts on that item). */
+  key?: string;
+  /** Shared workqueues: the one this item belongs to (default: the process's only shared workqueue). */
+  workqueue?: SharedWorkqueue;
 }
 
 export const PENDING = 1;
@@ -103,6 +108,10 @@ export class Work<T = unknown> {
    * queueing. They are detached from this thread at queue time, and the list is cleared.
    */
   declare transfer?: TransferListItem[];
+  /** Shared workqueues: the item's name in the cluster; a keyless work gets a unique one when first queued there. */
+  key: string | undefined;
+  /** @internal The shared workqueue the item belongs to (sharedOf()), null for a local item. */
+  _shared: SharedWorkqueue | null;
 
   /** @internal */ _flags: number;
   /** @internal */ _disable = 0;
@@ -132,6 +141,14 @@ export class Work<T = unknown> {
     this.func = func;
     this.data = data as T;
     this.priority = priority;
+    const key = options?.key;
+    if (key !== undefined && !(typeof key === 'string' && key.length > 0 && key.length <= 512))
+      invalidArg(`work key must be a non-empty string of at most 512 characters, got ${describe(key)}`);
+    const shared = options?.workqueue;
+    if (shared !== undefined && !(shared instanceof SharedWorkqueue))
+      invalidArg(`work option workqueue must be a shared workqueue, got ${describe(shared)}`);
+    this.key = key;
+    this._shared = shared ?? null;
     const ref = moduleRef(func);
     // A module export may be async and is not known until loaded: run it as async unless known to be plain.
     this._flags = func instanceof AsyncFunction || (ref !== null && ref.async !== false) ? ASYNC : 0;
@@ -166,11 +183,16 @@ export function checkWork(work: unknown): asserts work is Work {
  * runs, unless it was queued again meanwhile.
  *
  * @param work - The work item.
+ * @typeParam T - The type of the work's data.
  * @returns true while an instance waits to start.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work.
  */
-export function workPending(work: Work<any>): boolean {
+export function workPending<T>(work: SharedWork<T>): Promise<boolean>;
+export function workPending(work: Work<any>): boolean;
+export function workPending(work: Work<any>): boolean | Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.workBusy(work).then((busy) => (busy & WORK_BUSY_PENDING) !== 0);
   return (work._flags & PENDING) !== 0;
 }
 
@@ -180,10 +202,15 @@ export function workPending(work: Work<any>): boolean {
  * running, 0 when idle. A snapshot: it holds until the caller yields to the event loop.
  *
  * @param work - The work item.
+ * @typeParam T - The type of the work's data.
  * @returns A combination of the WORK_BUSY_* bits.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if work is not a Work.
  */
-export function workBusy(work: Work<any>): number {
+export function workBusy<T>(work: SharedWork<T>): Promise<number>;
+export function workBusy(work: Work<any>): number;
+export function workBusy(work: Work<any>): number | Promise<number> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.workBusy(work);
   return ((work._flags & PENDING) !== 0 ? WORK_BUSY_PENDING : 0) | (work._worker !== null ? WORK_BUSY_RUNNING : 0);
 }

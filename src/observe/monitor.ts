@@ -16,6 +16,7 @@ import type { Worker } from '../core/worker.js';
 import type { WorkerPool } from '../core/worker-pool.js';
 import type { Workqueue } from '../core/workqueue.js';
 import { workqueues, wqListHooks } from '../core/wq-list.js';
+import { sharedByLocal } from '../core/shared.js';
 
 /**
  * One workqueue's statistics, as {@link wqMonitor} returns them: the columns of the kernel's wq_monitor.py
@@ -121,6 +122,8 @@ function monitorRow(wq: Workqueue): WqMonitorRow {
   let instances = 0;
   for (const color of wq.colors) instances += color.count;
   row.pending = instances - row.infl;
+  const shared = sharedByLocal.get(wq);
+  if (shared !== undefined) ({ pending: row.pending, infl: row.infl } = shared.stats());
   const wait = combineHistograms(pwqs.map((pwq) => pwq.waitHist));
   const run = combineHistograms(pwqs.map((pwq) => pwq.runHist));
   row.waitP50 = wait.percentile(0.5);

@@ -1,0 +1,152 @@
+/**
+ * The schema of shared workqueues and its versioned migrations.
+ *
+ * Tables: `cmwq.queues` (one row per shared workqueue: max_active, ordered; its row lock serializes claims so the
+ * cluster-wide count check cannot race) and `cmwq.items` (ONE row per work item, keyed by (queue, key), reused by
+ * every queueing: the pending bit, the queueing sequence number, the expiry on the database clock, the lease with
+ * its fencing token, the cancel flag, the disable depth and the failure record). Tables never grow with traffic.
+ *
+ * Migrations run under a session advisory lock, each in its own transaction, recorded in `cmwq.migrations`: many
+ * processes may start at once; the first applies what is missing, the others wait for the lock and find nothing
+ * left to do. Migrations are append-only: a released one is never edited.
+ */
+import type pg from 'pg';
+
+/** Key of the advisory lock that serializes migrations (any constant unlikely to collide: 'cmwq' in ASCII). */
+const MIGRATION_LOCK = 0x636d7771;
+
+/** The migrations, in order; index + 1 is the version. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE cmwq.queues (
+    name text PRIMARY KEY,
+    max_active integer NOT NULL,
+    ordered boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE SEQUENCE cmwq.queue_seq;
+  CREATE SEQUENCE cmwq.lease_seq;
+  CREATE TABLE cmwq.items (
+    queue text NOT NULL REFERENCES cmwq.queues (name) ON DELETE CASCADE,
+    key text NOT NULL,
+    func text NOT NULL,
+    export text NOT NULL,
+    data jsonb,
+    pending boolean NOT NULL DEFAULT false,
+    seq bigint NOT NULL DEFAULT 0,
+    run_at timestamptz NOT NULL DEFAULT now(),
+    lease bigint,
+    lease_node text,
+    lease_until timestamptz,
+    run_seq bigint,
+    cancel boolean NOT NULL DEFAULT false,
+    disabled integer NOT NULL DEFAULT 0,
+    attempt integer NOT NULL DEFAULT 0,
+    runs bigint NOT NULL DEFAULT 0,
+    failures bigint NOT NULL DEFAULT 0,
+    last_error text,
+    last_error_at timestamptz,
+    PRIMARY KEY (queue, key)
+  );
+  CREATE INDEX items_pending ON cmwq.items (queue, seq) WHERE pending;
+  CREATE INDEX items_leased ON cmwq.items (queue, lease_until) WHERE lease IS NOT NULL;
+  `,
+  // The claim: lock the queue's row (serializing claimers), count live leases with a fresh snapshot (each
+  // statement of a volatile plpgsql function takes one), then lease up to the free slots: first items whose lease
+  // expired (their node died or froze; not those being cancelled), then pending due items in queueing order. Each
+  // step walks its own partial index. The last row has a null key and says in how many ms the next armed item
+  // comes due (null: none).
+  `
+  CREATE FUNCTION cmwq.claim(p_queue text, p_node text, p_limit integer, p_min integer, p_lease_ms integer)
+  RETURNS TABLE (key text, func text, export text, data jsonb, lease bigint, attempt integer, due_ms double precision)
+  LANGUAGE plpgsql VOLATILE AS $$
+  DECLARE
+    v_max integer; v_ordered boolean; v_running integer; v_mine integer; v_n integer; v_got integer;
+    v_until timestamptz := now() + p_lease_ms * interval '1 millisecond';
+  BEGIN
+    SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue FOR UPDATE;
+    IF NOT FOUND THEN RETURN; END IF;
+    SELECT count(*), count(*) FILTER (WHERE i.lease_node = p_node) INTO v_running, v_mine FROM cmwq.items i
+      WHERE i.queue = p_queue AND i.lease IS NOT NULL AND i.lease_until > now();
+    v_n := greatest(least(p_limit, v_max - v_running), least(p_limit, p_min - v_mine));
+    IF v_ordered THEN v_n := least(v_n, 1 - v_running); END IF;
+    IF v_n > 0 THEN
+      RETURN QUERY WITH c AS (
+        SELECT i.key FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.lease IS NOT NULL AND i.lease_until <= now() AND NOT i.cancel
+          AND i.disabled = 0
+        ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq
+      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      RETURNING i.key, i.func, i.export, i.data, i.lease, i.attempt, NULL::double precision;
+      GET DIAGNOSTICS v_got = ROW_COUNT;
+      v_n := v_n - v_got;
+    END IF;
+    IF v_n > 0 AND v_ordered THEN
+      RETURN QUERY WITH c AS (
+        SELECT i.key FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 AND i.run_at <= now()
+          AND (i.lease IS NULL OR i.lease_until <= now())
+        ORDER BY i.seq LIMIT v_n FOR UPDATE)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq, cancel = false
+      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      RETURNING i.key, i.func, i.export, i.data, i.lease, i.attempt, NULL::double precision;
+    ELSIF v_n > 0 THEN
+      RETURN QUERY WITH c AS (
+        SELECT i.key FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 AND i.run_at <= now()
+          AND (i.lease IS NULL OR i.lease_until <= now())
+        ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq, cancel = false
+      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      RETURNING i.key, i.func, i.export, i.data, i.lease, i.attempt, NULL::double precision;
+    END IF;
+    RETURN QUERY SELECT NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
+      (SELECT extract(epoch FROM min(i.run_at) - now()) * 1000 FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0)::double precision;
+  END $$;
+  `,
+];
+
+/** The schema version this code needs. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Creates or migrates the schema, under an advisory lock so that concurrent callers apply each migration once.
+ * @param pool the backend's pool.
+ * @returns the schema version now in force.
+ */
+export async function migrate(pool: pg.Pool): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await client.query('CREATE SCHEMA IF NOT EXISTS cmwq');
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS cmwq.migrations (
+           version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM cmwq.migrations');
+      const current = rows[0]?.v ?? 0;
+      for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+        await client.query('BEGIN');
+        try {
+          await client.query(MIGRATIONS[version - 1]!);
+          await client.query('INSERT INTO cmwq.migrations (version) VALUES ($1)', [version]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw error;
+        }
+      }
+      return Math.max(current, MIGRATIONS.length);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  } finally {
+    client.release();
+  }
+}

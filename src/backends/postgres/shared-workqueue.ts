@@ -1,0 +1,457 @@
+/**
+ * A shared workqueue on PostgreSQL: the public functions' cluster-wide meaning (queueWork, modDelayedWork,
+ * cancelWorkSync, flushWorkqueue, ...), each one or a few short statements (statements.ts), and this node's
+ * runner (claim.ts).
+ *
+ * Validation happens first and throws synchronously (WorkqueueError, nothing queued): the work must be a module
+ * work (any node must be able to import it) and its data JSON. A keyless Work gets a unique key on its first
+ * queueing, so `new Work()` per job behaves as a job queue's job; a keyed Work names the cluster's item.
+ *
+ * Waiting calls (flush, drain, cancelWorkSync) re-check on every `d:` (done) notification of the queue and on a
+ * slow poll, since NOTIFY is lost while a listener reconnects.
+ */
+import { randomUUID } from 'node:crypto';
+import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING, __WQ_ORDERED } from '../../base/constants.js';
+import { describe, invalidArg, WorkqueueError } from '../../base/errors.js';
+import { currentWork } from '../../core/current.js';
+import type { DelayedWork } from '../../core/delayed-work.js';
+import { moduleRef } from '../../core/module-func.js';
+import {
+  type SharedQueueOptions,
+  type SharedRetry,
+  type SharedStats,
+  SharedWorkqueue,
+  type SharedWorkqueueAttrs,
+  sharedByLocal,
+  sharedWorkqueues,
+} from '../../core/shared.js';
+import { checkWork, type Work } from '../../core/work.js';
+import type { Workqueue } from '../../core/workqueue.js';
+import type pg from 'pg';
+import { Runner, wrapped } from './claim.js';
+import { backendError, run } from './connection.js';
+import * as sql from './statements.js';
+
+/** What a shared workqueue needs from its backend. */
+export interface BackendContext {
+  readonly pool: pg.Pool;
+  readonly pollMs: number;
+  attach(wq: PgSharedWorkqueue): void;
+  detach(wq: PgSharedWorkqueue): void;
+  /** Resolves when the listener has a connection again (or at once); waiters use it after a lost notify. */
+  waitNotify(queue: string, timeoutMs: number): Promise<void>;
+}
+
+const ATTRS = ['backend', 'leaseMs', 'nodeMaxActive', 'minActive', 'retry', 'onError', 'pollMs'];
+
+function checkSharedAttrs(attrs: SharedWorkqueueAttrs, maxActive: number): void {
+  for (const key of Object.keys(attrs))
+    if (!ATTRS.includes(key)) invalidArg(`unknown shared workqueue attribute ${key}`);
+  const int = (name: string, value: unknown, min: number) => {
+    if (value !== undefined && !(Number.isInteger(value) && (value as number) >= min))
+      invalidArg(`attrs.${name} must be an integer >= ${min}, got ${describe(value)}`);
+  };
+  int('leaseMs', attrs.leaseMs, 100);
+  int('nodeMaxActive', attrs.nodeMaxActive, 0);
+  int('minActive', attrs.minActive, 0);
+  if (attrs.minActive !== undefined && attrs.minActive > maxActive)
+    invalidArg(`attrs.minActive ${attrs.minActive} is above maxActive ${maxActive}`);
+  if (attrs.onError !== undefined && typeof attrs.onError !== 'function')
+    invalidArg(`attrs.onError must be a function, got ${describe(attrs.onError)}`);
+  const retry = attrs.retry as SharedRetry | undefined;
+  if (retry !== undefined) {
+    if (retry === null || typeof retry !== 'object')
+      invalidArg(`attrs.retry must be an object, got ${describe(retry)}`);
+    int('retry.attempts', retry.attempts, 1);
+    if (retry.attempts === undefined) invalidArg('attrs.retry.attempts is required');
+    int('retry.delayMs', retry.delayMs, 0);
+    int('retry.maxDelayMs', retry.maxDelayMs, 0);
+  }
+}
+
+/** Throws ERR_WQ_DATA_CLONE unless value is plain JSON (what any node reads back equals what was queued). */
+function checkJson(value: unknown, path: string, seen: Set<object>): void {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return;
+  } else if (typeof value === 'object') {
+    if (seen.has(value)) throw new WorkqueueError('ERR_WQ_DATA_CLONE', `shared work data: ${path} is a cycle`);
+    const proto = Object.getPrototypeOf(value);
+    if (Array.isArray(value)) {
+      seen.add(value);
+      for (let i = 0; i < value.length; i++) checkJson(value[i], `${path}[${i}]`, seen);
+      seen.delete(value);
+      return;
+    }
+    if (proto === Object.prototype || proto === null) {
+      seen.add(value);
+      for (const [k, v] of Object.entries(value)) checkJson(v, `${path}.${k}`, seen);
+      seen.delete(value);
+      return;
+    }
+  }
+  throw new WorkqueueError(
+    'ERR_WQ_DATA_CLONE',
+    `shared work data must be JSON (plain objects, arrays, strings, finite numbers, booleans, null): ` +
+      `${path} is ${describe(value)}`,
+  );
+}
+
+/** A workqueue shared through PostgreSQL; made by allocWorkqueue(name, WQ_UNBOUND, maxActive, { backend }). */
+export class PgSharedWorkqueue extends SharedWorkqueue {
+  readonly name: string;
+  readonly flags: number;
+  readonly maxActive: number;
+  readonly ordered: boolean;
+  /** How long a claim lasts without renewal, ms. */
+  readonly leaseMs: number;
+  /** How many items this node runs at once (0: a producer-only node). */
+  readonly nodeMaxActive: number;
+  private readonly runner: Runner;
+  private readonly ready: Promise<void>;
+  private cluster: SharedStats = { pending: 0, infl: 0 };
+  private destroyed = false;
+  /** When wqMonitor() last read the cluster figures: the poll refreshes them only while someone looks. */
+  private viewed = 0;
+  private draining = 0;
+
+  /** @hidden Made by allocWorkqueue() / allocOrderedWorkqueue() with `{ backend }`. */
+  constructor(
+    private readonly ctx: BackendContext,
+    name: string,
+    flags: number,
+    maxActive: number,
+    attrs: SharedWorkqueueAttrs,
+  ) {
+    super();
+    this.ordered = (flags & __WQ_ORDERED) !== 0;
+    checkSharedAttrs(attrs, maxActive);
+    this.name = name;
+    this.flags = flags;
+    this.maxActive = maxActive;
+    this.leaseMs = attrs.leaseMs ?? 30_000;
+    this.nodeMaxActive = attrs.nodeMaxActive ?? Math.min(maxActive, 16);
+    this.runner = new Runner({
+      queue: this,
+      pool: ctx.pool,
+      nodeMaxActive: this.nodeMaxActive,
+      minActive: attrs.minActive ?? 0,
+      leaseMs: this.leaseMs,
+      pollMs: (attrs as { pollMs?: number }).pollMs ?? ctx.pollMs,
+      retry: attrs.retry,
+      onError: attrs.onError,
+    });
+    sharedByLocal.set(this.runner.local, this);
+    sharedWorkqueues.add(this);
+    ctx.attach(this);
+    this.ready = run(ctx.pool, `allocWorkqueue ${name}`, sql.ENSURE_QUEUE, [name, maxActive, this.ordered]).then(() => {
+      this.runner.kick();
+    });
+    this.ready.catch(() => undefined); // reported by the first call that needs it
+  }
+
+  get local(): Workqueue {
+    return this.runner.local;
+  }
+
+  /** This node's id in lease records. */
+  get node(): string {
+    return this.runner.node;
+  }
+
+  /** This node's shared-only counters: claimed, completed, refused (fenced off), lost leases. */
+  get nodeStats(): Readonly<{
+    /** Items this node claimed. */
+    claimed: number;
+    /** Completions this node wrote. */
+    completed: number;
+    /** Completions refused because the lease had passed to another node (the fencing token moved on). */
+    refused: number;
+    /** Leases this node lost before its handler ended. */
+    lost: number;
+  }> {
+    return this.runner.stats;
+  }
+
+  stats(): SharedStats {
+    this.viewed = Date.now();
+    return this.cluster;
+  }
+
+  /** Reads the cluster figures wqMonitor shows (refreshed on every poll; this makes it fresh now). */
+  async refreshStats(): Promise<SharedStats> {
+    const { rows } = await run<SharedStats>(this.ctx.pool, 'stats', sql.STATS, [this.name]);
+    this.cluster = rows[0] ?? { pending: 0, infl: 0 };
+    return this.cluster;
+  }
+
+  /** @internal A NOTIFY for this queue. */
+  notified(kind: string, key: string | undefined): void {
+    this.runner.notified(kind, key);
+  }
+
+  /** @internal The poll tick: claims, and refreshes the cluster figures. */
+  poll(): void {
+    this.runner.kick();
+    if (Date.now() - this.viewed < 10_000) this.refreshStats().catch(() => undefined);
+  }
+
+  private checkAlive(what: string): void {
+    if (this.destroyed)
+      throw new WorkqueueError('ERR_WQ_DESTROYED', `${what}: shared workqueue ${this.name} has been detached`);
+  }
+
+  private checkQueueable(work: Work<any>, what: string): { spec: string; exportName: string; key: string } {
+    checkWork(work);
+    this.checkAlive(what);
+    if (this.draining > 0 && currentWork()?._shared !== this)
+      throw new WorkqueueError('ERR_WQ_DRAINING', `${what}: shared workqueue ${this.name} is draining`);
+    if (work._shared !== null && work._shared !== this)
+      invalidArg(`${what}: this work belongs to shared workqueue ${work._shared.name}, not ${this.name}`);
+    const ref = moduleRef(work.func) ?? moduleRef(wrapped.get(work.func) ?? (() => undefined));
+    if (ref === null) {
+      throw new WorkqueueError(
+        'ERR_WQ_NOT_PORTABLE',
+        `${what}: ${work.funcName} is a function work; a shared workqueue runs module works only, which any node ` +
+          'can import (name it with workFunc(specifier, exportName))',
+      );
+    }
+    checkJson(work.data ?? null, 'data', new Set());
+    return { spec: ref.specifier, exportName: ref.exportName, key: work.key ?? randomUUID() };
+  }
+
+  private bind(work: Work<any>, key: string): void {
+    work.key = key;
+    work._shared = this;
+  }
+
+  private keyOf(work: Work<any>, what: string): string {
+    checkWork(work);
+    if (work.key === undefined) invalidArg(`${what}: this work was never queued on ${this.name} and has no key`);
+    return work.key;
+  }
+
+  /** The connection a call runs on (the caller's transaction, or the pool) once the queue's row exists. */
+  private async db(tx: unknown): Promise<pg.Pool | pg.ClientBase> {
+    if (tx !== undefined && (tx === null || typeof (tx as pg.ClientBase).query !== 'function'))
+      invalidArg(`options.tx must be a pg client inside a transaction, got ${describe(tx)}`);
+    await this.ready.catch((error) => {
+      throw backendError(`shared workqueue ${this.name}`, error);
+    });
+    return tx !== undefined ? (tx as pg.ClientBase) : this.ctx.pool;
+  }
+
+  queueWork(work: Work<any>, options?: SharedQueueOptions): Promise<boolean> {
+    return this.queueAfter(work, 0, options, 'queueWork');
+  }
+
+  queueDelayedWork(dwork: DelayedWork<any>, delay: number, options?: SharedQueueOptions): Promise<boolean> {
+    return this.queueAfter(dwork, delay, options, 'queueDelayedWork');
+  }
+
+  private queueAfter(work: Work<any>, delay: number, options: SharedQueueOptions | undefined, what: string) {
+    const { spec, exportName, key } = this.checkQueueable(work, what);
+    const data = JSON.stringify(work.data ?? null);
+    this.bind(work, key);
+    return this.db(options?.tx).then(async (db) => {
+      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`];
+      const { rows } = await run(db, what, sql.QUEUE, params);
+      return rows.length > 0;
+    });
+  }
+
+  /**
+   * Queues many works in one statement (one round trip, one commit): what queueWork() does for each, in order.
+   * A key given twice counts once (the later ones return false, as queueing a pending item does).
+   * @param works - The works to queue (module works with JSON data).
+   * @param options - `{ tx }`: queue inside the caller's open transaction.
+   * @returns one boolean per work, as queueWork() would have returned.
+   * @throws WorkqueueError for any bad work, before anything is queued.
+   */
+  queueWorks(works: readonly Work<any>[], options?: SharedQueueOptions): Promise<boolean[]> {
+    if (!Array.isArray(works)) invalidArg(`queueWorks: works must be an array, got ${describe(works)}`);
+    const checked = works.map((w) => this.checkQueueable(w, 'queueWorks'));
+    const data = works.map((w) => JSON.stringify(w.data ?? null));
+    const first = new Map<string, number>();
+    checked.forEach((c, i) => {
+      if (!first.has(c.key)) first.set(c.key, i);
+    });
+    works.forEach((w, i) => {
+      this.bind(w, checked[i]!.key);
+    });
+    const idx = [...first.values()];
+    if (idx.length === 0) return Promise.resolve([]);
+    return this.db(options?.tx).then(async (db) => {
+      const { rows } = await run<{ key: string }>(db, 'queueWorks', sql.QUEUE_BATCH, [
+        this.name,
+        idx.map((i) => checked[i]!.key),
+        idx.map((i) => checked[i]!.spec),
+        idx.map((i) => checked[i]!.exportName),
+        idx.map((i) => data[i]),
+        0,
+        `q:${this.name}`,
+      ]);
+      const queued = new Set(rows.map((r) => r.key));
+      return checked.map((c, i) => first.get(c.key) === i && queued.has(c.key));
+    });
+  }
+
+  modDelayedWork(dwork: DelayedWork<any>, delay: number, options?: SharedQueueOptions): Promise<boolean> {
+    const { spec, exportName, key } = this.checkQueueable(dwork, 'modDelayedWork');
+    const data = JSON.stringify(dwork.data ?? null);
+    this.bind(dwork, key);
+    return this.db(options?.tx).then(async (db) => {
+      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`];
+      const { rows } = await run<{ was_pending: boolean | null }>(db, 'modDelayedWork', sql.MOD_DELAYED, params);
+      return rows[0]?.was_pending === true;
+    });
+  }
+
+  cancelWork(work: Work<any>): Promise<boolean> {
+    const key = this.keyOf(work, 'cancelWork');
+    return this.db(undefined).then(async (db) => {
+      const { rows } = await run(db, 'cancelWork', sql.CANCEL, [this.name, key, `d:${this.name}`]);
+      return rows.length > 0;
+    });
+  }
+
+  cancelWorkSync(work: Work<any>): Promise<boolean> {
+    const key = this.keyOf(work, 'cancelWorkSync');
+    this.checkNotSelf(work, 'cancelWorkSync');
+    return this.db(undefined).then(async (db) => {
+      const { rows } = await run<{ was_pending: boolean; lease: string | null }>(
+        db,
+        'cancelWorkSync',
+        sql.CANCEL_SYNC,
+        [this.name, key, `c:${this.name}:${key}`],
+      );
+      const row = rows[0];
+      if (row === undefined) return false;
+      if (row.lease !== null) {
+        await this.waitUntil(async () => {
+          const live = await run(db, 'cancelWorkSync', sql.LEASE_LIVE, [this.name, key, row.lease]);
+          return live.rows.length === 0;
+        });
+      }
+      return row.was_pending;
+    });
+  }
+
+  private checkNotSelf(work: Work<any>, what: string): void {
+    const current = currentWork();
+    if (current !== null && current._shared === this && current.key === work.key)
+      throw new WorkqueueError('ERR_WQ_DEADLOCK', `${what}: called from the handler of ${work.key} itself`);
+  }
+
+  disableWork(work: Work<any>): Promise<boolean> {
+    const key = this.keyOf(work, 'disableWork');
+    const ref = moduleRef(work.func) ?? moduleRef(wrapped.get(work.func) ?? (() => undefined));
+    return this.db(undefined).then(async (db) => {
+      const { rows } = await run<{ was_pending: boolean }>(db, 'disableWork', sql.DISABLE, [
+        this.name,
+        key,
+        ref?.specifier ?? '',
+        ref?.exportName ?? '',
+      ]);
+      return rows[0]?.was_pending === true;
+    });
+  }
+
+  enableWork(work: Work<any>): Promise<boolean> {
+    const key = this.keyOf(work, 'enableWork');
+    return this.db(undefined).then(async (db) => {
+      const { rows } = await run<{ enabled: boolean }>(db, 'enableWork', sql.ENABLE, [this.name, key]);
+      if (rows.length === 0) invalidArg(`enableWork: ${key} is not disabled`);
+      if (rows[0]!.enabled) this.runner.kick();
+      return rows[0]!.enabled;
+    });
+  }
+
+  workBusy(work: Work<any>): Promise<number> {
+    const key = this.keyOf(work, 'workBusy');
+    return this.db(undefined).then(async (db) => {
+      const { rows } = await run<{ pending: boolean; running: boolean }>(db, 'workBusy', sql.BUSY, [this.name, key]);
+      const row = rows[0];
+      if (row === undefined) return 0;
+      return (row.pending ? WORK_BUSY_PENDING : 0) | (row.running ? WORK_BUSY_RUNNING : 0);
+    });
+  }
+
+  flushWork(work: Work<any>, fireTimer: boolean): Promise<boolean> {
+    checkWork(work);
+    if (work.key === undefined) return Promise.resolve(false);
+    const key = work.key;
+    this.checkNotSelf(work, 'flushWork');
+    return this.db(undefined).then(async (db) => {
+      if (fireTimer) await run(db, 'flushDelayedWork', sql.FIRE_NOW, [this.name, key, `q:${this.name}`]);
+      const { rows } = await run<{ pending: boolean; running: boolean; seq: string; run_seq: string | null }>(
+        db,
+        'flushWork',
+        sql.BUSY,
+        [this.name, key],
+      );
+      const row = rows[0];
+      if (row === undefined || !(row.pending || row.running)) return false;
+      const mark = row.pending ? row.seq : row.run_seq;
+      await this.waitUntil(async () => {
+        const busy = await run(db, 'flushWork', sql.ITEM_BUSY_UPTO, [this.name, key, mark]);
+        return busy.rows.length === 0;
+      });
+      return true;
+    });
+  }
+
+  flushWorkqueue(): Promise<void> {
+    this.checkAlive('flushWorkqueue');
+    if (this.ordered && currentWork()?._shared === this)
+      throw new WorkqueueError('ERR_WQ_DEADLOCK', `flushWorkqueue: called from a handler of ordered ${this.name}`);
+    return this.db(undefined).then(async (db) => {
+      const { rows } = await run<{ seq: string; at: Date }>(db, 'flushWorkqueue', sql.FLUSH_MARK, []);
+      const { seq, at } = rows[0]!;
+      await this.waitUntil(async () => {
+        const busy = await run(db, 'flushWorkqueue', sql.QUEUE_BUSY_UPTO, [this.name, seq, at]);
+        return busy.rows.length === 0;
+      });
+    });
+  }
+
+  drainWorkqueue(): Promise<void> {
+    this.checkAlive('drainWorkqueue');
+    this.draining++;
+    return this.db(undefined)
+      .then((db) =>
+        this.waitUntil(async () => {
+          const busy = await run(db, 'drainWorkqueue', sql.QUEUE_BUSY, [this.name]);
+          return busy.rows.length === 0;
+        }),
+      )
+      .finally(() => {
+        this.draining--;
+      });
+  }
+
+  /** Detaches this node: stops claiming, lets its running items finish and complete. The rows stay. */
+  destroyWorkqueue(): Promise<void> {
+    this.checkAlive('destroyWorkqueue');
+    this.destroyed = true;
+    sharedWorkqueues.delete(this);
+    return this.runner.stop().finally(() => this.ctx.detach(this));
+  }
+
+  /**
+   * Resolves once test() holds; tests again on each `d:` notification of this queue and on the poll. A failing
+   * test (connection lost) is retried: the wait outlives an outage.
+   */
+  private async waitUntil(test: () => Promise<boolean>): Promise<void> {
+    for (;;) {
+      const notified = this.ctx.waitNotify(this.name, this.ctx.pollMs);
+      try {
+        if (await test()) return;
+      } catch (error) {
+        if (!(error instanceof WorkqueueError) || error.code !== 'ERR_WQ_BACKEND') throw error;
+      }
+      await notified;
+      await new Promise((resolve) => setTimeout(resolve, 20)); // a burst of notifications costs one re-check
+    }
+  }
+}

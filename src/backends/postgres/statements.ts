@@ -1,0 +1,207 @@
+/**
+ * The SQL of the shared-workqueue operations, one short atomic statement each (the claim is cmwq.claim(), in
+ * schema.ts). Parameters are positional; every statement touches one queue's rows.
+ *
+ * Every scan names `pending` or `lease IS NOT NULL` alone in its WHERE so that it walks that partial index, not
+ * the whole table (a queue holds one row per item ever queued, most of them idle).
+ *
+ * The pending bit is `pending`; an item is running while it holds a live lease (`lease` not null and
+ * `lease_until > now()`); a lease that expired is as good as none. All times are the database's `now()`, so the
+ * nodes' clocks never matter. Statements that wake other nodes send their NOTIFY in the same statement, so it is
+ * delivered exactly when the change commits (inside a caller's transaction too).
+ */
+
+/** Live lease test, reused by the statements below. */
+const LIVE = 'i.lease IS NOT NULL AND i.lease_until > now()';
+
+/** Makes (or updates) the queue's row: $1 name, $2 max_active, $3 ordered. */
+export const ENSURE_QUEUE = `
+  INSERT INTO cmwq.queues (name, max_active, ordered) VALUES ($1, $2, $3)
+  ON CONFLICT (name) DO UPDATE SET max_active = EXCLUDED.max_active, ordered = EXCLUDED.ordered`;
+
+/**
+ * Queues: $1 queue, $2 key, $3 func, $4 export, $5 data, $6 delay ms, $7 notify payload. Sets the pending bit of
+ * an idle, enabled item that is not being cancelled; returns one row iff it did (exactly one of concurrent
+ * callers: the row lock of ON CONFLICT serializes them and the others see pending). An expired lease is cleared.
+ * Fast path (the kernel's test_and_set_bit): an item already seen pending in the statement's snapshot is left
+ * alone without taking its row lock, so a storm of queueings on one pending key does not queue up on the lock.
+ */
+export const QUEUE = `
+  WITH q AS (
+    INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at)
+    SELECT $1, $2, $3, $4, $5::jsonb, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond'
+    WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = $2 AND p.pending)
+    ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
+      data = EXCLUDED.data, seq = EXCLUDED.seq, run_at = EXCLUDED.run_at, attempt = 0,
+      lease = CASE WHEN ${LIVE} THEN i.lease END,
+      cancel = CASE WHEN ${LIVE} THEN i.cancel ELSE false END
+    WHERE NOT i.pending AND i.disabled = 0 AND NOT (i.cancel AND ${LIVE})
+    RETURNING 1)
+  SELECT 1 AS queued FROM q, LATERAL (SELECT pg_notify('cmwq', $7)) n`;
+
+/**
+ * Queues many items in one statement: $1 queue, $2 keys, $3 funcs, $4 exports, $5 data (JSON texts), $6 delay
+ * ms, $7 notify payload; the keys are distinct. Same rules as QUEUE, per item; returns the keys it queued.
+ */
+export const QUEUE_BATCH = `
+  WITH b AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
+    WITH ORDINALITY AS b (key, func, export, data, ord)),
+  q AS (
+    INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at)
+    SELECT $1, b.key, b.func, b.export, b.data::jsonb, true, nextval('cmwq.queue_seq'),
+      now() + $6 * interval '1 millisecond'
+    FROM b WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = b.key AND p.pending)
+    ORDER BY b.ord
+    ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
+      data = EXCLUDED.data, seq = EXCLUDED.seq, run_at = EXCLUDED.run_at, attempt = 0,
+      lease = CASE WHEN ${LIVE} THEN i.lease END,
+      cancel = CASE WHEN ${LIVE} THEN i.cancel ELSE false END
+    WHERE NOT i.pending AND i.disabled = 0 AND NOT (i.cancel AND ${LIVE})
+    RETURNING i.key)
+  SELECT q.key FROM q LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $7)) n ON true`;
+
+/**
+ * modDelayedWork: $1..$7 as QUEUE. (`old` is read, and locked, before the upsert: the upsert's WHERE refers to
+ * it; a row locked after the same statement updated it would not be returned.) Re-arms a pending item to the new expiry (keeping its place in queueing
+ * order) or queues an idle one; returns was_pending (null when the item did not exist).
+ */
+export const MOD_DELAYED = `
+  WITH old AS (SELECT i.pending FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 FOR UPDATE),
+  q AS (
+    INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at)
+    SELECT $1, $2, $3, $4, $5::jsonb, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond'
+    WHERE (SELECT count(*) FROM old) >= 0
+    ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
+      data = EXCLUDED.data, seq = CASE WHEN i.pending THEN i.seq ELSE EXCLUDED.seq END, run_at = EXCLUDED.run_at,
+      attempt = CASE WHEN i.pending THEN i.attempt ELSE 0 END,
+      lease = CASE WHEN ${LIVE} THEN i.lease END,
+      cancel = CASE WHEN ${LIVE} THEN i.cancel ELSE false END
+    WHERE i.disabled = 0 AND NOT (i.cancel AND ${LIVE})
+    RETURNING 1)
+  SELECT (SELECT pending FROM old) AS was_pending, (SELECT count(*) FROM q)::int AS queued
+  FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $7) FROM q) n ON true`;
+
+/** cancelWork: $1 queue, $2 key, $3 notify payload. Clears the pending bit; a row iff it was set. */
+export const CANCEL = `
+  WITH c AS (UPDATE cmwq.items i SET pending = false WHERE i.queue = $1 AND i.key = $2 AND i.pending RETURNING 1)
+  SELECT 1 AS cancelled FROM c, LATERAL (SELECT pg_notify('cmwq', $3)) n`;
+
+/**
+ * cancelWorkSync's first step: $1 queue, $2 key, $3 cancel-notify payload. Clears pending and, when an instance
+ * runs, flags it (queueing then fails until it ends, and its node aborts work.signal). Returns was_pending and
+ * the running instance's lease (null when none).
+ */
+export const CANCEL_SYNC = `
+  WITH old AS (SELECT i.pending, CASE WHEN ${LIVE} THEN i.lease END AS lease
+               FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 FOR UPDATE),
+  c AS (UPDATE cmwq.items i SET pending = false, cancel = (${LIVE})
+        WHERE i.queue = $1 AND i.key = $2 AND (SELECT count(*) FROM old) >= 0 RETURNING i.lease)
+  SELECT old.pending AS was_pending, old.lease FROM old
+  LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $3) WHERE old.lease IS NOT NULL) n ON true`;
+
+/** Whether the instance holding lease $3 of ($1, $2) still runs. */
+export const LEASE_LIVE = `SELECT 1 AS live FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 AND i.lease = $3
+  AND ${LIVE}`;
+
+/** disableWork: $1 queue, $2 key, $3 func, $4 export. Depth + 1 and pending cleared; returns was_pending. */
+export const DISABLE = `
+  WITH old AS (SELECT i.pending FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 FOR UPDATE)
+  INSERT INTO cmwq.items AS i (queue, key, func, export, disabled)
+  SELECT $1, $2, $3, $4, 1 WHERE (SELECT count(*) FROM old) >= 0
+  ON CONFLICT (queue, key) DO UPDATE SET disabled = least(i.disabled + 1, 65535), pending = false
+  RETURNING coalesce((SELECT pending FROM old), false) AS was_pending`;
+
+/** enableWork: $1 queue, $2 key. Depth - 1; returns enabled (depth reached 0); no row if it was not disabled. */
+export const ENABLE = `
+  UPDATE cmwq.items i SET disabled = i.disabled - 1 WHERE i.queue = $1 AND i.key = $2 AND i.disabled > 0
+  RETURNING i.disabled = 0 AS enabled`;
+
+/** workBusy: $1 queue, $2 key. pending, running, and the newest sequence number among them. */
+export const BUSY = `
+  SELECT i.pending, (${LIVE}) AS running, i.seq, i.run_seq FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2`;
+
+/** flushDelayedWork's first step: $1 queue, $2 key, $3 notify payload. Makes an armed instance due now. */
+export const FIRE_NOW = `
+  WITH f AS (UPDATE cmwq.items i SET run_at = now() WHERE i.queue = $1 AND i.key = $2 AND i.pending
+             AND i.run_at > now() RETURNING 1)
+  SELECT 1 FROM f, LATERAL (SELECT pg_notify('cmwq', $3)) n`;
+
+/** flushWork: $1 queue, $2 key, $3 sequence number. Whether an instance numbered <= $3 is pending or running. */
+export const ITEM_BUSY_UPTO = `
+  SELECT 1 AS busy FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2
+    AND ((i.pending AND i.seq <= $3) OR (${LIVE} AND i.run_seq <= $3))`;
+
+/** flushWorkqueue's mark: a sequence number above every committed queueing, and the database's time. */
+export const FLUSH_MARK = `SELECT nextval('cmwq.queue_seq') AS seq, now() AS at`;
+
+/**
+ * flushWorkqueue's test: $1 queue, $2 mark sequence, $3 mark time. Whether an instance queued before the mark
+ * (and due by then: armed delayed works are not waited for, as locally) is pending or running.
+ */
+export const QUEUE_BUSY_UPTO = `
+  SELECT 1 AS busy WHERE
+    EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND i.pending AND i.seq < $2 AND i.run_at <= $3)
+    OR EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND ${LIVE} AND i.run_seq < $2)`;
+
+/** drainWorkqueue's test: $1 queue. Whether anything is due or running. */
+export const QUEUE_BUSY = `
+  SELECT 1 AS busy WHERE
+    EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND i.pending AND i.disabled = 0 AND i.run_at <= now())
+    OR EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND ${LIVE})`;
+
+/** Renews leases: $1 queue, $2 node, $3 leases, $4 lease ms. Returns the live ones and their cancel flags. */
+export const RENEW = `
+  UPDATE cmwq.items i SET lease_until = now() + $4 * interval '1 millisecond'
+  WHERE i.queue = $1 AND i.lease_node = $2 AND i.lease = ANY($3::bigint[]) AND i.lease_until > now()
+  RETURNING i.lease, i.cancel`;
+
+/**
+ * Completes instances: $1 queue, $2 keys, $3 leases, $4 errors (null: success), $5 retry attempts (0: none),
+ * $6 first back-off ms, $7 max back-off ms, $8 notify payload (null: none). Only rows still holding the lease are changed (the
+ * fencing token: a completion from a lease that expired and was claimed again is refused). A failed instance
+ * with attempts left is queued again after its back-off unless it was re-queued or cancelled meanwhile.
+ * Returns the accepted leases.
+ */
+export const COMPLETE = `
+  WITH d AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[]) AS d (key, lease, error)),
+  u AS (
+    UPDATE cmwq.items i SET lease = NULL, lease_node = NULL, lease_until = NULL, cancel = false,
+      runs = i.runs + 1,
+      failures = i.failures + (d.error IS NOT NULL)::int,
+      last_error = coalesce(d.error, i.last_error),
+      last_error_at = CASE WHEN d.error IS NOT NULL THEN now() ELSE i.last_error_at END,
+      pending = i.pending OR (d.error IS NOT NULL AND i.attempt + 1 < $5 AND NOT i.cancel AND i.disabled = 0),
+      run_at = CASE WHEN NOT i.pending AND d.error IS NOT NULL AND i.attempt + 1 < $5 AND NOT i.cancel
+        THEN now() + least($6 * power(2, i.attempt), $7) * interval '1 millisecond' ELSE i.run_at END,
+      seq = CASE WHEN NOT i.pending AND d.error IS NOT NULL AND i.attempt + 1 < $5 AND NOT i.cancel
+        THEN nextval('cmwq.queue_seq') ELSE i.seq END,
+      attempt = CASE WHEN i.pending THEN i.attempt
+        WHEN d.error IS NOT NULL AND i.attempt + 1 < $5 AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
+    FROM d WHERE i.queue = $1 AND i.key = d.key AND i.lease = d.lease
+    RETURNING d.lease)
+  SELECT u.lease FROM u LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $8) WHERE $8::text IS NOT NULL) n ON true`;
+
+/** Cluster figures of a queue: $1 queue. */
+export const STATS = `
+  SELECT (SELECT count(*) FROM cmwq.items i WHERE i.queue = $1 AND i.pending)::int AS pending,
+    (SELECT count(*) FROM cmwq.items i WHERE i.queue = $1 AND ${LIVE})::int AS infl`;
+
+/** Every queue with its figures (cmwq top --backend). */
+export const ALL_STATS = `
+  SELECT q.name, q.max_active, q.ordered,
+    count(i.key) FILTER (WHERE i.pending)::int AS pending,
+    count(i.key) FILTER (WHERE ${LIVE})::int AS infl,
+    coalesce(sum(i.runs), 0)::bigint AS runs, coalesce(sum(i.failures), 0)::bigint AS failures,
+    count(i.key)::int AS items
+  FROM cmwq.queues q LEFT JOIN cmwq.items i ON i.queue = q.name GROUP BY q.name ORDER BY q.name`;
+
+/** Removes a queue's rows for good: $1 queue. */
+export const REMOVE_QUEUE = `DELETE FROM cmwq.queues WHERE name = $1`;
+
+/** The failure record of an item: $1 queue, $2 key. */
+export const ITEM_RECORD = `
+  SELECT i.pending, (${LIVE}) AS running, i.runs::int AS runs, i.failures::int AS failures, i.attempt,
+    i.last_error, i.last_error_at FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2`;
+
+/** A notification alone: $1 payload. */
+export const NOTIFY = `SELECT pg_notify('cmwq', $1)`;

@@ -1,0 +1,168 @@
+/**
+ * Shared workqueues when things break: a node SIGKILLed mid-item (its item runs again elsewhere), a node frozen
+ * past its lease (its late completion is refused by the fencing token), and the database server restarted
+ * mid-run (calls during the outage fail with ERR_WQ_BACKEND, nothing acknowledged is lost, nodes reconnect).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { allocWorkqueue, queueWork, Work, WorkqueueError, WQ_UNBOUND, workFunc } from 'cmwq';
+import { postgresBackend, type PostgresBackend } from 'cmwq/postgres';
+import { startPostgres, type TestPostgres } from './pg-server.js';
+import { eventsOf, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
+
+let server: TestPostgres;
+let backend: PostgresBackend;
+const nodes: TestNode[] = [];
+const jobs = new URL('./fixtures/shared/jobs.js', import.meta.url);
+
+before(async () => {
+  server = await startPostgres();
+  backend = await postgresBackend({ connectionString: server.url, pollMs: 200 });
+});
+after(async () => {
+  await stopNodes(nodes);
+  await backend?.close();
+  await server?.stop();
+});
+
+async function node(queue: string, init: Record<string, unknown> = {}): Promise<TestNode> {
+  const n = await startNode({ url: server.url, queue, leaseMs: 1000, pollMs: 200, ...init });
+  nodes.push(n);
+  const call = n.call;
+  return { ...n, call: <T>(cmd: string, args: Record<string, unknown> = {}) => call<T>(cmd, { queue, ...args }) };
+}
+
+test('SIGKILL a node mid-item: its item and the ones it had claimed run again on another node', async () => {
+  const a = await node('kill', { nodeMaxActive: 4 });
+  await a.call('queueSeq', { prefix: 'v', n: 4, ms: 60_000 });
+  await waitFor(() => eventsOf('start').filter((e) => e.key.startsWith('v-')).length === 4, 20_000, 'a runs 4');
+  await a.kill('SIGKILL');
+  const b = await node('kill', { nodeMaxActive: 4 });
+  const t = Date.now();
+  await waitFor(
+    () =>
+      new Set(
+        eventsOf('start')
+          .filter((e) => e.key.startsWith('v-') && e.pid === b.pid)
+          .map((e) => e.key),
+      ).size === 4,
+    20_000,
+    'b runs the 4 again',
+  );
+  assert.ok(Date.now() - t < 15_000);
+  await b.call('cancelSync', { key: 'v-0' });
+});
+
+test('a node frozen past its lease: the item runs elsewhere and the late completion is refused', async () => {
+  const a = await node('fence', { nodeMaxActive: 1 });
+  const b = await node('fence', { nodeMaxActive: 0 });
+  await b.call('queue', { key: 'z', data: { ms: 300 } });
+  await waitFor(() => eventsOf('start', 'z').length === 1, 20_000, 'a starts z');
+  a.child.kill('SIGSTOP');
+  const c = await node('fence', { nodeMaxActive: 1 });
+  await waitFor(() => eventsOf('end', 'z').some((e) => e.pid === c.pid), 20_000, 'c runs z after the lease expired');
+  a.child.kill('SIGCONT');
+  await waitFor(() => eventsOf('end', 'z').some((e) => e.pid === a.pid), 20_000, 'a ends its stale instance');
+  let stats: { refused: number; completed: number } = { refused: 0, completed: 0 };
+  for (let i = 0; i < 100 && stats.refused === 0; i++) {
+    stats = await a.call('stats');
+    if (stats.refused === 0) await a.call('sleep', { ms: 50 });
+  }
+  assert.equal(stats.refused, 1, 'the dead lease completion was refused');
+  assert.equal(stats.completed, 0);
+  const rec = await backend.itemRecord('fence', 'z');
+  assert.equal(rec?.runs, 1, 'only the live lease completed');
+});
+
+test('restart the database server mid-run: calls fail with ERR_WQ_BACKEND meanwhile, nothing is lost', async () => {
+  const runner = await node('restart', { nodeMaxActive: 4 });
+  const producer = await node('restart', { nodeMaxActive: 0 });
+  const wq = allocWorkqueue('restart', WQ_UNBOUND, 8, { backend, nodeMaxActive: 0 });
+  assert.equal(await producer.call('queueSeq', { prefix: 'r', n: 100, ms: 20 }), 100);
+  let outageError: unknown;
+  await server.restart(async () => {
+    try {
+      await queueWork(wq, new Work(workFunc(jobs, 'run'), {}, { key: 'during' }));
+    } catch (error) {
+      outageError = error;
+    }
+  });
+  assert.ok(outageError instanceof WorkqueueError && outageError.code === 'ERR_WQ_BACKEND', String(outageError));
+  assert.equal(await producer.call('queueSeq', { prefix: 's', n: 20, ms: 5 }), 20, 'queueing works again');
+  await waitFor(
+    () => {
+      const ended = new Set(
+        eventsOf('end')
+          .filter((e) => /^[rs]-/.test(e.key))
+          .map((e) => e.key),
+      );
+      return ended.size === 120;
+    },
+    30_000,
+    'all 120 items ran',
+  );
+  const rows = await backend.queueStats();
+  const row = rows.find((r) => r.name === 'restart')!;
+  assert.equal(row.items, 120);
+  assert.equal(await backend.itemRecord('restart', 'during'), null, 'the failed call queued nothing');
+  await runner.call('flush');
+});
+
+test('cmwq demo --shared: three processes share the dedicated workqueue; the killed one’s item runs elsewhere', async () => {
+  const cli = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'demo', '--shared', '--url', server.url], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += String(d);
+    });
+    child.stderr.on('data', (d) => {
+      text += String(d);
+    });
+    const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      if (code === 0) resolve(text);
+      else reject(new Error(`demo exited ${code}:\n${text}`));
+    });
+  });
+  const summary = out.split('\n').filter((l) => l.includes(' summary '));
+  const ran = summary.map((l) => /(task_\d+) ran on (node\d)/.exec(l)!.slice(1));
+  assert.deepEqual(
+    ran.map(([task]) => task),
+    ['task_0', 'task_1', 'task_2', 'task_3', 'task_3', 'task_4', 'task_5', 'task_6', 'task_7'],
+  );
+  const killedLine = out.split('\n').find((l) => l.includes('SIGKILL'))!;
+  const killedNode = /SIGKILL (node\d)/.exec(killedLine)![1];
+  const task3 = ran.filter(([task]) => task === 'task_3').map(([, node]) => node);
+  assert.equal(task3[0], killedNode);
+  assert.notEqual(task3[1], killedNode, 'the killed item ran again on another process');
+  assert.match(out, /flushWorkqueue: every item ran/);
+});
+
+test('cmwq top --backend <url> shows the cluster figures of every shared workqueue, attached to no process', async () => {
+  const cli = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'top', '--backend', server.url, '--json', '--count', '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += String(d);
+    });
+    child.stderr.on('data', (d) => {
+      text += String(d);
+    });
+    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`top exited ${code}: ${text}`))));
+  });
+  const sample = JSON.parse(out.trim()) as { queues: { name: string; items: number; runs: number; pending: number }[] };
+  const restart = sample.queues.find((q) => q.name === 'restart');
+  assert.ok(restart !== undefined, out);
+  assert.equal(restart.items, 120);
+  assert.ok(restart.runs >= 120);
+  assert.equal(restart.pending, 0);
+});

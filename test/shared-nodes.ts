@@ -1,0 +1,119 @@
+/**
+ * Test helper for shared workqueues: forks node processes (fixtures/shared/node.js), sends them commands and
+ * collects the events their handlers report (start, end, aborted, error), in arrival order.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+
+/** One reported event. */
+export interface NodeEvent {
+  ev: string;
+  key: string;
+  data: any;
+  pid: number;
+  t: number;
+  [k: string]: unknown;
+}
+
+/** A forked node. */
+export interface TestNode {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  call<T = unknown>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+const NODE = new URL('./fixtures/shared/node.js', import.meta.url);
+
+/** Every event of every node of this test file. */
+export const events: NodeEvent[] = [];
+const waiters: { test: () => boolean; resolve: () => void }[] = [];
+
+/** Resolves when test() holds on the events (checked on each new one); rejects after timeoutMs. */
+export function waitFor(test: () => boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+  if (test()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const w = {
+      test,
+      resolve: () => {
+        clearTimeout(t);
+        resolve();
+      },
+    };
+    const t = setTimeout(() => {
+      waiters.splice(waiters.indexOf(w), 1);
+      reject(new Error(`timed out waiting for ${what}`));
+    }, timeoutMs);
+    waiters.push(w);
+  });
+}
+
+/**
+ * Forks a node; with init, attaches it to a shared workqueue (url, queue, maxActive, nodeMaxActive, ...), as
+ * node.call('init', init) does later (a node may be attached to several queues).
+ */
+export async function startNode(init?: Record<string, unknown>): Promise<TestNode> {
+  const child = fork(NODE, [], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => {
+    stderr += String(d);
+  });
+  let next = 1;
+  const replies = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  child.on('message', (m: any) => {
+    if (m.reply !== undefined) {
+      const r = replies.get(m.reply);
+      replies.delete(m.reply);
+      if (m.error !== undefined) r?.reject(Object.assign(new Error(m.error), { code: m.code }));
+      else r?.resolve(m.value);
+      return;
+    }
+    events.push(m);
+    for (const w of [...waiters]) {
+      if (w.test()) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', (code, signal) => {
+    for (const r of replies.values()) r.reject(new Error(`node exited (${code ?? signal}): ${stderr}`));
+    replies.clear();
+  });
+  const node: TestNode = {
+    pid: child.pid!,
+    child,
+    call<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+      const id = next++;
+      return new Promise<T>((resolve, reject) => {
+        replies.set(id, { resolve, reject });
+        child.send({ id, cmd, ...args });
+      });
+    },
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+  if (init !== undefined) await node.call('init', init);
+  else await node.call('sleep', { ms: 0 });
+  return node;
+}
+
+/** Ends every node given: a clean exit when it answers, SIGKILL otherwise. */
+export async function stopNodes(nodes: TestNode[]): Promise<void> {
+  await Promise.all(
+    nodes.map(async (n) => {
+      if (n.child.exitCode !== null || n.child.signalCode !== null) return;
+      const t = setTimeout(() => n.child.kill('SIGKILL'), 5000);
+      await n.call('exit').catch(() => undefined);
+      await n.kill('SIGKILL').catch(() => undefined);
+      clearTimeout(t);
+    }),
+  );
+}
+
+/** Events of kind ev (and key, when given). */
+export function eventsOf(ev: string, key?: string): NodeEvent[] {
+  return events.filter((e) => e.ev === ev && (key === undefined || e.key === key));
+}

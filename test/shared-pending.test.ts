@@ -1,0 +1,268 @@
+/**
+ * Shared workqueues across real processes on a real PostgreSQL server: the pending bit, non-reentrancy,
+ * cluster-wide max_active, ordered workqueues, delayed work on the database clock, flush/drain/cancelSync
+ * across nodes, queueing inside a transaction, failure records and retry, and bad input.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { allocWorkqueue, DelayedWork, queueWork, Work, WorkqueueError, WQ_UNBOUND, workFunc, wqMonitor } from 'cmwq';
+import { type PgSharedWorkqueue, postgresBackend, type PostgresBackend } from 'cmwq/postgres';
+import { startPostgres, type TestPostgres } from './pg-server.js';
+import { type NodeEvent, eventsOf, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
+
+let server: TestPostgres;
+let backend: PostgresBackend;
+/** Four node processes, started once; each test attaches them to its own queue. */
+const pool: TestNode[] = [];
+const jobs = new URL('./fixtures/shared/jobs.js', import.meta.url);
+
+before(async () => {
+  server = await startPostgres();
+  backend = await postgresBackend({ connectionString: server.url });
+  pool.push(...(await Promise.all(Array.from({ length: 4 }, () => startNode()))));
+});
+after(async () => {
+  await stopNodes(pool);
+  await backend?.close();
+  await server?.stop();
+});
+
+/** Attaches n pool nodes (from offset) to init.queue; their call() then acts on that queue. */
+async function start(init: Record<string, unknown>, n = 1, offset = 0): Promise<TestNode[]> {
+  const picked = pool.slice(offset, offset + n);
+  await Promise.all(picked.map((node) => node.call('init', { url: server.url, ...init })));
+  return picked.map((node) => ({
+    ...node,
+    call: <T>(cmd: string, args: Record<string, unknown> = {}) => node.call<T>(cmd, { queue: init.queue, ...args }),
+  }));
+}
+
+/** The most handlers of `keys` running at once, from the start/end events' timestamps. */
+function maxConcurrent(match: (e: NodeEvent) => boolean): number {
+  const marks = [...eventsOf('start'), ...eventsOf('end')].filter(match);
+  marks.sort((a, b) => a.t - b.t || (a.ev === 'end' ? -1 : 1));
+  let now = 0;
+  let most = 0;
+  for (const m of marks) {
+    now += m.ev === 'start' ? 1 : -1;
+    most = Math.max(most, now);
+  }
+  return most;
+}
+
+test('pending bit: 3 processes queue one key 1,000 times each at once: exactly one true, one run', async () => {
+  const producers = await start({ queue: 'pending1', maxActive: 4, nodeMaxActive: 0 }, 3);
+  const trues = await Promise.all(producers.map((p) => p.call<number>('queue', { key: 'k', n: 1000 })));
+  assert.equal(
+    trues.reduce((a, b) => a + b, 0),
+    1,
+  );
+  const [runner] = await start({ queue: 'pending1', maxActive: 4, nodeMaxActive: 4 }, 1, 3);
+  await waitFor(() => eventsOf('end', 'k').length >= 1, 20_000, 'the run');
+  await runner!.call('flush');
+  assert.equal(eventsOf('start', 'k').length, 1);
+});
+
+test('pending bit while nodes run: every true is one run, never two at once', async () => {
+  const init = { queue: 'pending2', maxActive: 8, nodeMaxActive: 4 };
+  const ns = await start(init, 3);
+  const trues = await Promise.all(ns.map((p) => p.call<number>('queue', { key: 'busy', n: 1000, data: { ms: 20 } })));
+  await ns[0]!.call('flush');
+  const total = trues.reduce((a, b) => a + b, 0);
+  assert.ok(total >= 1);
+  assert.equal(eventsOf('end', 'busy').length, total);
+  assert.equal(
+    maxConcurrent((e) => e.key === 'busy'),
+    1,
+  );
+});
+
+test('queueing while it runs makes exactly one more run, after the running one', async () => {
+  const [runner, producer] = [
+    ...(await start({ queue: 'pending3', nodeMaxActive: 2 })),
+    ...(await start({ queue: 'pending3', nodeMaxActive: 0 }, 1, 1)),
+  ];
+  assert.equal(await producer!.call('queue', { key: 'again', data: { ms: 400 } }), 1);
+  await waitFor(() => eventsOf('start', 'again').length === 1, 20_000, 'first start');
+  assert.equal(await producer!.call('queue', { key: 'again', n: 5, data: { ms: 10 } }), 1);
+  await runner!.call('flush');
+  const starts = eventsOf('start', 'again');
+  const ends = eventsOf('end', 'again');
+  assert.equal(starts.length, 2);
+  assert.ok(starts[1]!.t >= ends[0]!.t, 'the second run starts after the first ends');
+  assert.equal(starts[1]!.data.ms, 10, 'the second run has the data of the queueing that returned true');
+});
+
+test('non-reentrancy: a handler re-queueing itself is never concurrent with itself', async () => {
+  const ns = await start({ queue: 'reent', maxActive: 8, nodeMaxActive: 4 }, 2);
+  await ns[0]!.call('queue', { key: 'self', fn: 'requeue', data: { left: 12, ms: 15, queue: 'reent' } });
+  await waitFor(() => eventsOf('end', 'self').length >= 13, 20_000, '13 runs');
+  await ns[1]!.call('flush');
+  assert.equal(eventsOf('end', 'self').length, 13);
+  assert.equal(
+    maxConcurrent((e) => e.key === 'self'),
+    1,
+  );
+  assert.ok(eventsOf('requeued', 'self').every((e) => e.queued === true));
+});
+
+test('max_active is never exceeded cluster-wide', async () => {
+  const ns = await start({ queue: 'maxact', maxActive: 3, nodeMaxActive: 4 }, 3);
+  await ns[0]!.call('queueSeq', { prefix: 'm', n: 30, ms: 40 });
+  await ns[1]!.call('flush');
+  assert.equal(eventsOf('end').filter((e) => e.key.startsWith('m-')).length, 30);
+  const most = maxConcurrent((e) => e.key.startsWith('m-'));
+  assert.ok(most <= 3, `${most} ran at once`);
+  assert.ok(most >= 2, 'the nodes did run in parallel');
+});
+
+test('an ordered shared workqueue runs one at a time, in queueing order, whichever nodes queued', async () => {
+  const ns = await start({ queue: 'ordered', ordered: true, nodeMaxActive: 2 }, 3);
+  await ns[0]!.call('queueSeq', { prefix: 'oa', n: 8, ms: 5 });
+  await ns[1]!.call('queueSeq', { prefix: 'ob', n: 8, ms: 5 });
+  await ns[2]!.call('flush');
+  const order = eventsOf('start')
+    .filter((e) => /^o[ab]-/.test(e.key))
+    .sort((a, b) => a.t - b.t)
+    .map((e) => e.key);
+  const expected = [
+    ...Array.from({ length: 8 }, (_, i) => `oa-${i}`),
+    ...Array.from({ length: 8 }, (_, i) => `ob-${i}`),
+  ];
+  assert.deepEqual(order, expected);
+  assert.equal(
+    maxConcurrent((e) => /^o[ab]-/.test(e.key)),
+    1,
+  );
+  assert.ok(
+    new Set(
+      eventsOf('start')
+        .filter((e) => /^o[ab]-/.test(e.key))
+        .map((e) => e.pid),
+    ).size >= 2,
+  );
+});
+
+test('delayed work never runs early; modDelayedWork re-arms a pending item and queues an idle one', async () => {
+  const [runner, producer] = [
+    ...(await start({ queue: 'delayed', nodeMaxActive: 2 })),
+    ...(await start({ queue: 'delayed', nodeMaxActive: 0 }, 1, 1)),
+  ];
+  const t0 = Date.now();
+  assert.equal(await producer!.call('queue', { key: 'late', delayed: true, delay: 400 }), 1);
+  await waitFor(() => eventsOf('start', 'late').length === 1, 20_000, 'delayed start');
+  assert.ok(eventsOf('start', 'late')[0]!.t - t0 >= 400, 'not before its delay');
+  // idle: false, queued; then re-armed earlier: true; runs once, at the new expiry
+  assert.equal(await producer!.call('mod', { key: 'deb', delay: 60_000 }), false);
+  const t1 = Date.now();
+  assert.equal(await producer!.call('mod', { key: 'deb', delay: 300 }), true);
+  await waitFor(() => eventsOf('end', 'deb').length === 1, 20_000, 're-armed run');
+  assert.ok(eventsOf('start', 'deb')[0]!.t - t1 >= 300);
+  await runner!.call('sleep', { ms: 300 });
+  assert.equal(eventsOf('start', 'deb').length, 1);
+});
+
+test('flushWorkqueue, drainWorkqueue and cancelWorkSync across nodes', async () => {
+  const [runner, producer] = [
+    ...(await start({ queue: 'flush', nodeMaxActive: 4 })),
+    ...(await start({ queue: 'flush', nodeMaxActive: 0 }, 1, 1)),
+  ];
+  await producer!.call('queueSeq', { prefix: 'f', n: 8, ms: 60 });
+  const flushed = await producer!.call<number>('flush');
+  const ends = eventsOf('end').filter((e) => e.key.startsWith('f-'));
+  assert.equal(ends.length, 8, 'every item queued before the flush ended');
+  assert.ok(ends.every((e) => e.t <= flushed));
+  await producer!.call('queueSeq', { prefix: 'g', n: 6, ms: 30 });
+  await producer!.call('drain');
+  assert.equal(eventsOf('end').filter((e) => e.key.startsWith('g-')).length, 6);
+  // cancelWorkSync waits for the instance running on the other node, whose work.signal aborts
+  await producer!.call('queue', { key: 'long', data: { ms: 30_000 } });
+  await waitFor(() => eventsOf('start', 'long').length === 1, 20_000, 'long start');
+  const t = Date.now();
+  assert.equal(await producer!.call('cancelSync', { key: 'long' }), false);
+  assert.equal(eventsOf('aborted', 'long').length, 1);
+  assert.equal(eventsOf('end', 'long').length, 1);
+  assert.ok(Date.now() - t < 20_000);
+  assert.equal(eventsOf('start', 'long')[0]!.pid, runner!.pid);
+});
+
+test('queueWork(..., { tx }): the item exists iff the transaction commits', async () => {
+  const wq = allocWorkqueue('outbox', WQ_UNBOUND, 4, { backend, nodeMaxActive: 0 });
+  const client = new pg.Client(server.url);
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    assert.equal(await queueWork(wq, new Work(workFunc(jobs, 'run'), {}, { key: 'rolled' }), { tx: client }), true);
+    await client.query('ROLLBACK');
+    assert.equal(await backend.itemRecord('outbox', 'rolled'), null);
+    await client.query('BEGIN');
+    assert.equal(await queueWork(wq, new Work(workFunc(jobs, 'run'), {}, { key: 'kept' }), { tx: client }), true);
+    assert.equal(await backend.itemRecord('outbox', 'kept'), null, 'invisible before the commit');
+    await client.query('COMMIT');
+    assert.equal((await backend.itemRecord('outbox', 'kept'))?.pending, true);
+    // wqMonitor() shows the shared workqueue with the cluster's figures
+    await (wq as PgSharedWorkqueue).refreshStats();
+    const row = wqMonitor().find((r) => r.name === 'outbox');
+    assert.equal(row?.pending, 1);
+    assert.equal(row?.infl, 0);
+  } finally {
+    await client.end();
+  }
+});
+
+test('failures are recorded on the item and reported; retried only with the retry attribute', async () => {
+  const [once] = await start({ queue: 'fail1', nodeMaxActive: 2 });
+  await once!.call('queue', { key: 'bad', data: { fail: true } });
+  await once!.call('flush');
+  const rec = await backend.itemRecord('fail1', 'bad');
+  assert.equal(rec?.runs, 1);
+  assert.equal(rec?.failures, 1);
+  assert.match(rec?.lastError ?? '', /planned failure of bad/);
+  assert.equal(eventsOf('error', 'bad').length, 1);
+  const [retrying] = await start({ queue: 'fail3', nodeMaxActive: 2, retry: { attempts: 3, delayMs: 50 } }, 1, 1);
+  await retrying!.call('queue', { key: 'flaky', data: { fail: true } });
+  await waitFor(() => eventsOf('error', 'flaky').length === 3, 20_000, 'three attempts');
+  await retrying!.call('sleep', { ms: 300 });
+  const rec3 = await backend.itemRecord('fail3', 'flaky');
+  assert.equal(rec3?.runs, 3);
+  assert.equal(rec3?.failures, 3);
+  assert.equal(rec3?.pending, false, 'no fourth attempt');
+  assert.equal(eventsOf('start', 'flaky').length, 3);
+});
+
+test('bad input throws a WorkqueueError where it is made and queues nothing', async () => {
+  const wq = allocWorkqueue('badin', WQ_UNBOUND, 4, { backend, nodeMaxActive: 0 });
+  const code = (code: string) => (e: unknown) => e instanceof WorkqueueError && e.code === code;
+  assert.throws(() => queueWork(wq, new Work(() => {}, {}, { key: 'fn' })), code('ERR_WQ_NOT_PORTABLE'));
+  const run = workFunc(jobs, 'run');
+  assert.throws(() => queueWork(wq, new Work(run, { f: () => 1 }, { key: 'd1' })), code('ERR_WQ_DATA_CLONE'));
+  assert.throws(() => queueWork(wq, new Work(run, { n: 1n }, { key: 'd2' })), code('ERR_WQ_DATA_CLONE'));
+  assert.throws(() => queueWork(wq, new Work(run, { m: new Map() }, { key: 'd3' })), code('ERR_WQ_DATA_CLONE'));
+  assert.throws(() => queueWork(wq, new Work(run, { x: Number.NaN }, { key: 'd4' })), code('ERR_WQ_DATA_CLONE'));
+  assert.throws(() => new Work(run, {}, { key: '' }), code('ERR_WQ_INVALID_ARG'));
+  assert.throws(() => allocWorkqueue('x', 0, 1, { backend }), code('ERR_WQ_INVALID_ARG'));
+  assert.throws(() => allocWorkqueue('x', WQ_UNBOUND, 1, { backend, leaseMs: -1 }), code('ERR_WQ_INVALID_ARG'));
+  assert.throws(() => allocWorkqueue('x', WQ_UNBOUND, 1, { backend, bogus: 1 } as never), code('ERR_WQ_INVALID_ARG'));
+  await assert.rejects(queueWork(wq, new DelayedWork(run, {}, { key: 'tx' }), { tx: {} }), code('ERR_WQ_INVALID_ARG'));
+  const { items } = (await backend.queueStats()).find((q) => q.name === 'badin')!;
+  assert.equal(items, 0, 'nothing queued');
+});
+
+test("import 'cmwq' loads no database client; 'cmwq/postgres' loads pg", () => {
+  const script = `
+    import Module from 'node:module';
+    const pgModules = () => Object.keys(Module._cache).filter((k) => k.includes('/node_modules/pg')).length;
+    await import('cmwq');
+    const core = pgModules();
+    await import('cmwq/postgres');
+    console.log(JSON.stringify([core, pgModules() > 0]));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('../', import.meta.url)),
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [0, true]);
+});

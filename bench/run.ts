@@ -19,7 +19,12 @@ const SCENARIOS: Record<string, () => Promise<{ run: () => Promise<ScenarioRepor
   memory: () => import('./memory.js'),
   threads: () => import('./threads.js'),
   signalling: () => import('./signalling.js'),
+  hot: () => import('./hot.js'),
 };
+// One row of the hot-path scenario: `hot-async`, `hot-starve`, ...
+for (const row of (await import('./hot.js')).HOT_ROWS) {
+  SCENARIOS[`hot-${row}`] = async () => ({ run: async () => (await import('./hot.js')).runRows([row]) });
+}
 
 /**
  * `<scenario>:noctx` runs a scenario with workqueueInit({ asyncContext: false }): cmwq's async handlers then run
@@ -81,7 +86,10 @@ async function main(): Promise<void> {
       return;
     }
   }
-  const selected = names.length > 0 ? names : [...Object.keys(SCENARIOS), `throughput${NOCTX}`, `sleeping${NOCTX}`];
+  const selected =
+    names.length > 0
+      ? names
+      : [...Object.keys(SCENARIOS).filter((n) => !n.startsWith('hot-')), `throughput${NOCTX}`, `sleeping${NOCTX}`];
   if (!hasGc)
     console.warn('warning: run with --expose-gc (npm run bench does): heap figures and between-run GCs need it');
 

@@ -50,8 +50,17 @@ export const PENDING = 1;
 export const ASYNC = 2;
 export const FLUSHED = 4;
 export const SAMPLED = 8;
+/** A one-shot job's carrier (queue-func.ts): its handler gets data, and it is recycled when the handler ends. */
+export const ONESHOT = 16;
 
 const AsyncFunction = (async () => {}).constructor;
+
+/** The flags func gives its work: ASYNC for an async function, or a module export not known to be plain. */
+export function funcFlags(func: WorkFunc<any>): number {
+  const ref = moduleRef(func);
+  // A module export may be async and is not known until loaded: run it as async unless known to be plain.
+  return func instanceof AsyncFunction || (ref !== null && ref.async !== false) ? ASYNC : 0;
+}
 
 /**
  * The abort controllers of running instances whose handler asked for work.signal: few, so they live in a side
@@ -132,9 +141,7 @@ export class Work<T = unknown> {
     this.func = func;
     this.data = data as T;
     this.priority = priority;
-    const ref = moduleRef(func);
-    // A module export may be async and is not known until loaded: run it as async unless known to be plain.
-    this._flags = func instanceof AsyncFunction || (ref !== null && ref.async !== false) ? ASYNC : 0;
+    this._flags = funcFlags(func);
     this._fn = funcInfo(func);
   }
 

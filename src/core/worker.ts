@@ -16,7 +16,8 @@ import { HB_FUNC, HB_HOG, HB_PWQ, HB_SEQ, HB_WORKER, heartbeat, registerWorker }
 import { flushersRunEnded, flushersStarted } from './barrier.js';
 import { type PoolWorkqueue, takeSample } from './pool-workqueue.js';
 import type { Work } from './work.js';
-import { ASYNC, controllers, FLUSHED, PENDING, SAMPLED } from './work.js';
+import { ASYNC, controllers, FLUSHED, ONESHOT, PENDING, SAMPLED } from './work.js';
+import { recycleCarrier } from './queue-func.js';
 import type { WorkerPool } from './worker-pool.js';
 import { type RemoteThread, S_CMW, S_FAILED, S_HOG } from './executor.js';
 import { CallWork } from './call-work.js';
@@ -171,7 +172,8 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   running.work = work;
   pool.nrRunning = 1;
   try {
-    ret = (work._flags & ASYNC) !== 0 && config.asyncContext ? workContext.run(work, work.func, work) : work.func(work);
+    const arg = (work._flags & ONESHOT) !== 0 ? work.data : work;
+    ret = (work._flags & ASYNC) !== 0 && config.asyncContext ? workContext.run(work, work.func, arg) : work.func(arg);
     // Reading `then` runs user code too (a getter): a throw there is the handler's failure, as await would see it.
     if (ret !== undefined && ret !== null) then = (ret as PromiseLike<unknown>).then;
   } catch (error) {
@@ -241,5 +243,6 @@ function finishWork(
   worker.current = null;
   if (controllers.size > 0) controllers.delete(work);
   if ((work._flags & FLUSHED) !== 0) flushersRunEnded(work);
+  if ((work._flags & ONESHOT) !== 0) recycleCarrier(work);
   pwq.decActive(color);
 }

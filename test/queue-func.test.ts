@@ -16,6 +16,7 @@ import {
   queueFuncOn,
   thawWorkqueues,
   workFunc,
+  workqueueSetMaxActive,
   wqMonitor,
   WQ_FREEZABLE,
 } from '../src/index.js';
@@ -113,11 +114,11 @@ test('queueFunc: freezing holds jobs inactive until thaw; drain refuses outside 
     assert.deepEqual(ran, ['frozen']);
     assert.deepEqual(events, channels, 'queue, activate, start, end');
 
+    // A sleeps on the gate; B waits inactive behind it (max_active 1) and queues C from its handler, mid-drain.
+    workqueueSetMaxActive(wq, 1);
     const gate = deferred();
-    queueFunc(wq, async () => {
-      await gate.promise;
-      queueFunc(wq, (s: string) => void ran.push(s), 'chained');
-    });
+    queueFunc(wq, () => gate.promise);
+    queueFunc(wq, () => queueFunc(wq, (s: string) => void ran.push(s), 'chained'));
     await settle();
     const drained = track(drainWorkqueue(wq));
     assert.equal(

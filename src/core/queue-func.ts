@@ -6,49 +6,21 @@
  * ONESHOT in its flags) from a small free list, fills in the function and the data, and queues it through the
  * ordinary path (queue.ts insertWork): validation, the draining and destroyed checks, flush colors, max_active,
  * freezing, tracepoints, statistics and error reporting are exactly a Work's. When the handler ends, the
- * carrier's fields are cleared and it goes back on the free list (worker.ts finishWork), as fastq recycles its
- * task objects.
+ * carrier goes back on the free list (carrier.ts; worker.ts finishWork recycles it), as fastq recycles its task
+ * objects.
  *
- * Invariants: a carrier is on the free list iff it is neither pending nor running; nobody outside the core holds
- * one (the handler gets the data, not the carrier; currentWork() inside the handler returns it, and it is valid
- * only until the handler ends); the free list never holds more than FREE_MAX carriers, so a burst of a million
- * jobs does not stay allocated once it has run.
+ * Invariant: nobody outside the core holds a carrier (the handler gets the data, not the carrier; currentWork()
+ * inside the handler returns it, and it is valid only until the handler ends).
  */
+export type { JobFunc } from './carrier.js';
 import { WORK_CPU_UNBOUND } from '../base/constants.js';
 import { describe, invalidArg } from '../base/errors.js';
 import { localCpu } from '../base/init.js';
 import { moduleRef } from './module-func.js';
 import { checkCpu, checkQueueable, insertWork } from './queue.js';
-import { funcFlags, ONESHOT, PENDING, Work } from './work.js';
-import { funcInfo } from '../observe/watchdog.js';
+import { type JobFunc, recycleCarrier, takeCarrier } from './carrier.js';
+import { PENDING } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
-
-/** A one-shot job's function: called with the job's data; may return a promise. */
-export type JobFunc<T> = (data: T) => unknown;
-
-/** Carriers kept for reuse at most (more are left to the GC). */
-const FREE_MAX = 1024;
-const free: Work<any>[] = [];
-
-function trampoline(): void {}
-
-/** A carrier for func and data: a recycled one if there is one. */
-function carrier<T>(func: JobFunc<T>, data: T): Work<T> {
-  const work = free.pop() ?? new Work<T>(trampoline);
-  (work as { func: unknown }).func = func;
-  work.data = data;
-  work._flags = ONESHOT | funcFlags(func);
-  (work as { _fn: unknown })._fn = funcInfo(func);
-  return work;
-}
-
-/** The handler of a carrier ended: back on the free list, holding nothing. */
-export function recycleCarrier(work: Work<any>): void {
-  (work as { func: unknown }).func = trampoline;
-  work.data = undefined;
-  work._pwq = null;
-  if (free.length < FREE_MAX) free.push(work);
-}
 
 /**
  * Queues a one-shot job: `func(data)` runs once on wq, on cpu (WORK_CPU_UNBOUND: the caller's), with every
@@ -67,7 +39,7 @@ export function queueFuncOn<T>(cpu: number, wq: Workqueue, func: JobFunc<T>, dat
   checkWorkqueue(wq);
   if (typeof func !== 'function') invalidArg(`job function must be a function, got ${describe(func)}`);
   if (moduleRef(func) !== null) invalidArg('queueFunc() takes a JS function; queue a module function as a Work');
-  const work = carrier(func, data as T);
+  const work = takeCarrier(func, data as T);
   if (wq.draining > 0 || wq.destroyed || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu)) {
     try {
       checkQueueable(cpu, wq, work, 'queueFunc');

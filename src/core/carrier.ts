@@ -11,7 +11,11 @@
 import { funcInfo } from './heartbeat.js';
 import { funcFlags, ONESHOT, Work } from './work.js';
 
-/** A one-shot job's function: called with the job's data; may return a promise. */
+/**
+ * A one-shot job's function: called with the job's data; may return a promise (its worker sleeps until it settles).
+ * @typeParam T the type of the job's data.
+ * @param data the data the job was queued with.
+ */
 export type JobFunc<T> = (data: T) => unknown;
 
 /** Carriers kept for reuse at most (more are left to the GC). */

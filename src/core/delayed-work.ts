@@ -46,6 +46,7 @@ export class DelayedWork<T = unknown> extends Work<T> {
     return this._color;
   }
 
+  /** @internal */
   set _expires(key: number) {
     this._color = key;
   }

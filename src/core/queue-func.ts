@@ -27,6 +27,7 @@ import { checkWorkqueue, type Workqueue } from './workqueue.js';
  * workqueue semantic of queueWork() (max_active, ordering, freezing, flushWorkqueue and drainWorkqueue count it,
  * tracepoints and wqMonitor see it) but no handle: it cannot be cancelled or flushed by itself. For a job that
  * must be, make a Work. It runs on this thread: a module function (workFunc()) is refused, queue it as a Work.
+ * @typeParam T the type of the job's data.
  * @param cpu WORK_CPU_UNBOUND (-1) or a CPU number.
  * @param wq the workqueue.
  * @param func the job's function; it receives data.
@@ -54,6 +55,10 @@ export function queueFuncOn<T>(cpu: number, wq: Workqueue, func: JobFunc<T>, dat
 
 /**
  * Queues a one-shot job `func(data)` on wq, on the caller's CPU: queueFuncOn(WORK_CPU_UNBOUND, wq, func, data).
+ * @typeParam T the type of the job's data.
+ * @param wq the workqueue.
+ * @param func the job's function; it receives data.
+ * @param data the job's payload.
  * @throws WorkqueueError as queueFuncOn().
  */
 export function queueFunc<T>(wq: Workqueue, func: JobFunc<T>, data?: T): void {

@@ -157,6 +157,10 @@ export class Work<T = unknown> {
     return (this._flags & PRIORITY) === 0 ? 0 : priorities.get(this)!;
   }
 
+  /**
+   * Sets the worklist priority for the next queueing.
+   * @param priority higher runs first; 0, the default, keeps no side-table entry.
+   */
   set priority(priority: number) {
     if (priority === 0) {
       this._flags &= ~PRIORITY;
@@ -172,6 +176,7 @@ export class Work<T = unknown> {
     return (this._flags >>> DISABLE_SHIFT) & 0xffff;
   }
 
+  /** @internal */
   set _disable(depth: number) {
     this._flags = (this._flags & ~DISABLE_MASK) | (depth << DISABLE_SHIFT);
   }

@@ -1,5 +1,5 @@
 /**
- * The benchmark runner: `npm run bench [-- <scenario>[:noctx]...] [--json=<file>]`.
+ * The benchmark runner: `npm run bench [-- <scenario>[:ctx]...] [--json=<file>]`.
  *
  * Each scenario runs in a child process of its own (same Node flags), with cmwq and its peers alternating inside
  * it, so that no scenario inherits another's heap or process-wide state (cmwq's async handlers, for one, turn on
@@ -19,25 +19,31 @@ const SCENARIOS: Record<string, () => Promise<{ run: () => Promise<ScenarioRepor
   memory: () => import('./memory.js'),
   threads: () => import('./threads.js'),
   signalling: () => import('./signalling.js'),
+  hot: () => import('./hot.js'),
 };
+// One row of the hot-path scenario: `hot-async`, `hot-starve`, ...
+for (const row of (await import('./hot.js')).HOT_ROWS) {
+  SCENARIOS[`hot-${row}`] = async () => ({ run: async () => (await import('./hot.js')).runRows([row]) });
+}
 
 /**
- * `<scenario>:noctx` runs a scenario with workqueueInit({ asyncContext: false }): cmwq's async handlers then run
- * without AsyncLocalStorage, so no promise hooks slow the process (the trade-off the option documents).
+ * `<scenario>:ctx` runs a scenario with workqueueInit({ asyncContext: true }): cmwq's async handlers then run
+ * inside AsyncLocalStorage, which on Node 20 turns on promise hooks for the whole process (the cost the opt-in
+ * documents).
  */
-const NOCTX = ':noctx';
+const NOCTX = ':ctx';
 
 async function child(spec: string): Promise<void> {
   const noctx = spec.endsWith(NOCTX);
   const name = noctx ? spec.slice(0, -NOCTX.length) : spec;
   if (noctx) {
     const { workqueueInit } = await import('../src/index.js');
-    workqueueInit({ asyncContext: false });
-    console.log(`\n(${name} with workqueueInit({ asyncContext: false }))`);
+    workqueueInit({ asyncContext: true });
+    console.log(`\n(${name} with workqueueInit({ asyncContext: true }))`);
   }
   const mod = await SCENARIOS[name]();
   const report = await mod.run();
-  if (noctx) for (const c of report.checks) c.label = `${c.label} [asyncContext off]`;
+  if (noctx) for (const c of report.checks) c.label = `${c.label} [asyncContext on]`;
   await new Promise<void>((resolve, reject) =>
     process.send!(report, (err: Error | null) => (err ? reject(err) : resolve())),
   );
@@ -81,7 +87,10 @@ async function main(): Promise<void> {
       return;
     }
   }
-  const selected = names.length > 0 ? names : [...Object.keys(SCENARIOS), `throughput${NOCTX}`, `sleeping${NOCTX}`];
+  const selected =
+    names.length > 0
+      ? names
+      : [...Object.keys(SCENARIOS).filter((n) => !n.startsWith('hot-')), `throughput${NOCTX}`, `sleeping${NOCTX}`];
   if (!hasGc)
     console.warn('warning: run with --expose-gc (npm run bench does): heap figures and between-run GCs need it');
 

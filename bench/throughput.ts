@@ -236,8 +236,8 @@ async function section(kind: Kind, report: ScenarioReport): Promise<void> {
       `${N.toLocaleString('en-US')}); compare items/s.\n` +
       (sync
         ? '* fastq.promise needs a promise back: its worker is the sync handler returning an already-resolved promise.'
-        : 'cmwq runs `async function` handlers inside AsyncLocalStorage (currentWork() across awaits); on Node 20 that\n' +
-          'turns on promise hooks for the whole process, so every row below was measured with them on. The rows\n' +
+        : 'By default (Node 20) cmwq runs no handler inside AsyncLocalStorage; `throughput:ctx` runs this scenario with\n' +
+          'workqueueInit({ asyncContext: true }), which turns on promise hooks for the whole process. The rows\n' +
           'marked "hooks off" are the fast peers measured first, before cmwq ran: what an app without cmwq sees.'),
   );
   const rows: [string, number[]][] = [...results.entries()];

@@ -56,6 +56,7 @@ export {
   workqueueCongested,
 } from './core/alloc.js';
 export { queueWork, queueWorkOn } from './core/queue.js';
+export { queueFunc, queueFuncOn, type JobFunc } from './core/queue-func.js';
 export { scheduleWork, scheduleDelayedWork, workOnCpu, workOnWorkqueue } from './core/schedule.js';
 export { flushWork, flushDelayedWork, flushWorkqueue, drainWorkqueue } from './core/flush.js';
 export {

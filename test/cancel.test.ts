@@ -25,7 +25,8 @@ import {
 } from '../src/index.js';
 import { caughtCode, deferred, gatedWork, settle, startGated, track, turn, useManualClock } from './helpers.js';
 
-const clock = useManualClock();
+// These tests check currentWork() and the checks built on it across awaits: async context on.
+const clock = useManualClock({ asyncContext: true });
 
 test('§3.11 cancelWork removes a pending instance and returns true; false when idle', async () => {
   const wq = allocWorkqueue('cw-pending');

@@ -24,7 +24,8 @@ import {
 } from '../src/index.js';
 import { caughtCode, deferred, settle, track, turn, useManualClock } from './helpers.js';
 
-const clock = useManualClock();
+// These tests check chained queueing and deadlock detection after awaits: async context on.
+const clock = useManualClock({ asyncContext: true });
 
 test('§4 destroyWorkqueue waits for pending, inactive and running items, then the workqueue is gone', async () => {
   const wq = allocWorkqueue('ds-drain', 0, 2);

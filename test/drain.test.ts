@@ -21,7 +21,8 @@ import {
 } from '../src/index.js';
 import { caughtCode, deferred, turn, useManualClock } from './helpers.js';
 
-const clock = useManualClock();
+// These tests check currentWork() and the checks built on it across awaits: async context on.
+const clock = useManualClock({ asyncContext: true });
 
 test('§3.10 drainWorkqueue waits until chained work has run out', async () => {
   const wq = allocWorkqueue('dr-chain');

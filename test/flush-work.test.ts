@@ -17,7 +17,8 @@ import {
 } from '../src/index.js';
 import { caughtCode, deferred, gatedWork, settle, startGated, track, turn, useManualClock } from './helpers.js';
 
-const clock = useManualClock();
+// These tests check currentWork() and the checks built on it across awaits: async context on.
+const clock = useManualClock({ asyncContext: true });
 
 /** A work whose run i records start<i>, waits for gates[i], then records end<i> (two gates, for two runs). */
 function workGatedTwice(): { w: Work; gates: ReturnType<typeof deferred>[]; events: string[] } {

@@ -20,7 +20,8 @@ import {
 } from '../src/index.js';
 import { caughtCode, deferred, settle, track, turn, useManualClock } from './helpers.js';
 
-useManualClock();
+// Deadlock detection after awaits is checked here: async context on.
+useManualClock({ asyncContext: true });
 
 test('§3.9 flushWorkqueue of an idle workqueue resolves at once', async () => {
   const wq = allocWorkqueue('fq-idle');

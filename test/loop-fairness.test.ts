@@ -165,3 +165,37 @@ test('§3.20 a self-requeuing item on one unbound pool does not starve another u
   await flushWorkqueue(other);
   await Promise.all([destroyWorkqueue(busy), destroyWorkqueue(other)]);
 });
+
+test('§3.20 handlers that resolve at once still give the loop back: the budget is per loop turn, not per run', async () => {
+  // Each settle runs the next item from a microtask, so without a per-turn budget nothing else would run until
+  // the whole drain is over. Counted, not timed: macrotask turns (a setImmediate chain) and 1 ms interval ticks
+  // during the drain. Any yield at all gives several; a drain without one gives zero of each.
+  for (const maxActive of [1, 100]) {
+    const wq = allocWorkqueue(`lf-resolved-${maxActive}`, 0, maxActive);
+    const N = 200_000;
+    let executed = 0;
+    const handler = async (): Promise<void> => {
+      executed++;
+    };
+    for (let i = 0; i < N; i++) queueWork(wq, new Work(handler));
+    let turns = 0;
+    let draining = true;
+    const spinTurn = (): void => {
+      turns++;
+      if (draining) setImmediate(spinTurn);
+    };
+    setImmediate(spinTurn);
+    let ticks = 0;
+    const interval = setInterval(() => ticks++, 1);
+    try {
+      await flushWorkqueue(wq);
+    } finally {
+      draining = false;
+      clearInterval(interval);
+    }
+    assert.equal(executed, N);
+    assert.ok(turns >= 5, `maxActive ${maxActive}: ${turns} macrotask turns during the drain (0 would be starvation)`);
+    assert.ok(ticks >= 2, `maxActive ${maxActive}: ${ticks} interval ticks during the drain`);
+    await destroyWorkqueue(wq);
+  }
+});

@@ -42,7 +42,8 @@ import {
 } from '../src/index.js';
 import { mulberry32, turn, useManualClock } from './helpers.js';
 
-const clock = useManualClock();
+// These tests check currentWork() and the checks built on it across awaits: async context on.
+const clock = useManualClock({ asyncContext: true });
 
 const SEQUENCES = Number(process.env.MODEL_SEQUENCES ?? 5000);
 const BASE_SEED = Number(process.env.MODEL_SEED ?? Math.floor(Math.random() * 2 ** 31));

@@ -44,7 +44,8 @@ import {
 import { withWarnings } from './helpers.js';
 
 // CPU 0 is this thread; CPUs 1 and 2 are threads cmwq starts on first use.
-workqueueInit({ nrCpus: 3 });
+// currentWork() across awaits (on threads too) is checked here: async context on.
+workqueueInit({ nrCpus: 3, asyncContext: true });
 
 const fixture = new URL('../../test/fixtures/threads/sem.mjs', import.meta.url);
 const fn = (name: string) => workFunc(fixture, name);

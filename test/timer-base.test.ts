@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../src/base/clock.js';
-import { TimerBase, type TimerNode } from '../src/core/timer-base.js';
+import { EXPIRE_BATCH, TimerBase, type TimerNode } from '../src/core/timer-base.js';
 
 interface Node extends TimerNode {
   id: number;
@@ -275,4 +275,86 @@ test('timer base: an expiry callback may cancel or re-arm a later node of the sa
     ],
   );
   assert.equal(base.count, 0);
+});
+
+test('timer wheel: nodes on every level (1 ms .. 5 h) fire exactly at their expiry, with one clock timer', () => {
+  const { clock, base, fired } = setup();
+  const delays = [3, 255, 256, 257, 1000, 65_535, 65_536, 70_001, 1_000_000, 16_777_215, 16_777_216, 18_000_000];
+  for (const [i, d] of delays.entries()) base.add(node(i), d);
+  for (let t = 0; t < 19_000_000; t += 250_000) {
+    clock.advance(250_000);
+    assert.equal(clock.pendingTimers, base.count > 0 ? 1 : 0, 'one clock timer iff armed');
+  }
+  assert.deepEqual(
+    fired.map((f) => [f.id, f.at]),
+    delays.map((d, i) => [i, 1000 + d]),
+  );
+});
+
+test('timer wheel: a burst due at one instant is handed over in slices, in arming order, none early', async () => {
+  const { clock, base, fired } = setup();
+  const n = EXPIRE_BATCH * 3 + 17;
+  for (let i = 0; i < n; i++) base.add(node(i), 40);
+  clock.advance(40);
+  assert.equal(fired.length, EXPIRE_BATCH, 'one slice per callback');
+  assert.equal(base.count, n - EXPIRE_BATCH);
+  // A node armed meanwhile for later still fires at its own time.
+  base.add(node(n), 5);
+  for (let i = 0; i < 10 && base.count > 1; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(fired.length, n, 'the rest follow from the loop, not in one batch');
+  assert.deepEqual(
+    fired.map((f) => f.id),
+    Array.from({ length: n }, (_, i) => i),
+  );
+  for (const f of fired) assert.ok(f.at >= 1040, 'never early');
+  assert.equal(clock.pendingTimers, 1, 'the clock timer is back for the node armed meanwhile');
+  clock.advance(5);
+  assert.equal(fired.at(-1)!.id, n);
+  assert.equal(fired.at(-1)!.at, 1045);
+  assert.equal(clock.pendingTimers, 0);
+});
+
+test('timer wheel: random long delays, cancels and jumps match a reference model', () => {
+  let seed = 77;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const { clock, base, fired } = setup();
+  const nodes = Array.from({ length: 300 }, (_, i) => node(i));
+  const armed = new Map<number, number>();
+  const seqOf = new Map<number, number>();
+  const expected: { id: number; at: number }[] = [];
+  let armSeq = 0;
+  const scales = [10, 300, 70_000, 20_000_000];
+  for (let step = 0; step < 6000; step++) {
+    const op = rnd(10);
+    const n = nodes[rnd(nodes.length)];
+    if (op < 5) {
+      if (!armed.has(n.id)) {
+        const delay = 1 + rnd(scales[rnd(scales.length)]);
+        base.add(n, delay);
+        armed.set(n.id, Math.ceil(clock.now() + delay));
+        seqOf.set(n.id, armSeq++);
+      }
+    } else if (op < 7) {
+      if (armed.has(n.id)) {
+        base.remove(n);
+        armed.delete(n.id);
+      }
+    } else {
+      const to = clock.now() + rnd(scales[rnd(scales.length)]);
+      const due = [...armed.entries()]
+        .filter(([, at]) => at <= to)
+        .sort((x, y) => x[1] - y[1] || seqOf.get(x[0])! - seqOf.get(y[0])!);
+      assert.ok(due.length <= EXPIRE_BATCH, 'the model stays within one slice per instant');
+      for (const [id, at] of due) {
+        expected.push({ id, at });
+        armed.delete(id);
+      }
+      clock.advance(to - clock.now());
+    }
+    assert.equal(base.count, armed.size, `step ${step}: count`);
+  }
+  assert.deepEqual(fired, expected);
 });

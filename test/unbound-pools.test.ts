@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  workqueueInit,
   allocOrderedWorkqueue,
   allocWorkqueue,
   applyWorkqueueAttrs,
@@ -19,6 +20,9 @@ import {
   type Workqueue,
 } from '../src/index.js';
 import { runNode, turn } from './helpers.js';
+
+// currentWork() across awaits is what some of these tests check: async context on.
+workqueueInit({ asyncContext: true });
 
 /** Queues a no-op on wq (pool workqueues are made on first use), flushes, and returns wq's pool ids. */
 async function poolsOf(wq: Workqueue): Promise<number[]> {

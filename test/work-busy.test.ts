@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  workqueueInit,
   allocWorkqueue,
   currentWork,
   destroyWorkqueue,
@@ -17,6 +18,9 @@ import {
   WQ_HIGHPRI,
 } from '../src/index.js';
 import { deferred, settle, turn } from './helpers.js';
+
+// currentWork() across awaits is what some of these tests check: async context on.
+workqueueInit({ asyncContext: true });
 
 test('§3.4 WORK_BUSY_PENDING is 1 and WORK_BUSY_RUNNING is 2', () => {
   assert.equal(WORK_BUSY_PENDING, 1);

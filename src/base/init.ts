@@ -19,9 +19,10 @@ export interface WorkqueueInitOptions {
   clock?: Clock;
   /**
    * Run `async function` handlers inside AsyncLocalStorage, so that currentWork() (and the deadlock and
-   * chained-queueing checks built on it) hold across their awaits. Default true. On Node 20 the first use turns
-   * on promise hooks for the whole process, which makes every promise in it slower; false trades the guarantee
-   * after the first await for that cost.
+   * chained-queueing checks built on it) hold across their awaits, not only in the synchronous part. On Node 20
+   * AsyncLocalStorage turns on promise hooks for the whole process, which makes every promise in the application
+   * slower (2-3x for await-heavy code), so there it is opt-in: default false. Where the runtime has
+   * AsyncContextFrame (Node 24+, or 22+ with --experimental-async-context-frame) it costs little: default true.
    */
   asyncContext?: boolean;
   /**
@@ -44,12 +45,23 @@ export interface WorkqueueConfig {
   startThread: (url: URL, options: WorkerOptions) => NodeThread;
 }
 
+/**
+ * Whether this runtime implements AsyncLocalStorage with AsyncContextFrame (no promise hooks): Node 24+ unless
+ * started with --no-async-context-frame, Node 22-23 with --experimental-async-context-frame.
+ */
+export const hasAsyncContextFrame: boolean = (() => {
+  const major = Number(process.versions.node.split('.')[0]);
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (major >= 24) return !flags.includes('--no-async-context-frame');
+  return major >= 22 && flags.includes('--experimental-async-context-frame');
+})();
+
 export const config: WorkqueueConfig = {
   nrCpus: availableParallelism(),
   cpuIntensiveThreshMs: 10,
   watchdogThreshS: 30,
   clock: realClock,
-  asyncContext: true,
+  asyncContext: hasAsyncContextFrame,
   startThread,
 };
 

@@ -104,9 +104,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     const micros = Math.floor((t - secs) * 1e6);
     out(`[${String(secs).padStart(5)}.${String(micros).padStart(6, '0')}] ${who.padEnd(13)} tid ${threadId}  ${text}`);
   };
-  /** A line from inside a handler: the executing work and its worker, found with currentWork() (across awaits). */
-  const klog = (text: string) => {
-    const work = currentWork();
+  /**
+   * A line from inside a handler: the executing work and its worker. currentWork() finds the work in a handler's
+   * synchronous part; after an await the handler passes its work (currentWork() holds there only with
+   * workqueueInit({ asyncContext: true })).
+   */
+  const klog = (text: string, self?: Work<any>) => {
+    const work = self ?? currentWork();
     stamp(workerNameOf(work) ?? '?', `${work?.funcName ?? '?'}: ${text}`);
   };
   const fmtMs = (n: number) => (scale === 1 ? `${n} ms` : `${n} ms, ${ms(n)} ms with --fast`);
@@ -165,14 +169,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     // ---- the module's work functions (each receives its work item; work.data is the container's payload) ----
 
     let immediateRuns = 0;
-    const immediate = new Work(async function immediateWorkFn() {
+    const immediate = new Work(async function immediateWorkFn(self) {
       immediateRuns++;
       klog(
         `Immediate work executed! count ${immediateRuns} (workPending inside the handler: ${workPending(immediate)})`,
       );
       klog(`sleeping ${fmtMs(IMMEDIATE_SLEEP_MS)}: process context may sleep`);
       await sleepMs(ms(IMMEDIATE_SLEEP_MS));
-      klog('Immediate work done');
+      klog('Immediate work done', self);
     });
 
     let delayedRuns = 0;
@@ -199,7 +203,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       const { id, task } = work.data;
       klog(`Dedicated work [${id}]: processing ${task}`);
       await sleepMs(ms(TASK_SLEEP_MS));
-      klog(`Dedicated work [${id}]: done`);
+      klog(`Dedicated work [${id}]: done`, work);
     };
 
     // ---- init (insmod) ----

@@ -2,15 +2,19 @@
  * The current work: which work item is executing "here".
  *
  * During a handler's synchronous segment the answer is a plain variable (`running.work`), set and cleared by the
- * worker around the call: nothing on the hot path pays for context propagation. Handlers written as `async
- * function`s are also run inside an AsyncLocalStorage scope, so that after an await the answer is still theirs
- * while other handlers run in between. (A plain function that returns a promise is tracked during its synchronous
- * part only; see docs/design.md.)
+ * worker around the call: nothing on the hot path pays for context propagation, and it is always exact. Across
+ * awaits it takes async context: with workqueueInit({ asyncContext: true }) (the default only where the runtime
+ * has AsyncContextFrame), handlers written as `async function`s also run inside an AsyncLocalStorage scope, so
+ * that after an await the answer is still theirs while other handlers run in between. Without it, nothing here
+ * ever calls AsyncLocalStorage.run(), so Node 20's process-wide promise hooks stay off: merely constructing the
+ * store and calling getStore() enables nothing. (A plain function that returns a promise is tracked during its
+ * synchronous part only; see docs/design.md.)
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Work } from './work.js';
 import type { Workqueue } from './workqueue.js';
 
+/** The store async handlers run in when async context is on (worker.ts calls run() only then). */
 export const workContext = new AsyncLocalStorage<Work<any>>();
 
 export const running: { work: Work<any> | null } = { work: null };

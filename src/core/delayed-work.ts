@@ -39,7 +39,18 @@ import { type SharedQueueOptions, SharedWorkqueue, sharedOf, type SharedWork } f
 export class DelayedWork<T = unknown> extends Work<T> {
   /** @internal The workqueue the timer queues on. */ _wq: Workqueue | null = null;
   /** @internal The CPU the timer queues on. */ _cpu = -1;
-  /** @internal The timer's expiry (clock ms), valid while armed. */ _expires = 0;
+  /**
+   * @internal The timer's expiry (clock ms), valid while armed. Kept in _color, which an armed work does not use
+   * (it counts in a flush color only once its timer queues it): one field less per delayed work.
+   */
+  get _expires(): number {
+    return this._color;
+  }
+
+  /** @internal */
+  set _expires(key: number) {
+    this._color = key;
+  }
 
   /**
    * Makes an idle delayed work; no timer is armed.

@@ -54,8 +54,6 @@ let lastFunc: ((...args: never) => unknown) | null = null;
 let lastInfo: FuncInfo | null = null;
 let nextFuncId = 1;
 let nextPwqId = 1;
-/** Pool workqueues by heartbeat id (the watchdog credits CPU time to them). */
-export const pwqsById = new Map<number, PoolWorkqueue>();
 
 /**
  * Names not yet sent to the thread, by id, so that they stay bounded while no thread runs (a worker culled and
@@ -98,7 +96,6 @@ export function registerWorker(poolId: number, workerId: number, name: string): 
 /** The heartbeat id of a pool workqueue (its workqueue's name is what the thread prints). */
 export function registerPwq(pwq: PoolWorkqueue): number {
   const id = nextPwqId++;
-  pwqsById.set(id, pwq);
   unsentNames.pwqs.set(id, pwq.wq.name);
   watchdogHooks.namesChanged();
   return id;
@@ -106,7 +103,6 @@ export function registerPwq(pwq: PoolWorkqueue): number {
 
 /** A pool workqueue is gone with its workqueue: forget its id here and in the thread. */
 export function unregisterPwq(pwq: PoolWorkqueue): void {
-  pwqsById.delete(pwq.hbId);
   if (!unsentNames.pwqs.delete(pwq.hbId)) unsentNames.forget.add(pwq.hbId);
   watchdogHooks.namesChanged();
 }

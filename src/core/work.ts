@@ -2,8 +2,9 @@
  * Work items: Work and DelayedWork (the kernel's work_struct and delayed_work).
  *
  * A work item is a function plus its data, owned by the caller and reused: queueing it sets its pending bit and
- * links it onto a list; nothing is allocated per queueing. Its state lives in a few fields that only the
- * workqueue core changes:
+ * links it onto a list; nothing is allocated per queueing. Its state lives in seven fields that only the
+ * workqueue core changes (nine in all with func and data: 96 bytes; what most items never use, a priority, the
+ * disable depth, the function's record, lives in flag bits, a side table or a lookup):
  *
  *   _flags     PENDING while queued (armed, inactive, on a worklist or a worker's scheduled list); cleared just
  *              before the handler is called. ASYNC when func is an `async function` (its handler runs inside
@@ -11,13 +12,14 @@
  *              ...Sync() waiters wait for it (they live in a side table: rare, so no field on every item).
  *              SAMPLED while the pending instance is timed for statistics (its queueing time is in a side
  *              table too: one item in 64, and a field holding a fractional time would box a number per item).
- *   _disable   disableWork() depth; while > 0 every queue call fails.
+ *              ONESHOT for a queueFunc() carrier; PRIORITY when the item has a non-zero priority (a side table).
+ *   _disable   disableWork() depth; while > 0 every queue call fails. Kept in bits 8-23 of _flags.
  *   _pwq       the pool workqueue it is queued on (valid while PENDING) or last ran on.
  *   _list      the list it is linked on, with _next/_prev; null when not linked.
  *   _color     the id of the workqueue flush color the pending instance counts in (-1 when not pending).
  *   _worker    the worker executing it, null when not running. One pointer, so a work never runs twice at once.
  *
- * DelayedWork adds the workqueue and CPU its timer will queue it on, and its expiry.
+ * DelayedWork adds the workqueue and CPU its timer will queue it on; its expiry is kept in _color while armed.
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING } from '../base/constants.js';
@@ -55,8 +57,24 @@ export const PENDING = 1;
 export const ASYNC = 2;
 export const FLUSHED = 4;
 export const SAMPLED = 8;
+/** A one-shot job's carrier (queue-func.ts): its handler gets data, and it is recycled when the handler ends. */
+export const ONESHOT = 16;
+/** The item has a non-zero priority, kept in `priorities` (most items have none: no field on every item). */
+export const PRIORITY = 32;
+const DISABLE_SHIFT = 8;
+const DISABLE_MASK = 0xffff << DISABLE_SHIFT;
+
+/** Priorities of the items that have one (PRIORITY set). */
+const priorities = new WeakMap<Work<any>, number>();
 
 const AsyncFunction = (async () => {}).constructor;
+
+/** The flags func gives its work: ASYNC for an async function, or a module export not known to be plain. */
+export function funcFlags(func: WorkFunc<any>): number {
+  const ref = moduleRef(func);
+  // A module export may be async and is not known until loaded: run it as async unless known to be plain.
+  return func instanceof AsyncFunction || (ref !== null && ref.async !== false) ? ASYNC : 0;
+}
 
 /**
  * The abort controllers of running instances whose handler asked for work.signal: few, so they live in a side
@@ -101,8 +119,6 @@ export class Work<T = unknown> {
    * another thread takes a copy at queue time, so later changes do not reach the instance already queued.
    */
   data: T;
-  /** Worklist priority for the next queueing: higher runs first (cmwq's addition; see {@link WorkOptions}). */
-  priority: number;
   /**
    * Module works: ArrayBuffers (or MessagePorts) in data to move to the thread instead of copying, for the next
    * queueing. They are detached from this thread at queue time, and the list is cleared.
@@ -113,15 +129,14 @@ export class Work<T = unknown> {
   /** @internal The shared workqueue the item belongs to (sharedOf()), null for a local item. */
   _shared: SharedWorkqueue | null;
 
-  /** @internal */ _flags: number;
-  /** @internal */ _disable = 0;
+  /** @internal PENDING, ASYNC, FLUSHED, SAMPLED, ONESHOT, PRIORITY; the disable depth in bits 8-23. */
+  _flags: number;
   /** @internal */ _pwq: PoolWorkqueue | null = null;
   /** @internal */ _next: Work<any> | null = null;
   /** @internal */ _prev: Work<any> | null = null;
   /** @internal */ _list: WorkList<any> | null = null;
   /** @internal */ _color = -1;
   /** @internal */ _worker: Worker | null = null;
-  /** @internal The function's record (heartbeat id, CPU-hog count). */ readonly _fn: FuncInfo;
 
   /**
    * Makes an idle work item; nothing is queued.
@@ -140,7 +155,6 @@ export class Work<T = unknown> {
     if (!Number.isFinite(priority)) invalidArg(`work priority must be a finite number, got ${describe(priority)}`);
     this.func = func;
     this.data = data as T;
-    this.priority = priority;
     const key = options?.key;
     if (key !== undefined && !(typeof key === 'string' && key.length > 0 && key.length <= 512))
       invalidArg(`work key must be a non-empty string of at most 512 characters, got ${describe(key)}`);
@@ -149,10 +163,44 @@ export class Work<T = unknown> {
       invalidArg(`work option workqueue must be a shared workqueue, got ${describe(shared)}`);
     this.key = key;
     this._shared = shared ?? null;
-    const ref = moduleRef(func);
-    // A module export may be async and is not known until loaded: run it as async unless known to be plain.
-    this._flags = func instanceof AsyncFunction || (ref !== null && ref.async !== false) ? ASYNC : 0;
-    this._fn = funcInfo(func);
+    this._flags = funcFlags(func);
+    if (priority !== 0) this.priority = priority;
+    // Register the function's name now: the watchdog thread must know it before a first run that blocks the loop.
+    funcInfo(func);
+  }
+
+  /** Worklist priority for the next queueing: higher runs first (cmwq's addition; see {@link WorkOptions}). Default 0. */
+  get priority(): number {
+    return (this._flags & PRIORITY) === 0 ? 0 : priorities.get(this)!;
+  }
+
+  /**
+   * Sets the worklist priority for the next queueing.
+   * @param priority higher runs first; 0, the default, keeps no side-table entry.
+   */
+  set priority(priority: number) {
+    if (priority === 0) {
+      this._flags &= ~PRIORITY;
+      priorities.delete(this);
+    } else {
+      this._flags |= PRIORITY;
+      priorities.set(this, priority);
+    }
+  }
+
+  /** @internal disableWork() depth (0-65535), kept in bits 8-23 of _flags: one field less on every item. */
+  get _disable(): number {
+    return (this._flags >>> DISABLE_SHIFT) & 0xffff;
+  }
+
+  /** @internal */
+  set _disable(depth: number) {
+    this._flags = (this._flags & ~DISABLE_MASK) | (depth << DISABLE_SHIFT);
+  }
+
+  /** @internal The function's record (heartbeat id, CPU-hog count), looked up when needed, not kept. */
+  get _fn(): FuncInfo {
+    return funcInfo(this.func);
   }
 
   /**

@@ -16,7 +16,8 @@ import { HB_FUNC, HB_HOG, HB_PWQ, HB_SEQ, HB_WORKER, heartbeat, registerWorker }
 import { flushersRunEnded, flushersStarted } from './barrier.js';
 import { type PoolWorkqueue, takeSample } from './pool-workqueue.js';
 import type { Work } from './work.js';
-import { ASYNC, controllers, FLUSHED, PENDING, SAMPLED } from './work.js';
+import { ASYNC, controllers, FLUSHED, ONESHOT, PENDING, SAMPLED } from './work.js';
+import { recycleCarrier } from './carrier.js';
 import type { WorkerPool } from './worker-pool.js';
 import { type RemoteThread, S_CMW, S_FAILED, S_HOG } from './executor.js';
 import { CallWork } from './call-work.js';
@@ -49,6 +50,16 @@ export class Worker {
 
   /** The id the watchdog's heartbeat names this worker by. */
   readonly hbId: number;
+
+  /** How the sleeping instance ended, for sleeperDone() (set by the settle callbacks just before it runs). */
+  outcome: unknown = undefined;
+  outcomeFailed = false;
+  /**
+   * The settle callbacks of a native promise, made once per worker: a native promise calls exactly one of them,
+   * once, so unlike a hand-written thenable it needs no per-item closure to guard against a second call.
+   */
+  readonly onFulfilled = (): void => workerSettled(this, undefined, false);
+  readonly onRejected = (error: unknown): void => workerSettled(this, error, true);
 
   constructor(
     readonly pool: WorkerPool,
@@ -142,7 +153,7 @@ export function remoteWorkDone(worker: Worker, status: number, cpuMs: number, va
   if ((status & S_CMW) !== 0) pwq.stats.cmWakeup++;
   if ((status & S_HOG) !== 0) cpuHog(work, pwq);
   worker.thread = null;
-  sleeperDone(worker, error, failed);
+  workerSettled(worker, error, failed);
 }
 
 /**
@@ -153,6 +164,8 @@ export function remoteWorkDone(worker: Worker, status: number, cpuMs: number, va
  */
 export function processOneWork(worker: Worker, work: Work<any>): void {
   const pwq = work._pwq!;
+  const pool = worker.pool;
+  pool.loop.account(pwq);
   const color = work._color;
   work._color = -1;
   const startedAt = beginWork(worker, work, pwq);
@@ -167,11 +180,11 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   let then: unknown;
   let thrown: unknown;
   let threw = false;
-  const pool = worker.pool;
   running.work = work;
   pool.nrRunning = 1;
   try {
-    ret = (work._flags & ASYNC) !== 0 && config.asyncContext ? workContext.run(work, work.func, work) : work.func(work);
+    const arg = (work._flags & ONESHOT) !== 0 ? work.data : work;
+    ret = (work._flags & ASYNC) !== 0 && config.asyncContext ? workContext.run(work, work.func, arg) : work.func(arg);
     // Reading `then` runs user code too (a getter): a throw there is the handler's failure, as await would see it.
     if (ret !== undefined && ret !== null) then = (ret as PromiseLike<unknown>).then;
   } catch (error) {
@@ -203,8 +216,31 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   }
   // The worker goes to sleep; the pool's next item will take another one (a concurrency-management wake-up).
   sleep(worker, pwq, color, startedAt, pool.concurrencyManaged);
+  if (then === nativeThen) {
+    try {
+      nativeThen.call(ret, worker.onFulfilled, worker.onRejected);
+      return;
+    } catch {
+      // Not a real promise after all (a borrowed `then`): settle it as any thenable.
+    }
+  }
   // Only the thenable's first settlement counts, and only for this instance.
-  settleOnce(ret, then, (failed, value) => sleeperDone(worker, failed ? value : undefined, failed));
+  settleOnce(ret, then, (failed, value) => workerSettled(worker, failed ? value : undefined, failed));
+}
+
+const nativeThen = Promise.prototype.then;
+
+/** worker's sleeping item settled: finish it, and let its CPU run what that makes ready (cpu.ts settled()). */
+function workerSettled(worker: Worker, error: unknown, failed: boolean): void {
+  worker.outcome = error;
+  worker.outcomeFailed = failed;
+  worker.pool.loop.settled(finishSleeper, worker);
+}
+
+function finishSleeper(worker: Worker): void {
+  const error = worker.outcome;
+  worker.outcome = undefined;
+  sleeperDone(worker, error, worker.outcomeFailed);
 }
 
 /** A sleeping worker's promise settled: finish its item and return it to the idle list. */
@@ -241,5 +277,6 @@ function finishWork(
   worker.current = null;
   if (controllers.size > 0) controllers.delete(work);
   if ((work._flags & FLUSHED) !== 0) flushersRunEnded(work);
+  if ((work._flags & ONESHOT) !== 0) recycleCarrier(work);
   pwq.decActive(color);
 }

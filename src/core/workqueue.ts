@@ -22,28 +22,35 @@
  *                       instance is still running (asleep) it waits on that worker's scheduled list instead
  *   handler ends        barrier waiters released (barrier.ts); pwq.decActive(): next inactive item activated,
  *                       flush color retired
- *   delayed work        armed on the timer base (timers.ts, pending from arming on); expiry queues it
+ *   queueFunc()         a one-shot job: a recycled carrier Work (carrier.ts) takes the path above; its handler gets
+ *                       the data, and the carrier goes back to the free list when the handler ends
+ *   delayed work        armed on the timer wheel (timers.ts, timer-base.ts; pending from arming on); expiry queues
+ *                       it, at most 256 per timer callback
  *   cancel              grabPending() (grab-pending.ts) unlinks it from wherever it is, in O(1), and undoes the
  *                       counts
  *
  * Invariants
  * ----------
- * - PENDING is set iff the item is on exactly one list: a timer bucket, an inactive list, a worklist or a
+ * - PENDING is set iff the item is on exactly one list: a timer wheel slot, an inactive list, a worklist or a
  *   worker's scheduled list (work._list says which). An item is never on two lists.
+ * - A Work has nine fields (func, data, _flags, _pwq, _next, _prev, _list, _color, _worker); its priority, disable
+ *   depth and function record live in flag bits and side tables. An armed DelayedWork keeps its expiry in _color.
  * - work._worker !== null iff its handler is executing; one pointer, so an item never runs twice at once, across
  *   every workqueue and pool of the thread.
  * - pwq.nrActive = items of the pwq on a worklist or a scheduled list or executing; it exceeds maxActive only
  *   when the limit was lowered under it.
  * - Every pending (not armed) or running instance is counted in exactly one flush color of its workqueue.
- * - Queueing never runs a handler synchronously; handlers run from the CPU loop, which yields after a budget.
+ * - Queueing never runs a handler synchronously; handlers run from the CPU loop (cpu.ts), or from a sleeper's
+ *   settle callback through it, and the loop yields once a turn of the event loop has used its budget (2 ms).
+ * - A carrier (carrier.ts) is on its free list iff it is neither pending nor running.
  *
  * Who may change what
  * -------------------
  * - The public functions validate everything first and throw WorkqueueError before changing anything.
- * - PENDING is set only where an instance begins: queue.ts (queueWork) and delayed-work.ts (arming); it is
- *   cleared only in worker.ts (just before the handler) and grab-pending.ts (cancel).
+ * - PENDING is set only where an instance begins: queue.ts (queueWork), queue-func.ts and delayed-work.ts
+ *   (arming); it is cleared only in worker.ts (just before the handler) and grab-pending.ts (cancel).
  * - Items are linked and unlinked only through WorkList's methods (worklist.ts); the timer base keeps its own
- *   buckets (timer-base.ts).
+ *   wheel slots (timer-base.ts).
  * - A worker's fields change only in worker.ts and worker-pool.ts; executors bind an item to their thread
  *   through worker.ts (bindRemote/unbindRemote).
  * - Flush colors change only in flush-color.ts, barrier waiters only in barrier.ts; max_active in force only

@@ -9,8 +9,6 @@
  * - CPU hogs: the same odd sequence seen for cpuIntensiveThreshMs marks that run as CPU intensive (HB_HOG); the
  *   loop counts it when the handler returns. Runs are timed from the first tick that saw them, so a report is
  *   never early; a run shorter than the threshold plus one tick may go unseen, as in the kernel.
- * - CPU time: each tick that finds a handler running charges the tick to its pool workqueue, reported back once
- *   a second (wq_monitor's CPUtime is tick-sampled in the kernel too).
  * - Lockups: no progress for watchdogThreshS while work is pending or a handler runs prints "BUG: workqueue
  *   lockup" straight to fd 2 (the loop, which normally relays a thread's stderr, may be the one that is stuck)
  *   and tells the loop, which publishes cmwq:workqueue_stall and prints showAllWorkqueues() once it can.
@@ -34,7 +32,6 @@ const workers = new Map<number, string>();
 const pwqs = new Map<number, string>();
 
 const IDLE_SLEEP_MS = 1000;
-const REPORT_EVERY_MS = 1000;
 
 function tickFor(hog: number, stall: number): number {
   const candidates = [hog > 0 ? hog / 2 : Infinity, stall > 0 ? Math.min(stall / 4, 250) : Infinity];
@@ -43,9 +40,6 @@ function tickFor(hog: number, stall: number): number {
 
 let lastSeq = Atomics.load(hb, HB_SEQ);
 let lastChange = performance.now();
-let lastTick = lastChange;
-let lastReport = lastChange;
-let cpuTime = new Map<number, number>();
 let timer: NodeJS.Timeout | null = null;
 
 function describeRunning(): string {
@@ -55,22 +49,10 @@ function describeRunning(): string {
   return `${worker}:${func} (workqueue ${pwq})`;
 }
 
-function flushCpuTime(): void {
-  if (cpuTime.size === 0) return;
-  const report: WatchdogReport = { type: 'cpuTime', ms: [...cpuTime] };
-  port.postMessage(report);
-  cpuTime = new Map();
-}
-
 function tick(): void {
   const now = performance.now();
   const seq = Atomics.load(hb, HB_SEQ);
   const runningHandler = (seq & 1) === 1;
-  if (runningHandler) {
-    const pwq = Atomics.load(hb, HB_PWQ);
-    cpuTime.set(pwq, (cpuTime.get(pwq) ?? 0) + (now - lastTick));
-  }
-  lastTick = now;
   if (seq !== lastSeq) {
     lastSeq = seq;
     lastChange = now;
@@ -95,14 +77,9 @@ function tick(): void {
       lastChange = now;
     }
   } else if (now - lastChange >= IDLE_SLEEP_MS) {
-    flushCpuTime();
     Atomics.store(hb, HB_ASLEEP, 1);
     timer = null;
     return;
-  }
-  if (now - lastReport >= REPORT_EVERY_MS) {
-    lastReport = now;
-    flushCpuTime();
   }
   timer = setTimeout(tick, tickMs);
 }
@@ -125,7 +102,7 @@ port.on('message', (message: WatchdogMessage) => {
   }
   if (timer === null && Atomics.load(hb, HB_ASLEEP) === 0) {
     lastSeq = Atomics.load(hb, HB_SEQ);
-    lastChange = lastTick = performance.now();
+    lastChange = performance.now();
     timer = setTimeout(tick, tickMs);
   }
 });

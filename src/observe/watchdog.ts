@@ -1,6 +1,6 @@
 /**
  * The watchdog, loop side: the start of the thread that reads this loop's heartbeat (core/heartbeat.ts), the
- * thread's start, and what the loop does with its reports (CPU-hog accounting and warnings, CPU time, lockups).
+ * thread's start, and what the loop does with its reports (CPU-hog accounting and warnings, lockups; CPU time is measured by the run loop, core/cpu.ts).
  *
  * Heartbeat writes are plain stores into a SharedArrayBuffer, a few per item: the hot path pays nothing else.
  * The thread starts the first time the loop has work, unless both cpuIntensiveThreshMs and watchdogThreshS are
@@ -9,7 +9,7 @@
 import type { Worker as Thread } from 'node:worker_threads';
 import { startThread as spawnThread } from '../base/exec-argv.js';
 import { config, reconfigureHooks } from '../base/init.js';
-import { HB_ASLEEP, HB_STALLS, heartbeat, pwqsById, unsentNames, watchdogHooks } from '../core/heartbeat.js';
+import { HB_ASLEEP, HB_STALLS, heartbeat, unsentNames, watchdogHooks } from '../core/heartbeat.js';
 import { chStall, warn } from '../core/tracepoints.js';
 
 export type WatchdogMessage =
@@ -23,9 +23,7 @@ export type WatchdogMessage =
   | { type: 'config'; cpuIntensiveThreshMs: number; watchdogThreshS: number }
   | { type: 'wake' };
 
-export type WatchdogReport =
-  | { type: 'cpuTime'; ms: [number, number][] }
-  | { type: 'stall'; stuckS: number; inFlight: string | null };
+export type WatchdogReport = { type: 'stall'; stuckS: number; inFlight: string | null };
 
 let thread: Thread | null = null;
 let flushScheduled = false;
@@ -108,13 +106,6 @@ function startThread(): void {
 }
 
 function onReport(report: WatchdogReport): void {
-  if (report.type === 'cpuTime') {
-    for (const [id, ms] of report.ms) {
-      const pwq = pwqsById.get(id);
-      if (pwq !== undefined) pwq.stats.cpuTime += ms;
-    }
-    return;
-  }
   lastStall = report;
   noteStalls();
 }

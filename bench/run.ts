@@ -4,7 +4,8 @@
  * Each scenario runs in a child process of its own (same Node flags), with cmwq and its peers alternating inside
  * it, so that no scenario inherits another's heap or process-wide state (cmwq's async handlers, for one, turn on
  * AsyncLocalStorage's promise hooks for the rest of the process on Node 20). The parent collects each scenario's
- * figures and prints the summary of the targets of docs/guarantees.md §7; --json writes them to a file.
+ * figures and prints the summary of the targets of docs/guarantees.md §7; --json writes them to a file. Without a
+ * scenario named, every scenario runs except those in NAMED_ONLY.
  */
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -19,7 +20,13 @@ const SCENARIOS: Record<string, () => Promise<{ run: () => Promise<ScenarioRepor
   memory: () => import('./memory.js'),
   threads: () => import('./threads.js'),
   signalling: () => import('./signalling.js'),
+  shared: () => import('./shared.js'),
 };
+
+/**
+ * Scenarios only run when named (`npm run bench -- shared`): shared starts a PostgreSQL server and takes minutes.
+ */
+const NAMED_ONLY = new Set(['shared']);
 
 /**
  * `<scenario>:noctx` runs a scenario with workqueueInit({ asyncContext: false }): cmwq's async handlers then run
@@ -81,7 +88,10 @@ async function main(): Promise<void> {
       return;
     }
   }
-  const selected = names.length > 0 ? names : [...Object.keys(SCENARIOS), `throughput${NOCTX}`, `sleeping${NOCTX}`];
+  const selected =
+    names.length > 0
+      ? names
+      : [...Object.keys(SCENARIOS).filter((n) => !NAMED_ONLY.has(n)), `throughput${NOCTX}`, `sleeping${NOCTX}`];
   if (!hasGc)
     console.warn('warning: run with --expose-gc (npm run bench does): heap figures and between-run GCs need it');
 

@@ -1,27 +1,32 @@
 /**
  * Scenario — shared workqueues on PostgreSQL: cmwq's shared workqueue (cmwq/postgres) beside graphile-worker and
- * pg-boss, side by side on ONE embedded PostgreSQL server (test/pg-server.ts; durable settings, as users run it).
+ * pg-boss, side by side on ONE embedded PostgreSQL server (test/pg-server.ts). The server runs with fsync and
+ * synchronous_commit off (the throw-away server's default; CMWQ_BENCH_SHARED_DURABLE=1 keeps them on): on this
+ * VM an fsync takes ~4.5 ms (p50), and PostgreSQL serializes the commits of transactions that NOTIFY, so a
+ * durable run measures the disk (about 150-200 notifying commits a second) more than the queues.
  * Every contender runs in processes of its own, forked afresh for each measured run: a producer and 2 worker
  * processes (bench/tasks/shared-node.ts; the adapters are bench/tasks/shared-{cmwq,graphile,pgboss}.ts). Each
  * contender has a database of its own on that server, created before each run and dropped after it, so no run
  * sees another's rows, bloat or connections. Runs alternate between the contenders (harness rounds()).
  *
- * (a) throughput: 100,000 tiny jobs (the handler returns at once) queued in batches of 1,000 by the producer
- *     while both workers run; timed from the first queue call to the start of the last job's handler.
- * (b) latency: single jobs queued at a steady 200 per second by the producer; queue-to-start latency is the
+ * (a) throughput: tiny jobs (the handler returns at once) queued in batches of 1,000 by the producer while both
+ *     workers run; timed from the first queue call to the start of the last job's handler. 100,000 jobs a run
+ *     for graphile-worker; 20,000 for cmwq and pg-boss, with 3 runs and no warm-up (FULL below: 100,000 each).
+ * (b) latency: single jobs queued at a steady 50 per second by the producer; queue-to-start latency is the
  *     worker's clock at the handler's start minus the producer's just before the queue call (same machine, same
- *     epoch clock); p50 and p99 over every job of a run.
- * (c) coalescing: 100,000 queueings of 1,000 keys (key = i % 1,000, in batches of 1,000) while the workers run
- *     handlers that take 5 ms; how many handler runs follow once everything settles. The peers run with their
- *     de-duplication options (graphile-worker's jobKey, pg-boss's singletonKey on a 'stately' queue; each
- *     adapter's header says what they then guarantee); without them they run every queueing.
+ *     epoch clock); p50 and p99 over every job of a run, and how long the queue call itself took.
+ * (c) coalescing: 10,000 queueings (FULL: 100,000) of 1,000 keys (key = i % 1,000, in batches of 1,000) while
+ *     the workers run handlers that take 5 ms; how many handler runs follow once everything settles. The peers
+ *     run with their de-duplication options (graphile-worker's jobKey, pg-boss's singletonKey on a 'stately'
+ *     queue; each adapter's header says what they then guarantee); without them they run every queueing.
  * (d) table size: rounds of 1,000 keys, each queued once per round and run before the next round is queued,
- *     until 1,000,000 runs (cmwq) or fewer for the peers (see PEER_TABLE_RUNS); rows and bytes (tables, indexes
- *     and TOAST, before any VACUUM but whatever autovacuum did) of the contender's own tables after the first
- *     round and at the end.
+ *     20,000 runs each (FULL: 1,000,000 for cmwq, 100,000 for graphile-worker, 20,000 for pg-boss); rows and
+ *     bytes (tables, indexes and TOAST, before any VACUUM but whatever autovacuum did) of the contender's own
+ *     tables after the first round and at the end.
  *
  * CMWQ_BENCH_SCALE scales every count (harness scaled()); CMWQ_BENCH_SHARED_CONTENDERS=a,b limits the
- * contenders (default: all three), CMWQ_BENCH_SHARED_PARTS=throughput,latency,coalescing,tables the parts.
+ * contenders (default: all three), CMWQ_BENCH_SHARED_PARTS=throughput,latency,coalescing,tables the parts,
+ * CMWQ_BENCH_SHARED_DURABLE=1 the server's durability.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -47,18 +52,40 @@ import {
 } from './harness.js';
 import { CONTENDERS, type Command, type ContenderName, type Reply, type RunMode } from './tasks/shared-protocol.js';
 
-const N = scaled(100_000);
+/**
+ * CMWQ_BENCH_SHARED_FULL=1 runs the issue's full sizes everywhere (100,000 jobs a throughput run, 100,000
+ * coalescing queueings, 1,000,000 table-size runs for cmwq): on this 2-core machine that takes far longer than the
+ * ~10 minutes a default run is kept to, which runs the slow contenders on fewer jobs (the tables say how many).
+ */
+const FULL = process.env.CMWQ_BENCH_SHARED_FULL === '1';
+/** Per contender: `full` with FULL, else each its own; `scale` passes counts through scaled(). */
+function per(
+  full: number,
+  cmwq: number,
+  graphile: number,
+  pgBoss: number,
+  scale = true,
+): Record<ContenderName, number> {
+  const f = scale ? scaled : (n: number) => n;
+  return FULL
+    ? { cmwq: f(full), 'graphile-worker': f(full), 'pg-boss': f(full) }
+    : { cmwq: f(cmwq), 'graphile-worker': f(graphile), 'pg-boss': f(pgBoss) };
+}
+/** Jobs of one throughput run. */
+const THROUGHPUT_N = per(100_000, 20_000, 100_000, 20_000);
+/** Measured throughput runs, and warm-up runs before them. */
+const THROUGHPUT_RUNS = per(5, 3, 5, 3, false);
+const THROUGHPUT_WARMUP = per(1, 0, 1, 0, false);
 const BATCH = 1000;
-const LAT_RATE = 200;
-const LAT_N = scaled(600);
+const LAT_RATE = 50;
+const LAT_N = scaled(150);
 const KEYS = Math.min(1000, scaled(1000));
-const COALESCE_N = scaled(100_000);
+const COALESCE_N = scaled(FULL ? 100_000 : 10_000);
 const COALESCE_HANDLER_MS = 5;
-const TABLE_RUNS: Record<ContenderName, number> = {
-  cmwq: scaled(1_000_000),
-  'graphile-worker': scaled(100_000),
-  'pg-boss': scaled(20_000),
-};
+/** Runs of the table-size part (rounds of KEYS); with FULL, the peers stop earlier (their rows grow anyway). */
+const TABLE_RUNS: Record<ContenderName, number> = FULL
+  ? { cmwq: scaled(1_000_000), 'graphile-worker': scaled(100_000), 'pg-boss': scaled(20_000) }
+  : per(20_000, 20_000, 20_000, 20_000);
 /** No run of a worker for this long after the producer is done: everything queued has run (pg-boss polls 0.5 s). */
 const QUIET_MS = 1500;
 /** A run that makes no progress for this long has failed. */
@@ -88,6 +115,8 @@ class Child {
   ) {
     this.cp = fork(fileURLToPath(NODE_URL), [contender, role], { stdio: 'inherit', execArgv: [] });
     this.cp.on('message', (m: Reply) => this.receive(m));
+    // A send to a child that just died fails asynchronously (EPIPE): its exit reports the death.
+    this.cp.on('error', (error) => this.fail(error));
     this.exited = new Promise((resolve) =>
       this.cp.on('exit', (code, signal) => {
         if (code !== 0) this.fail(new Error(`${contender} ${role} exited (${signal ?? code})`));
@@ -320,9 +349,13 @@ export async function run(): Promise<ScenarioReport> {
   const report = newReport('shared');
   const names = selectedContenders();
   const has = (n: ContenderName): boolean => names.includes(n);
-  const server = await startPostgres({ durable: true });
+  const durable = process.env.CMWQ_BENCH_SHARED_DURABLE === '1';
+  const server = await startPostgres({ durable });
   try {
-    console.log(`\n(shared: one embedded PostgreSQL server, durable settings; contenders: ${names.join(', ')})`);
+    console.log(
+      `\n(shared: one embedded PostgreSQL server, ${durable ? 'durable settings' : 'fsync and synchronous_commit off'}; ` +
+        `contenders: ${names.join(', ')})`,
+    );
     const parts = { throughput, latency, coalescing, tables };
     for (const part of selectedParts(Object.keys(parts)))
       await parts[part as keyof typeof parts](server, names, report);
@@ -336,12 +369,15 @@ export async function run(): Promise<ScenarioReport> {
 async function throughput(server: TestPostgres, names: ContenderName[], report: ScenarioReport): Promise<void> {
   const opts: RoundsOptions = { runs: 5, warmup: 1 };
   const queueRates = new Map<string, number[]>(names.map((n) => [n, []]));
+  /** Rows left in the contender's tables once every job ran (outside the timing). */
+  const rowsLeft = new Map<string, number[]>(names.map((n) => [n, []]));
   const contenders: Contender[] = names.map((name) => ({
     name,
-    // pg-boss at this size takes ~25 s a run (its loop waits out each 0.5 s poll): 3 runs, no warm-up.
-    ...(name === 'pg-boss' ? { runs: 3, warmup: 0 } : {}),
+    runs: THROUGHPUT_RUNS[name],
+    warmup: THROUGHPUT_WARMUP[name],
     run: () =>
       withCluster(server, name, UNKEYED, async (c) => {
+        const N = THROUGHPUT_N[name];
         const queued = c.producer.ask<Extract<Reply, { op: 'queued' }>>(
           { op: 'burst', n: N, batch: BATCH, keys: 0 },
           'queued',
@@ -349,23 +385,28 @@ async function throughput(server: TestPostgres, names: ContenderName[], report: 
         const end = await c.runsReach(N);
         const q = await queued;
         queueRates.get(name)!.push((N * 1000) / (q.t1 - q.t0));
+        await c.quiet(500); // completions are written after the handlers return
+        rowsLeft.get(name)!.push((await tableSize(c.url)).rows);
         return (N * 1000) / (end - q.t0);
       }),
   }));
   const got = await rounds(contenders, { ...opts, between: () => {} });
   const med = new Map(names.map((n) => [n, median(got.get(n)!)]));
   heading(
-    `Shared throughput: ${N.toLocaleString('en-US')} tiny jobs queued in batches of ${BATCH} while 2 worker processes run`,
-    `${describeRuns(contenders, opts)}; jobs/s from the first queue call to the last handler's start`,
+    `Shared throughput: tiny jobs queued in batches of ${BATCH} while 2 worker processes run`,
+    `${describeRuns(contenders, opts)}; jobs/s from the first queue call to the last handler's start;\n` +
+      "rows left: rows in the contender's tables once all had run",
   );
   printTable(
-    ['contender', 'jobs/s', 'min .. max', 'queued/s', `vs ${BASELINE}`],
+    ['contender', 'jobs', 'jobs/s', 'min .. max', 'queued/s', `vs ${BASELINE}`, 'rows left'],
     names.map((n) => [
       n,
+      THROUGHPUT_N[n].toLocaleString('en-US'),
       fmtRate(med.get(n)!),
       `${fmtRate(Math.min(...got.get(n)!))} .. ${fmtRate(Math.max(...got.get(n)!))}`,
       fmtRate(median(queueRates.get(n)!)),
       fmtX(ratioOf(med, n, BASELINE)),
+      median(rowsLeft.get(n)!).toLocaleString('en-US'),
     ]),
   );
   for (const n of names) {
@@ -389,12 +430,18 @@ async function throughput(server: TestPostgres, names: ContenderName[], report: 
 async function latency(server: TestPostgres, names: ContenderName[], report: ScenarioReport): Promise<void> {
   const opts: RoundsOptions = { runs: 5, warmup: 1 };
   const p99s = new Map<string, number[]>(names.map((n) => [n, []]));
+  /** How long the producer's queue call took (until its promise settled), p50 of each run. */
+  const callP50s = new Map<string, number[]>(names.map((n) => [n, []]));
   const contenders: Contender[] = names.map((name) => ({
     name,
     run: () =>
       withCluster(server, name, UNKEYED, async (c) => {
         await new Promise((resolve) => setTimeout(resolve, 200)); // let the workers settle into waiting
-        await c.producer.ask({ op: 'steady', n: LAT_N, rate: LAT_RATE }, 'queued');
+        const q = await c.producer.ask<Extract<Reply, { op: 'queued' }>>(
+          { op: 'steady', n: LAT_N, rate: LAT_RATE },
+          'queued',
+        );
+        callP50s.get(name)!.push(percentileSorted(Float64Array.from(q.calls).sort(), 50));
         await c.runsReach(LAT_N);
         const samples: number[] = [];
         for (const w of c.workers) {
@@ -414,13 +461,14 @@ async function latency(server: TestPostgres, names: ContenderName[], report: Sce
     `${describeRuns(contenders, opts)}; ${LAT_N} jobs a run; p50 and p99 of each run, then their medians`,
   );
   printTable(
-    ['contender', 'p50', 'p99', `p50 vs ${BASELINE}`, `p99 vs ${BASELINE}`],
+    ['contender', 'p50', 'p99', `p50 vs ${BASELINE}`, `p99 vs ${BASELINE}`, 'queue call p50'],
     names.map((n) => [
       n,
       fmtMs(p50.get(n)!, 2),
       fmtMs(p99.get(n)!, 2),
       fmtX(ratioOf(p50, n, BASELINE)),
       fmtX(ratioOf(p99, n, BASELINE)),
+      fmtMs(median(callP50s.get(n)!), 2),
     ]),
   );
   for (const n of names) {

@@ -57,21 +57,26 @@ function jobsOf(from: number, to: number, keys: number): JobData[] {
 async function burst(n: number, batch: number, keys: number): Promise<void> {
   const t0 = epochMs();
   for (let i = 0; i < n; i += batch) await contender.queueBatch(jobsOf(i, Math.min(n, i + batch), keys));
-  send({ op: 'queued', t0, t1: epochMs() });
+  send({ op: 'queued', t0, t1: epochMs(), calls: [] });
 }
 
 /** n single queueings, the i-th due at t0 + i / rate; a late one goes at once (none is skipped). */
 async function steady(n: number, rate: number): Promise<void> {
   const t0 = epochMs();
   const inFlight = new Set<Promise<void>>();
+  const calls: number[] = [];
   for (let i = 0; i < n; i++) {
     const wait = t0 + (i * 1000) / rate - epochMs();
     if (wait > 0) await sleep(wait);
-    const p = contender.queueOne({ k: -1, t: epochMs() }).finally(() => inFlight.delete(p));
+    const t = epochMs();
+    const p = contender.queueOne({ k: -1, t }).finally(() => {
+      calls.push(epochMs() - t);
+      inFlight.delete(p);
+    });
     inFlight.add(p);
   }
   await Promise.all(inFlight);
-  send({ op: 'queued', t0, t1: epochMs() });
+  send({ op: 'queued', t0, t1: epochMs(), calls });
 }
 
 async function handle(cmd: Command): Promise<void> {

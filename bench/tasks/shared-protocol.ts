@@ -85,8 +85,11 @@ export type Command =
 /** Child -> parent. */
 export type Reply =
   | { op: 'ready' }
-  /** Producer: a burst or steady run is queued; `t0`/`t1` epoch ms around it. */
-  | { op: 'queued'; t0: number; t1: number }
+  /**
+   * Producer: a burst or steady run is queued; `t0`/`t1` epoch ms around it; `calls`: how long each queue call
+   * took until its promise settled, ms (steady runs only).
+   */
+  | { op: 'queued'; t0: number; t1: number; calls: number[] }
   /** Worker: runs so far, and the epoch ms of the latest run's start. */
   | { op: 'progress'; runs: number; lastAt: number }
   | { op: 'latencies'; values: number[] }

@@ -345,6 +345,10 @@ function checkOrMissing(report: ScenarioReport, c: Check, measured: boolean): vo
   check(report, measured ? c : { ...c, shown: 'not run', holds: false });
 }
 
+/**
+ * Runs the four parts on one embedded server (stopped at the end, also on failure).
+ * @returns the figures and the checks against the targets, for run.ts's summary.
+ */
 export async function run(): Promise<ScenarioReport> {
   const report = newReport('shared');
   const names = selectedContenders();
@@ -589,8 +593,10 @@ async function tables(server: TestPostgres, names: ContenderName[], report: Scen
   }
   heading(
     `Shared table size: rounds of ${KEYS} keys (each queued once a round, run before the next round)`,
-    'one run each; rows and bytes of every table the contender made, after the first round and at the end\n' +
-      `(peers run fewer rounds to keep the benchmark short: their rows grow with every run, or their bytes do)`,
+    'one run each; rows and bytes of every table the contender made, after the first round and at the end' +
+      (FULL
+        ? '\n(the peers run fewer rounds to keep the benchmark short: their rows or bytes grow with every run)'
+        : ''),
   );
   printTable(['contender', 'runs', 'rows@1st', 'bytes@1st', 'rows@end', 'bytes@end', 'growth/run', 'took'], rows);
   if (!names.includes('cmwq'))

@@ -19,6 +19,7 @@ const MAX_ACTIVE = 48;
 const NODE_MAX_ACTIVE = 24;
 const JOB = workFunc(new URL('./shared-cmwq-job.js', import.meta.url), 'benchJob');
 
+/** cmwq's adapter: one backend and one shared workqueue per process (producer-only for the producer). */
 export function cmwqContender(): SharedContender {
   let backend: PostgresBackend | undefined;
   let wq: SharedWorkqueue | undefined;

@@ -29,6 +29,7 @@ const workerPreset = {
   failJobBatchDelay: 0,
 };
 
+/** graphile-worker's adapter: one WorkerUtils for the producer, one runner for a worker. */
 export function graphileContender(): SharedContender {
   let utils: WorkerUtils | undefined;
   let runner: Runner | undefined;

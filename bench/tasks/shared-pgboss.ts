@@ -19,6 +19,7 @@ const QUEUE = 'bench';
 const BATCH = 1000;
 const POLL_S = 0.5;
 
+/** pg-boss's adapter: one PgBoss instance per process; the producer creates the queue. */
 export function pgBossContender(): SharedContender {
   let boss: PgBoss | undefined;
   let keyed = false;

@@ -2,15 +2,15 @@
  * cmwq's shared workqueue (cmwq/postgres) as a contender of the shared-workqueue benchmark. One shared workqueue,
  * `allocWorkqueue('bench', WQ_UNBOUND, 48, { backend, nodeMaxActive })`: the producer is a producer-only node
  * (`nodeMaxActive: 0`), each worker process a node running up to 24 items at once (graphile-worker's
- * concurrency here), 48 cluster-wide. Items are module works (shared-cmwq-job.ts) with JSON data. cmwq has no
- * batch queue call: a batch is that many `queueWork` calls in flight at once (the backend's pool runs them).
+ * concurrency here), 48 cluster-wide. Items are module works (shared-cmwq-job.ts) with JSON data. A batch is one
+ * `queueWorks` call (cmwq/postgres's batch queueing: one statement for the batch), a single job one `queueWork`.
  *
  * Keyed runs give each Work its key (`new Work(fn, data, { key })`): the pending bit. Of the queueings of a key
  * that is already pending, none adds a run; one made while it runs adds exactly one run after it, never
  * concurrent with it (the lease).
  */
 import { allocWorkqueue, destroyWorkqueue, queueWork, type SharedWorkqueue, Work, WQ_UNBOUND, workFunc } from 'cmwq';
-import { type PostgresBackend, postgresBackend } from 'cmwq/postgres';
+import { type PostgresBackend, postgresBackend, queueWorks } from 'cmwq/postgres';
 import { setBenchJob } from './shared-cmwq-job.js';
 import type { JobData, RunMode, SharedContender } from './shared-protocol.js';
 
@@ -37,7 +37,7 @@ export function cmwqContender(): SharedContender {
       await open(url, 0);
     },
     async queueBatch(jobs: readonly JobData[]) {
-      await Promise.all(jobs.map((job) => queueWork(wq!, workOf(job))));
+      await queueWorks(wq!, jobs.map(workOf));
     },
     async queueOne(job: JobData) {
       await queueWork(wq!, workOf(job));

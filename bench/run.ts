@@ -4,7 +4,8 @@
  * Each scenario runs in a child process of its own (same Node flags), with cmwq and its peers alternating inside
  * it, so that no scenario inherits another's heap or process-wide state (cmwq's async handlers, for one, turn on
  * AsyncLocalStorage's promise hooks for the rest of the process on Node 20). The parent collects each scenario's
- * figures and prints the summary of the targets of docs/guarantees.md §7; --json writes them to a file.
+ * figures and prints the summary of the targets of docs/guarantees.md §7; --json writes them to a file. Without a
+ * scenario named, every scenario runs except those in NAMED_ONLY.
  */
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -20,11 +21,17 @@ const SCENARIOS: Record<string, () => Promise<{ run: () => Promise<ScenarioRepor
   threads: () => import('./threads.js'),
   signalling: () => import('./signalling.js'),
   hot: () => import('./hot.js'),
+  shared: () => import('./shared.js'),
 };
 // One row of the hot-path scenario: `hot-async`, `hot-starve`, ...
 for (const row of (await import('./hot.js')).HOT_ROWS) {
   SCENARIOS[`hot-${row}`] = async () => ({ run: async () => (await import('./hot.js')).runRows([row]) });
 }
+
+/**
+ * Scenarios only run when named (`npm run bench -- shared`): shared starts a PostgreSQL server and takes minutes.
+ */
+const NAMED_ONLY = new Set(['shared']);
 
 /**
  * `<scenario>:ctx` runs a scenario with workqueueInit({ asyncContext: true }): cmwq's async handlers then run
@@ -90,7 +97,11 @@ async function main(): Promise<void> {
   const selected =
     names.length > 0
       ? names
-      : [...Object.keys(SCENARIOS).filter((n) => !n.startsWith('hot-')), `throughput${NOCTX}`, `sleeping${NOCTX}`];
+      : [
+          ...Object.keys(SCENARIOS).filter((n) => !n.startsWith('hot-') && !NAMED_ONLY.has(n)),
+          `throughput${NOCTX}`,
+          `sleeping${NOCTX}`,
+        ];
   if (!hasGc)
     console.warn('warning: run with --expose-gc (npm run bench does): heap figures and between-run GCs need it');
 

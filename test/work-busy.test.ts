@@ -137,3 +137,12 @@ test('§3.4 currentWork() is null in code that runs after the handler has ended'
   assert.equal(later, null);
   await destroyWorkqueue(wq);
 });
+
+test('Work.id is a stable identity: the same on every read, distinct between items', () => {
+  const a = new Work(() => {});
+  const b = new Work(() => {});
+  const first = a.id;
+  assert.ok(Number.isInteger(first) && first > 0);
+  assert.equal(a.id, first);
+  assert.notEqual(b.id, first);
+});

@@ -111,6 +111,10 @@ export function abortInstance(work: Work<any>): void {
  * }
  * ```
  */
+/** Work ids, given on first read (Work.id). */
+const workIds = new WeakMap<Work<any>, number>();
+let nextWorkId = 1;
+
 export class Work<T = unknown> {
   /** The handler. */
   readonly func: WorkFunc<any>;
@@ -128,6 +132,17 @@ export class Work<T = unknown> {
   key: string | undefined;
   /** @internal The shared workqueue the item belongs to (sharedOf()), null for a local item. */
   _shared: SharedWorkqueue | null;
+
+  /**
+   * The item's identity in this process: a small integer, the same for the work's whole life, given on first
+   * read (kept in a side table, so items that are never asked for one pay nothing). `key` is its name across
+   * processes on a shared workqueue.
+   */
+  get id(): number {
+    let id = workIds.get(this);
+    if (id === undefined) workIds.set(this, (id = nextWorkId++));
+    return id;
+  }
 
   /** @internal PENDING, ASYNC, FLUSHED, SAMPLED, ONESHOT, PRIORITY; the disable depth in bits 8-23. */
   _flags: number;

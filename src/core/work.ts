@@ -89,6 +89,10 @@ export function abortInstance(work: Work<any>): void {
   controller.abort();
 }
 
+/** Work ids, given on first read (Work.id). */
+const workIds = new WeakMap<Work<any>, number>();
+let nextWorkId = 1;
+
 /**
  * A work item (the kernel's work_struct): a handler plus its data, made once and queued many times. Queueing sets
  * its pending bit; while it is pending every further queue call returns false, so one item stands for "this needs
@@ -111,10 +115,6 @@ export function abortInstance(work: Work<any>): void {
  * }
  * ```
  */
-/** Work ids, given on first read (Work.id). */
-const workIds = new WeakMap<Work<any>, number>();
-let nextWorkId = 1;
-
 export class Work<T = unknown> {
   /** The handler. */
   readonly func: WorkFunc<any>;

@@ -10,8 +10,9 @@
  *   loop counts it when the handler returns. Runs are timed from the first tick that saw them, so a report is
  *   never early; a run shorter than the threshold plus one tick may go unseen, as in the kernel.
  * - Lockups: no progress for watchdogThreshS while work is pending or a handler runs prints "BUG: workqueue
- *   lockup" straight to fd 2 (the loop, which normally relays a thread's stderr, may be the one that is stuck)
- *   and tells the loop, which publishes cmwq:workqueue_stall and prints showAllWorkqueues() once it can.
+ *   lockup" straight to fd 2 (the loop, which normally relays a thread's stderr, may be the one that is stuck),
+ *   followed by the last showAllWorkqueues() text the loop left in shared memory (stateSnapshot, said how old),
+ *   and tells the loop, which publishes cmwq:workqueue_stall and prints the state again once it can.
  *
  * When the loop has been idle for a second the thread stops ticking and sets HB_ASLEEP; the loop wakes it with
  * a message the next time it has work.
@@ -23,6 +24,11 @@ import { HB_ASLEEP, HB_FUNC, HB_HOG, HB_PENDING, HB_PWQ, HB_SEQ, HB_STALLS, HB_W
 import type { WatchdogMessage, WatchdogReport } from './watchdog.js';
 
 const hb = new Int32Array(workerData.heartbeat as SharedArrayBuffer);
+const snapshot = workerData.stateSnapshot as SharedArrayBuffer;
+const snapshotHeader = new Int32Array(snapshot, 0, 2);
+const snapshotTime = new Float64Array(snapshot, 8, 1);
+const snapshotText = new Uint8Array(snapshot, workerData.stateSnapshotTextOffset as number);
+const decoder = new TextDecoder();
 const port = parentPort!;
 let hogMs: number = workerData.cpuIntensiveThreshMs;
 let stallMs: number = workerData.watchdogThreshS * 1000;
@@ -49,6 +55,23 @@ function describeRunning(): string {
   return `${worker}:${func} (workqueue ${pwq})`;
 }
 
+/**
+ * The loop's last state report, read under its seqlock (a loop stuck in a handler is not writing; one that is
+ * still running may be, and then a few tries suffice), with a line saying how old it is. Empty if none yet.
+ */
+function lastState(): string {
+  for (let tries = 0; tries < 5; tries++) {
+    const seq = Atomics.load(snapshotHeader, 0);
+    if ((seq & 1) === 1) continue;
+    const length = Atomics.load(snapshotHeader, 1);
+    const text = decoder.decode(snapshotText.slice(0, length));
+    const at = snapshotTime[0];
+    if (Atomics.load(snapshotHeader, 0) !== seq || seq === 0) continue;
+    return `  the loop's last state report, from ${((Date.now() - at) / 1000).toFixed(1)}s ago:\n${text}`;
+  }
+  return '';
+}
+
 function tick(): void {
   const now = performance.now();
   const seq = Atomics.load(hb, HB_SEQ);
@@ -65,7 +88,10 @@ function tick(): void {
       const inFlight = runningHandler ? describeRunning() : null;
       const text =
         `BUG: workqueue lockup - pool cpus=0 stuck for ${secs}s!\n` +
-        (inFlight !== null ? `  in-flight: ${inFlight}\n` : '  no handler running: the event loop itself is blocked\n');
+        (inFlight !== null
+          ? `  in-flight: ${inFlight}\n`
+          : '  no handler running: the event loop itself is blocked\n') +
+        lastState();
       try {
         writeSync(2, text);
       } catch {

@@ -3,14 +3,36 @@
  * thread's start, and what the loop does with its reports (CPU-hog accounting and warnings, lockups; CPU time is measured by the run loop, core/cpu.ts).
  *
  * Heartbeat writes are plain stores into a SharedArrayBuffer, a few per item: the hot path pays nothing else.
+ * A copy of showAllWorkqueues() is kept in shared memory too, rebuilt from a timer a few times a second while
+ * there is work, so that the thread can print the state with a lockup while the loop is still stuck.
  * The thread starts the first time the loop has work, unless both cpuIntensiveThreshMs and watchdogThreshS are
  * 0, and never keeps the process alive.
  */
+import { performance } from 'node:perf_hooks';
 import type { Worker as Thread } from 'node:worker_threads';
 import { startThread as spawnThread } from '../base/exec-argv.js';
 import { config, reconfigureHooks } from '../base/init.js';
-import { HB_ASLEEP, HB_STALLS, heartbeat, unsentNames, watchdogHooks } from '../core/heartbeat.js';
+import { HB_ASLEEP, HB_PENDING, HB_SEQ, HB_STALLS, heartbeat, unsentNames, watchdogHooks } from '../core/heartbeat.js';
 import { chStall, warn } from '../core/tracepoints.js';
+
+/**
+ * The state report the thread prints with a lockup, kept current by the loop (a blocked loop cannot write it
+ * then): showAllWorkqueues() as UTF-8, rebuilt every SNAPSHOT_EVERY_MS while the loop has had work since the
+ * previous build, less often if building it is slow (at most about 1% of the loop's time). Layout: int32 [0] a
+ * sequence number, odd while the loop writes (a seqlock), [1] the text's length in bytes; float64 at byte 8 the
+ * Date.now() of the build; the text from byte 16.
+ */
+const SNAPSHOT_TEXT_OFFSET = 16;
+const SNAPSHOT_BYTES = 64 * 1024;
+const SNAPSHOT_EVERY_MS = 250;
+const SNAPSHOT_MAX_SHARE = 100;
+export const stateSnapshot = new SharedArrayBuffer(SNAPSHOT_TEXT_OFFSET + SNAPSHOT_BYTES);
+const snapshotHeader = new Int32Array(stateSnapshot, 0, 2);
+const snapshotTime = new Float64Array(stateSnapshot, 8, 1);
+const snapshotText = new Uint8Array(stateSnapshot, SNAPSHOT_TEXT_OFFSET);
+const encoder = new TextEncoder();
+let snapshotTimer: NodeJS.Timeout | null = null;
+let snapshotSeq = -1;
 
 export type WatchdogMessage =
   | {
@@ -67,11 +89,61 @@ function watchdogKick(): void {
   } else if (heartbeat[HB_ASLEEP] === 1) {
     Atomics.store(heartbeat, HB_ASLEEP, 0);
     thread.postMessage({ type: 'wake' } satisfies WatchdogMessage);
+    scheduleSnapshot(SNAPSHOT_EVERY_MS);
   }
 }
 
+/**
+ * New names wait to be sent. A worker's is sent at once: a worker is made just before it runs an item, which
+ * may block the loop before a microtask could send it (workers are made rarely, and reused); the rest go in
+ * one message from a microtask.
+ */
+function namesChanged(): void {
+  if (unsentNames.workers.size > 0) sendNames();
+  else scheduleNames();
+}
+
+function scheduleSnapshot(delayMs: number): void {
+  if (snapshotTimer !== null || config.watchdogThreshS <= 0) return;
+  snapshotTimer = setTimeout(refreshSnapshot, delayMs);
+  snapshotTimer.unref();
+}
+
+/**
+ * Rebuilds the shared state report if the loop has had work since the last build, then comes back later: after
+ * SNAPSHOT_EVERY_MS, or SNAPSHOT_MAX_SHARE times the build's cost if that is longer. Stops while the watchdog
+ * thread sleeps (an idle loop changes nothing); watchdogKick() starts it again.
+ */
+function refreshSnapshot(): void {
+  snapshotTimer = null;
+  const seq = Atomics.load(heartbeat, HB_SEQ);
+  let costMs = 0;
+  if (seq !== snapshotSeq || Atomics.load(heartbeat, HB_PENDING) === 1) {
+    snapshotSeq = seq;
+    const t0 = performance.now();
+    writeSnapshot(watchdogHooks.stateText());
+    costMs = performance.now() - t0;
+  }
+  if (Atomics.load(heartbeat, HB_ASLEEP) === 0)
+    scheduleSnapshot(Math.max(SNAPSHOT_EVERY_MS, costMs * SNAPSHOT_MAX_SHARE));
+}
+
+/** Writes text into stateSnapshot under the seqlock, cut (and said to be) if it does not fit. */
+function writeSnapshot(text: string): void {
+  let bytes = encoder.encode(text);
+  if (bytes.length > snapshotText.length) {
+    const tail = encoder.encode('\n... (truncated)\n');
+    bytes = new Uint8Array([...bytes.subarray(0, snapshotText.length - tail.length), ...tail]);
+  }
+  Atomics.add(snapshotHeader, 0, 1);
+  snapshotText.set(bytes);
+  snapshotTime[0] = Date.now();
+  Atomics.store(snapshotHeader, 1, bytes.length);
+  Atomics.add(snapshotHeader, 0, 1);
+}
+
 watchdogHooks.kick = watchdogKick;
-watchdogHooks.namesChanged = scheduleNames;
+watchdogHooks.namesChanged = namesChanged;
 watchdogHooks.noteStalls = noteStalls;
 
 reconfigureHooks.push(watchdogReconfigure);
@@ -83,12 +155,15 @@ function watchdogReconfigure(): void {
     cpuIntensiveThreshMs: config.cpuIntensiveThreshMs,
     watchdogThreshS: config.watchdogThreshS,
   } satisfies WatchdogMessage);
+  if (thread !== null) scheduleSnapshot(0);
 }
 
 function startThread(): void {
   thread = spawnThread(new URL('./watchdog-thread.js', import.meta.url), {
     workerData: {
       heartbeat: heartbeat.buffer,
+      stateSnapshot,
+      stateSnapshotTextOffset: SNAPSHOT_TEXT_OFFSET,
       cpuIntensiveThreshMs: config.cpuIntensiveThreshMs,
       watchdogThreshS: config.watchdogThreshS,
     },
@@ -103,6 +178,7 @@ function startThread(): void {
   // After the listeners: adding a message listener refs the port again.
   thread.unref();
   sendNames();
+  scheduleSnapshot(0);
 }
 
 function onReport(report: WatchdogReport): void {

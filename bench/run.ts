@@ -22,6 +22,7 @@ const SCENARIOS: Record<string, () => Promise<{ run: () => Promise<ScenarioRepor
   signalling: () => import('./signalling.js'),
   hot: () => import('./hot.js'),
   shared: () => import('./shared.js'),
+  web: () => import('./web.js'),
 };
 // One row of the hot-path scenario: `hot-async`, `hot-starve`, ...
 for (const row of (await import('./hot.js')).HOT_ROWS) {

@@ -94,3 +94,22 @@ export {
   type WqDumpPool,
   type WqDumpWorkqueue,
 } from './observe/monitor.js';
+export { wqMetrics } from './observe/metrics.js';
+export {
+  wqTraceStart,
+  wqTraceStop,
+  wqTracing,
+  type WqTrace,
+  type WqTraceOptions,
+  type TraceEvent,
+} from './observe/trace.js';
+export type {
+  WebSnapshot,
+  WebExec,
+  WebWorker,
+  WebPool,
+  WebLogEntry,
+  WebHistograms,
+} from './observe/recorder.js';
+// Side effect: this instance's readers join the process-wide list the monitor agent reads.
+import './observe/registry.js';

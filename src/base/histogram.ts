@@ -36,6 +36,13 @@ export class Histogram {
     }
     return MIN_MS * 2 ** (BUCKETS / SUB);
   }
+
+  /** The non-empty buckets as [upper bound in ms, count] pairs, shortest first (for drawing the distribution). */
+  buckets(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let i = 0; i < BUCKETS; i++) if (this.counts[i] > 0) out.push([MIN_MS * 2 ** (i / SUB), this.counts[i]]);
+    return out;
+  }
 }
 
 /** A histogram holding the counts of several (to aggregate a workqueue's pool workqueues). */

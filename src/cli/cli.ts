@@ -5,18 +5,24 @@
  *   cmwq demo [--fast] [--timeline]   the workqueue demo module, run for real (src/cli/demo.ts)
  *   cmwq top -- <command>             wqMonitor live for a Node program (src/cli/top.ts)
  *   cmwq dump -- <command>            wqDump and showAllWorkqueues at a program's exit, and on SIGUSR2
+ *   cmwq web -- <command>             the live dashboard for a Node program (src/cli/web.ts)
+ *   cmwq trace -- <command>           a Chrome Trace Event file of a program's work items (src/cli/trace.ts)
  *
  * Exit codes: 0 success, 1 the command failed, 2 usage error; top and dump exit with the program's own exit code.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runDemo } from './demo.js';
 import { runDump, runTop } from './top.js';
+import { runTrace } from './trace.js';
+import { runWeb } from './web.js';
 
 const USAGE = `Usage: cmwq <command> [options]
 
 Commands:
-  demo [--fast] [--timeline]   Run the workqueue demo module: an immediate work, a self-rescheduling
+  demo [--fast] [--timeline] [--web]
+                               Run the workqueue demo module: an immediate work, a self-rescheduling
                                delayed work, a periodic work and a dedicated workqueue with numbered
                                items, then cancellation and destruction at unload, printed dmesg style
                                with worker names and thread ids.
@@ -24,6 +30,8 @@ Commands:
       --shared [--url <pg>]    The dedicated workqueue shared by three processes through PostgreSQL (a
                                throw-away embedded server unless --url or DATABASE_URL), one killed mid-item.
       --timeline               At the end, print which worker ran which function, when.
+      --web                    Run it in the live dashboard (cmwq web): open the printed address; the
+                               demo starts when the page is open.
   top [--json] [--all] [--interval ms] [regex...] -- <command...>
                                Run a program (node app.js, app.js, npx tsx app.ts, npm start, ...)
                                with cmwq's monitor attached and show wqMonitor() live, one row per
@@ -40,6 +48,17 @@ Commands:
                                Run a program and print wqDump() and showAllWorkqueues() when it
                                exits, and each time its Node process receives SIGUSR2. With --json
                                the program's stdout goes to stderr.
+  web [--port N] [--exit] -- <command...>
+                               Run a program (as top does) with cmwq's monitor attached and serve a live
+                               dashboard on 127.0.0.1 (the address is printed on stderr): workqueues,
+                               pools and workers, a timeline of executions per worker, queue-wait and
+                               run-time histograms, CPU hogs and lockups; Prometheus metrics at
+                               /metrics. --port: the port (default: any free one). The dashboard stays
+                               up after the program exits until Ctrl-C; --exit: exit with the program.
+  trace [-o FILE] -- <command...>
+                               Run a program (as top does) and write its work items' queueing, activation and
+                               execution as a Chrome Trace Event file (default cmwq-trace.json) when
+                               it exits: open it in ui.perfetto.dev or chrome://tracing.
   help                         Show this help.
 
 Options:
@@ -84,11 +103,18 @@ async function main(argv: string[]): Promise<number> {
           fast: { type: 'boolean' },
           timeline: { type: 'boolean' },
           shared: { type: 'boolean' },
+          web: { type: 'boolean' },
           url: { type: 'string' },
         },
         false,
       );
       if (typeof parsed === 'number') return parsed;
+      if (parsed.values.web === true) {
+        const demo = [process.execPath, fileURLToPath(import.meta.url), 'demo'];
+        if (parsed.values.fast === true) demo.push('--fast');
+        if (parsed.values.timeline === true) demo.push('--timeline');
+        return runWeb(demo, { waitForPage: true });
+      }
       if (parsed.values.shared === true) {
         const { runSharedDemo } = await import('./demo-shared.js');
         await runSharedDemo((parsed.values.url as string | undefined) ?? process.env.DATABASE_URL);
@@ -102,12 +128,15 @@ async function main(argv: string[]): Promise<number> {
       return watch(command, rest);
     case 'dump':
       return watch(command, rest);
+    case 'web':
+    case 'trace':
+      return watchWith(command, rest);
     default:
       return usageError(`unknown command ${JSON.stringify(command)}`);
   }
 }
 
-type OptionSpec = Record<string, { type: 'boolean' | 'string' }>;
+type OptionSpec = Record<string, { type: 'boolean' | 'string'; short?: string }>;
 
 /**
  * Parses a subcommand's options (plus -h/--help). Returns the exit code instead when there is nothing more to
@@ -182,6 +211,31 @@ async function watch(command: 'top' | 'dump', args: string[]): Promise<number> {
     }
   }
   return runTop(program, { json: values.json === true, all: values.all === true, intervalMs, filter });
+}
+
+/** The program after `--` in args, or a usage error's exit code. */
+function programAfterDashes(command: string, args: string[]): { options: string[]; program: string[] } | number {
+  const dashes = args.indexOf('--');
+  if (dashes < 0 || dashes === args.length - 1)
+    return usageError(`${command} needs a command after --, e.g. cmwq ${command} -- node app.js`);
+  return { options: args.slice(0, dashes), program: args.slice(dashes + 1) };
+}
+
+/** `cmwq web [--port N] [--exit] -- <command...>` and `cmwq trace [-o FILE] -- <command...>`. */
+async function watchWith(command: 'web' | 'trace', args: string[]): Promise<number> {
+  const split = programAfterDashes(command, args);
+  if (typeof split === 'number') return split;
+  if (command === 'trace') {
+    const parsed = parseOptions(split.options, { output: { type: 'string', short: 'o' } }, false);
+    if (typeof parsed === 'number') return parsed;
+    return runTrace(split.program, { file: parsed.values.output as string | undefined });
+  }
+  const parsed = parseOptions(split.options, { port: { type: 'string' }, exit: { type: 'boolean' } }, false);
+  if (typeof parsed === 'number') return parsed;
+  const port = parsed.values.port === undefined ? 0 : Number(parsed.values.port);
+  if (!(Number.isInteger(port) && port >= 0 && port < 65536))
+    return usageError(`--port must be a port number (0 for any free one), got ${String(parsed.values.port)}`);
+  return runWeb(split.program, { port, exitWithProgram: parsed.values.exit === true });
 }
 
 // `cmwq demo | head`: a reader that goes away is not an error worth a stack trace.

@@ -17,12 +17,8 @@
  * program's output goes to stderr. dump prints wqDump() and showAllWorkqueues() when the program exits and
  * whenever its process receives SIGUSR2; with --json the program's stdout goes to stderr.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readSync, rmSync, writeFileSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { WqMonitorRow } from '../index.js';
+import { type Report, watchProgram } from './watched.js';
 
 /** What runTop() takes. */
 export interface TopOptions {
@@ -40,111 +36,11 @@ export interface TopOptions {
   err?: NodeJS.WritableStream;
 }
 
-/** A report line from the agent. */
-interface Report {
-  type: string;
-  pid: number;
-  [key: string]: unknown;
-}
-
 /** A row as top shows it: destroyed rows are the final counters of a workqueue destroyed during the run. */
 export interface TopRow extends WqMonitorRow {
   destroyed?: boolean;
   /** The reporting process, when more than one reports. */
   pid?: number;
-}
-
-/**
- * How a command the user typed is started: a script (.js, .mjs, .cjs, .ts, .mts, .cts) runs with this Node; node
- * itself and anything else (npx, npm, tsx, a shell) run as they are, found on PATH.
- */
-export function programCommand(command: readonly string[]): { file: string; args: string[]; shell: boolean } {
-  if (command.length === 0) throw new Error('no command given: cmwq top -- node app.js');
-  const [first, ...rest] = command;
-  if (/(^|[\\/])node(\.exe)?$/.test(first) || first === process.execPath)
-    return { file: first, args: rest, shell: false };
-  if (/\.(c|m)?(j|t)s$/.test(first)) return { file: process.execPath, args: [...command], shell: false };
-  // npx, npm, tsx, sh ...: found on PATH (Windows runs .cmd shims through the shell).
-  return { file: first, args: rest, shell: process.platform === 'win32' };
-}
-
-interface WatchOptions {
-  intervalMs: number;
-  /** Where the program's stdout and stderr go: inherited, stdout to our stderr, or piped to a callback. */
-  output: 'inherit' | 'stdout-to-stderr' | ((chunk: Buffer) => void);
-  onReport(report: Report): void;
-}
-
-/** How often the report file is read while the program runs. */
-const POLL_MS = 50;
-
-/** Runs command with the agent; resolves its exit code (128 + n when a signal ended it). */
-function watchProgram(command: readonly string[], options: WatchOptions): Promise<number> {
-  const { file, args, shell } = programCommand(command);
-  const dir = mkdtempSync(join(tmpdir(), 'cmwq-top-'));
-  const reports = join(dir, 'reports.jsonl');
-  writeFileSync(reports, '');
-  const agent = new URL('./agent.js', import.meta.url).href;
-  const piped = typeof options.output === 'function';
-  const child = spawn(file, args, {
-    shell,
-    stdio: ['inherit', options.output === 'inherit' ? 'inherit' : piped ? 'pipe' : 2, piped ? 'pipe' : 'inherit'],
-    env: {
-      ...process.env,
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${agent}`.trim(),
-      CMWQ_MONITOR_FILE: reports,
-      CMWQ_MONITOR_INTERVAL_MS: String(options.intervalMs),
-    },
-  });
-  if (typeof options.output === 'function') {
-    (child.stdout as Readable).on('data', options.output);
-    (child.stderr as Readable).on('data', options.output);
-  }
-  const fd = openSync(reports, 'r');
-  let offset = 0;
-  let partial = '';
-  const buffer = Buffer.alloc(1 << 16);
-  const readNew = (): void => {
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, offset);
-      if (n === 0) break;
-      offset += n;
-      partial += buffer.toString('utf8', 0, n);
-    }
-    const lines = partial.split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) {
-      let report: Report;
-      try {
-        report = JSON.parse(line) as Report;
-      } catch {
-        continue;
-      }
-      options.onReport(report);
-    }
-  };
-  const poll = setInterval(readNew, POLL_MS);
-  return new Promise<number>((resolve, reject) => {
-    const done = (): void => {
-      clearInterval(poll);
-      closeSync(fd);
-      rmSync(dir, { recursive: true, force: true });
-    };
-    child.on('error', (error) => {
-      done();
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      readNew();
-      done();
-      resolve(code ?? (signal !== null ? 128 + signalNumber(signal) : 1));
-    });
-  });
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-  return numbers[signal] ?? 0;
 }
 
 const COLUMNS: [keyof WqMonitorRow, string, number][] = [

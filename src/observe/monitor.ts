@@ -72,6 +72,18 @@ function livePwqs(wq: Workqueue): PoolWorkqueue[] {
 }
 
 /**
+ * A workqueue's items in flight (handlers executing) and pending (queued or inactive, not started): what
+ * wqMonitor() reports as infl and pending, for one workqueue.
+ */
+export function workqueueCounts(wq: Workqueue): { infl: number; pending: number } {
+  let infl = 0;
+  for (const pwq of livePwqs(wq)) infl += pwq.stats.started - pwq.stats.completed;
+  let instances = 0;
+  for (const color of wq.colors) instances += color.count;
+  return { infl, pending: instances - infl };
+}
+
+/**
  * The statistics of every live workqueue, as the kernel's tools/workqueue/wq_monitor.py shows them (`cmwq top`
  * prints them live). Cheap enough to poll: it reads counters the core keeps anyway.
  *
@@ -260,28 +272,16 @@ export function wqDump(): WqDump {
   return { pools, workqueues: wqs };
 }
 
-/**
- * Every cmwq instance loaded in this process registers its readers here, so that the monitor agent (loaded with
- * --import by `cmwq top`/`cmwq dump`) finds the application's cmwq whatever path it was imported from.
- */
-export interface MonitorSource {
-  wqMonitor(): WqMonitorRow[];
-  wqDump(): WqDump;
-  showAllWorkqueues(): string;
-  /** The final rows of the workqueues destroyed so far (the last 64), oldest first. */
-  destroyedRows?(): WqMonitorRow[];
-  /** The names of the system workqueues. */
-  systemNames?(): string[];
+/** The final rows of the workqueues destroyed so far (the last DESTROYED_ROWS), oldest first. */
+export function destroyedRows(): WqMonitorRow[] {
+  return [...destroyed];
 }
-const registryKey = Symbol.for('cmwq.monitorSources');
-const registry = ((globalThis as Record<symbol, unknown>)[registryKey] ??= []) as MonitorSource[];
-registry.push({
-  wqMonitor,
-  wqDump,
-  showAllWorkqueues,
-  destroyedRows: () => [...destroyed],
-  systemNames: () => [...workqueues].filter((wq) => wq.system).map((wq) => wq.name),
-});
+
+/** The names of the system workqueues. */
+export function systemNames(): string[] {
+  return [...workqueues].filter((wq) => wq.system).map((wq) => wq.name);
+}
+
 watchdogHooks.stateText = showAllWorkqueues;
 
 /** "func, 3*other, func": runs of one function collapse to N*func, as the kernel prints pending work. */
@@ -325,6 +325,32 @@ function inFlight(worker: Worker): string {
  *   newline.
  */
 export function showAllWorkqueues(): string {
+  return stateText(Infinity);
+}
+
+/**
+ * showAllWorkqueues() reading at most limit items of each list (a pool's worklist, a pwq's inactive list), so
+ * that its cost is bounded whatever is queued: what was not read is counted as "+N not listed". The watchdog's
+ * copy for lockup reports is built this way, from a timer, without stalling a loop with a million items queued.
+ */
+export function showAllWorkqueuesBounded(limit: number): string {
+  return stateText(limit);
+}
+
+/** The first (at most) limit items of list, and how many were left unread. */
+function head<T>(list: Iterable<T> & { length: number }, limit: number): { items: T[]; unread: number } {
+  const items: T[] = [];
+  if (limit <= 0) return { items, unread: list.length };
+  for (const item of list) {
+    items.push(item);
+    if (items.length >= limit) break;
+  }
+  return { items, unread: list.length - items.length };
+}
+
+const notListed = (n: number): string => (n > 0 ? ` (+${n} not listed)` : '');
+
+function stateText(limit: number): string {
   const lines = ['Showing busy workqueues and worker pools:'];
   for (const wq of workqueues) {
     const pwqs = livePwqs(wq).filter((pwq) => pwq.nrActive > 0 || pwq.inactive.length > 0);
@@ -335,10 +361,15 @@ export function showAllWorkqueues(): string {
       lines.push(`  pwq ${pool.id}: ${poolFlags(pool)} active=${pwq.nrActive} max_active=${pwq.maxActive}`);
       const running = [...pool.workers].filter((w) => w.current !== null && w.currentPwq === pwq);
       if (running.length > 0) lines.push(`    in-flight: ${running.map(inFlight).join(', ')}`);
-      const pending = [...pool.worklist].filter((w) => w._pwq === pwq);
+      const worklist = head(pool.worklist, limit);
+      const pending = worklist.items.filter((w) => w._pwq === pwq);
       for (const w of running) pending.push(...w.scheduled);
-      if (pending.length > 0) lines.push(`    pending: ${collapse(pending)}`);
-      if (pwq.inactive.length > 0) lines.push(`    inactive: ${collapse(pwq.inactive)}`);
+      if (pending.length > 0 || worklist.unread > 0)
+        lines.push(`    pending: ${collapse(pending)}${notListed(worklist.unread)}`);
+      if (pwq.inactive.length > 0) {
+        const inactive = head(pwq.inactive, limit);
+        lines.push(`    inactive: ${collapse(inactive.items)}${notListed(inactive.unread)}`);
+      }
     }
   }
   for (const pool of allPools()) {

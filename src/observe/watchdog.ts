@@ -14,10 +14,11 @@ import { startThread as spawnThread } from '../base/exec-argv.js';
 import { config, reconfigureHooks } from '../base/init.js';
 import { HB_ASLEEP, HB_PENDING, HB_SEQ, HB_STALLS, heartbeat, unsentNames, watchdogHooks } from '../core/heartbeat.js';
 import { chStall, warn } from '../core/tracepoints.js';
+import { showAllWorkqueuesBounded } from './monitor.js';
 
 /**
  * The state report the thread prints with a lockup, kept current by the loop (a blocked loop cannot write it
- * then): showAllWorkqueues() as UTF-8, rebuilt every SNAPSHOT_EVERY_MS while the loop has had work since the
+ * then): showAllWorkqueues() as UTF-8, reading at most SNAPSHOT_MAX_LISTED items per list, rebuilt every SNAPSHOT_EVERY_MS while the loop has had work since the
  * previous build, less often if building it is slow (at most about 1% of the loop's time). Layout: int32 [0] a
  * sequence number, odd while the loop writes (a seqlock), [1] the text's length in bytes; float64 at byte 8 the
  * Date.now() of the build; the text from byte 16.
@@ -26,6 +27,8 @@ const SNAPSHOT_TEXT_OFFSET = 16;
 const SNAPSHOT_BYTES = 64 * 1024;
 const SNAPSHOT_EVERY_MS = 250;
 const SNAPSHOT_MAX_SHARE = 100;
+/** Items read per list for the copy (showAllWorkqueuesBounded): a millisecond or so, whatever is queued. */
+const SNAPSHOT_MAX_LISTED = 1000;
 export const stateSnapshot = new SharedArrayBuffer(SNAPSHOT_TEXT_OFFSET + SNAPSHOT_BYTES);
 const snapshotHeader = new Int32Array(stateSnapshot, 0, 2);
 const snapshotTime = new Float64Array(stateSnapshot, 8, 1);
@@ -121,7 +124,7 @@ function refreshSnapshot(): void {
   if (seq !== snapshotSeq || Atomics.load(heartbeat, HB_PENDING) === 1) {
     snapshotSeq = seq;
     const t0 = performance.now();
-    writeSnapshot(watchdogHooks.stateText());
+    writeSnapshot(showAllWorkqueuesBounded(SNAPSHOT_MAX_LISTED));
     costMs = performance.now() - t0;
   }
   if (Atomics.load(heartbeat, HB_ASLEEP) === 0)

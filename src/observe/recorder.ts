@@ -56,8 +56,11 @@ export interface WebExec {
   lane: string;
   /** Start and end, epoch ms. */
   start: number;
+  /** End, epoch ms. */
   end: number;
+  /** The work function. */
   func: string;
+  /** Its workqueue. */
   workqueue: string;
   /** EXEC_FAILED | EXEC_HOG. */
   flags: number;
@@ -65,12 +68,17 @@ export interface WebExec {
 
 /** A worker as the dashboard shows it. */
 export interface WebWorker {
+  /** The timeline lane key: `<pool id>/<worker name>`. */
   lane: string;
+  /** The worker name (kworker/0:1). */
   name: string;
+  /** Its pool id. */
   pool: number;
+  /** Idle, running (its synchronous segment executes) or sleeping (awaiting). */
   state: 'idle' | 'running' | 'sleeping';
   /** The item it runs (function and workqueue), null when idle. */
   func: string | null;
+  /** The workqueue of the item it runs, null when idle. */
   workqueue: string | null;
   /** When that item started (epoch ms), -1 if unknown (it started before the recorder did). */
   since: number;
@@ -80,40 +88,59 @@ export interface WebWorker {
 
 /** A pool as the dashboard shows it. */
 export interface WebPool {
+  /** The pool id. */
   id: number;
+  /** Its CPU, -1 for an unbound pool. */
   cpu: number;
+  /** A highpri pool (nice -20). */
   highpri: boolean;
+  /** A BH pool. */
   bh: boolean;
+  /** Items on its worklist. */
   worklist: number;
+  /** Its workers. */
   workers: number;
+  /** Its idle workers. */
   idle: number;
 }
 
 /** A log line: a CPU hog, a cmwq warning (hog warnings, handler failures without onError) or a lockup. */
 export interface WebLogEntry {
+  /** When, epoch ms. */
   time: number;
+  /** What happened. */
   kind: 'hog' | 'warning' | 'lockup';
+  /** The line to show. */
   text: string;
 }
 
 /** Per workqueue: [upper bound ms, count] buckets of the sampled queue waits and run times. */
 export interface WebHistograms {
+  /** The workqueue. */
   workqueue: string;
+  /** Queue waits. */
   wait: [number, number][];
+  /** Run times. */
   run: [number, number][];
 }
 
 /** What one snapshot carries (see the header). */
 export interface WebSnapshot {
+  /** When it was taken, epoch ms. */
   time: number;
+  /** Every pool. */
   pools: WebPool[];
+  /** Every worker, with its state. */
   workers: WebWorker[];
+  /** Executions recorded since the previous snapshot. */
   execs: WebExec[];
   /** Executions recorded since the previous snapshot that are not in execs (past SNAPSHOT_PER_LANE). */
   dropped: number;
   /** The share of the time since the previous snapshot during which executions were recorded (0..1). */
   coverage: number;
+  /** Per workqueue, the queue-wait and run-time buckets. */
   histograms: WebHistograms[];
+  /** Log entries since the previous snapshot. */
   log: WebLogEntry[];
 }
 

@@ -39,28 +39,43 @@ import { workqueueCounts } from './monitor.js';
 
 /** One event of the Trace Event Format (the fields this file writes). */
 export interface TraceEvent {
+  /** The slice, counter or metadata name. */
   name: string;
   /** Phase: 'X' complete slice, 'C' counter, 'M' metadata. */
   ph: 'X' | 'C' | 'M';
   /** Microseconds. */
   ts: number;
+  /** Process id. */
   pid: number;
+  /** Track (thread) id. */
   tid: number;
+  /** Category: cmwq. */
   cat?: string;
   /** 'X' only: duration, microseconds. */
   dur?: number;
+  /** Arguments shown with the event. */
   args?: Record<string, unknown>;
   /** Flow events version 2: the flow this slice starts, continues or ends. */
   bind_id?: number;
+  /** This slice ends (or continues) the flow bind_id. */
   flow_in?: boolean;
+  /** This slice starts (or continues) the flow bind_id. */
   flow_out?: boolean;
 }
 
 /** A trace as wqTraceStop() returns it: JSON.stringify it into a .json file. */
 export interface WqTrace {
+  /** The events. */
   traceEvents: TraceEvent[];
+  /** How viewers show times. */
   displayTimeUnit: 'ms';
-  otherData: { producer: string; dropped: number };
+  /** What made the trace, and how many events were left out past maxEvents. */
+  otherData: {
+    /** Always 'cmwq'. */
+    producer: string;
+    /** Events left out past maxEvents. */
+    dropped: number;
+  };
 }
 
 /** What wqTraceStart() takes. */

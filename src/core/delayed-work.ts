@@ -88,6 +88,13 @@ export function delayedWorkPending(dwork: DelayedWork<any>): boolean | Promise<b
   return (dwork._flags & PENDING) !== 0;
 }
 
+/** Validates the arguments a shared workqueue's delayed queueing takes from the caller (the rest it checks itself). */
+function checkSharedDelayed(cpu: number, dwork: DelayedWork<any>, delay: number): void {
+  checkCpu(cpu);
+  checkDelayedWork(dwork);
+  checkDelay(delay);
+}
+
 /** Validates a delayed queueing's arguments (what: the caller's name, for the error). */
 function checkDelayedQueueing(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number, what: string): void {
   checkCpu(cpu);
@@ -154,9 +161,7 @@ export function queueDelayedWorkOn(
   options?: SharedQueueOptions,
 ): boolean | Promise<boolean> {
   if (wq instanceof SharedWorkqueue) {
-    checkCpu(cpu);
-    checkDelayedWork(dwork);
-    checkDelay(delay);
+    checkSharedDelayed(cpu, dwork, delay);
     return wq.queueDelayedWork(dwork, delay, options);
   }
   checkDelayedQueueing(cpu, wq, dwork, delay, 'queueDelayedWork');
@@ -234,9 +239,7 @@ export function modDelayedWorkOn(
   options?: SharedQueueOptions,
 ): boolean | Promise<boolean> {
   if (wq instanceof SharedWorkqueue) {
-    checkCpu(cpu);
-    checkDelayedWork(dwork);
-    checkDelay(delay);
+    checkSharedDelayed(cpu, dwork, delay);
     return wq.modDelayedWork(dwork, delay, options);
   }
   checkDelayedQueueing(cpu, wq, dwork, delay, 'modDelayedWork');

@@ -10,35 +10,10 @@
  *
  * Every case imports what it needs lazily: the "no cmwq" cases never load cmwq at all.
  */
-import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { gc, heapUsed, now, prng, scaled, turn } from './harness.js';
 
 export const HOT_RESULT = 'HOT_RESULT ';
-const SCALE = Number(process.env.CMWQ_BENCH_SCALE ?? 1);
-const scaled = (n: number): number => Math.max(1, Math.round(n * SCALE));
-const now = (): number => performance.now();
-const gcFn = (globalThis as { gc?: () => void }).gc;
-function gc(): void {
-  gcFn?.();
-  gcFn?.();
-}
-function heapUsed(): number {
-  gc();
-  return process.memoryUsage().heapUsed;
-}
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** A seeded PRNG (mulberry32), so every contender sees the same delays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const M = scaled(1_000_000);
 let executed = 0;

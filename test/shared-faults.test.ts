@@ -4,11 +4,11 @@
  * mid-run (calls during the outage fail with ERR_WQ_BACKEND, nothing acknowledged is lost, nodes reconnect).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { allocWorkqueue, queueWork, Work, WorkqueueError, WQ_UNBOUND, workFunc } from 'cmwq';
 import { postgresBackend, type PostgresBackend } from 'cmwq/postgres';
+import { runNode } from './helpers.js';
 import { startPostgres, type TestPostgres } from './pg-server.js';
 import { eventsOf, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
 
@@ -16,6 +16,14 @@ let server: TestPostgres;
 let backend: PostgresBackend;
 const nodes: TestNode[] = [];
 const jobs = new URL('./fixtures/shared/jobs.js', import.meta.url);
+const cli = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
+
+/** Runs `cmwq <args>` and resolves with its stdout once it exits 0 (what it printed, both streams, otherwise). */
+async function cliOutput(args: string[], timeoutMs: number): Promise<string> {
+  const run = await runNode([cli, ...args], { timeoutMs });
+  assert.equal(run.code, 0, `cmwq ${args[0]} exited ${run.code ?? run.signal}:\n${run.stdout}${run.stderr}`);
+  return run.stdout;
+}
 
 before(async () => {
   server = await startPostgres();
@@ -111,25 +119,7 @@ test('restart the database server mid-run: calls fail with ERR_WQ_BACKEND meanwh
 });
 
 test('cmwq demo --shared: three processes share the dedicated workqueue; the killed one’s item runs elsewhere', async () => {
-  const cli = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, 'demo', '--shared', '--url', server.url], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let text = '';
-    child.stdout.on('data', (d) => {
-      text += String(d);
-    });
-    child.stderr.on('data', (d) => {
-      text += String(d);
-    });
-    const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      if (code === 0) resolve(text);
-      else reject(new Error(`demo exited ${code}:\n${text}`));
-    });
-  });
+  const out = await cliOutput(['demo', '--shared', '--url', server.url], 60_000);
   const summary = out.split('\n').filter((l) => l.includes(' summary '));
   const ran = summary.map((l) => /(task_\d+) ran on (node\d)/.exec(l)!.slice(1));
   assert.deepEqual(
@@ -145,20 +135,7 @@ test('cmwq demo --shared: three processes share the dedicated workqueue; the kil
 });
 
 test('cmwq top --backend <url> shows the cluster figures of every shared workqueue, attached to no process', async () => {
-  const cli = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, 'top', '--backend', server.url, '--json', '--count', '1'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let text = '';
-    child.stdout.on('data', (d) => {
-      text += String(d);
-    });
-    child.stderr.on('data', (d) => {
-      text += String(d);
-    });
-    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`top exited ${code}: ${text}`))));
-  });
+  const out = await cliOutput(['top', '--backend', server.url, '--json', '--count', '1'], 30_000);
   const sample = JSON.parse(out.trim()) as { queues: { name: string; items: number; runs: number; pending: number }[] };
   const restart = sample.queues.find((q) => q.name === 'restart');
   assert.ok(restart !== undefined, out);

@@ -15,7 +15,7 @@ import {
   wqMonitor,
   type WorkEvent,
 } from '../src/index.js';
-import { mulberry32, spin, turn } from './helpers.js';
+import { mulberry32, spin, turn, withWarnings } from './helpers.js';
 
 test('§6 total = execute_start events, infl = starts - ends, failed = errors, on random workloads', async () => {
   const wq = allocWorkqueue('mon-random', 0, 3, { onError: () => {} });
@@ -104,36 +104,40 @@ test('§6 pending counts queued and inactive items not yet started; cmWakeup cou
   );
 });
 
-test('§6 cpuTime is measured: 12 segments spinning 15 ms are charged within 10%, and tiny items barely at all', async () => {
-  const wq = allocWorkqueue('mon-cputime');
-  const tiny = allocWorkqueue('mon-cputime-tiny');
-  try {
-    let spun = 0;
-    const spinner = new Work(function spinner() {
-      const t0 = performance.now();
-      spin(15);
-      spun += performance.now() - t0;
-    });
-    for (let i = 0; i < 12; i++) {
+test('§6 cpuTime is measured: 12 segments spinning 15 ms are charged within 10%, and tiny items barely at all', () =>
+  withWarnings(async (warnings) => {
+    const wq = allocWorkqueue('mon-cputime');
+    const tiny = allocWorkqueue('mon-cputime-tiny');
+    try {
+      let spun = 0;
+      const spinner = new Work(function spinner() {
+        const t0 = performance.now();
+        spin(15);
+        spun += performance.now() - t0;
+      });
+      for (let i = 0; i < 12; i++) {
+        queueWork(wq, spinner);
+        await flushWorkqueue(wq);
+      }
+      // Interleaved with tiny items of another workqueue, in one batch: each side is charged its own.
+      const works = Array.from({ length: 1000 }, () => new Work(() => {}));
+      for (const w of works) queueWork(tiny, w);
       queueWork(wq, spinner);
       await flushWorkqueue(wq);
+      await flushWorkqueue(tiny);
+      const row = wqMonitor().find((r) => r.name === 'mon-cputime')!;
+      assert.ok(
+        Math.abs(row.cpuTime - spun) <= 0.1 * spun,
+        `cpuTime ${row.cpuTime.toFixed(1)} ms for ${spun.toFixed(1)} ms of spinning (13 segments)`,
+      );
+      const tinyRow = wqMonitor().find((r) => r.name === 'mon-cputime-tiny')!;
+      // Wall time between clock reads: a busy machine's preemptions count too, hence the wide bound.
+      assert.ok(tinyRow.cpuTime < spun / 2, `1000 empty handlers: ${tinyRow.cpuTime.toFixed(2)} ms, not the spinner's`);
+    } finally {
+      await destroyWorkqueue(wq);
+      await destroyWorkqueue(tiny);
     }
-    // Interleaved with tiny items of another workqueue, in one batch: each side is charged its own.
-    const works = Array.from({ length: 1000 }, () => new Work(() => {}));
-    for (const w of works) queueWork(tiny, w);
-    queueWork(wq, spinner);
-    await flushWorkqueue(wq);
-    await flushWorkqueue(tiny);
-    const row = wqMonitor().find((r) => r.name === 'mon-cputime')!;
-    assert.ok(
-      Math.abs(row.cpuTime - spun) <= 0.1 * spun,
-      `cpuTime ${row.cpuTime.toFixed(1)} ms for ${spun.toFixed(1)} ms of spinning (13 segments)`,
-    );
-    const tinyRow = wqMonitor().find((r) => r.name === 'mon-cputime-tiny')!;
-    // Wall time between clock reads: a busy machine's preemptions count too, hence the wide bound.
-    assert.ok(tinyRow.cpuTime < spun / 2, `1000 empty handlers: ${tinyRow.cpuTime.toFixed(2)} ms, not the spinner's`);
-  } finally {
-    await destroyWorkqueue(wq);
-    await destroyWorkqueue(tiny);
-  }
-});
+    // 15 ms segments on a bound workqueue may be reported as CPU hogs (from the 4th on): expected, so captured here;
+    // any other warning is a failure.
+    for (const w of warnings) assert.match(w.message, /spinner hogged CPU/);
+  }));

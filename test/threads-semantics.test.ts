@@ -266,7 +266,9 @@ for (const mode of ['spin', 'sleep'] as const) {
       for (const f of fillers) queueWork(wq, f);
       await sleep(1);
     }
-    assert.equal(await flushWork(self), true);
+    // flushWork may find the item idle already (a busy machine can sleep far longer than 1 ms): the counts below
+    // are what must hold.
+    await flushWork(self);
     await flushWorkqueue(wq);
     const runs = Atomics.load(i32, 2);
     assert.ok(runs >= 3, `the item ran several times (${runs})`);

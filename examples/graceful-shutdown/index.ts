@@ -84,22 +84,20 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   log('shutdown', `${signal} received`);
   clearInterval(producer); // no more uploads from the producer
 
-  // 1. Freeze: running uploads finish, queued ones are not activated.
+  // 1. Freeze: nothing more is activated. What is in flight finishes: the uploads running now, and one that was
+  // activated an instant ago but has not reached its handler yet (it starts after the signal, as in the kernel,
+  // where an item already on a pool's worklist still runs). What waits inactive stays queued.
   const frozen = freezeWorkqueues();
   const running = uploads.filter((u) => u.state === 'running').map((u) => u.id);
-  const waiting = uploads.filter((u) => u.state === 'queued').map((u) => u.id);
-  log(
-    'shutdown',
-    `freezing: waiting for upload(s) ${running.join(', ') || '-'} in flight; ${waiting.join(', ') || 'none'} will not start`,
-  );
+  log('shutdown', `freezing: waiting for upload(s) ${running.join(', ') || '-'} in flight`);
 
   // A request that arrives during the freeze is still accepted (nothing is dropped); it just will not start.
   submit('late req');
 
   await frozen;
-  log('shutdown', 'frozen: everything that was in flight has finished');
-
-  // 2. Whatever is still pending never started. Take it back from the workqueue.
+  // 2. Whatever is still pending never started, and will not while frozen. Take it back from the workqueue.
+  const waiting = uploads.filter((u) => workPending(u.work)).map((u) => u.id);
+  log('shutdown', `frozen: everything that was in flight has finished; ${waiting.join(', ') || 'none'} did not start`);
   for (const job of uploads) {
     if (workPending(job.work) && cancelWork(job.work)) job.state = 'never started';
   }

@@ -6,13 +6,13 @@
  * waits in a side table until the item is dispatched (or cancelled); primitives need no copy. Buffers listed in
  * work.transfer are moved, not copied: they are detached from the caller at queue time.
  */
-import type { TransferListItem } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
 import { errorMessage, WorkqueueError } from '../base/errors.js';
 import type { Work } from './work.js';
 
 export interface Payload {
   data: unknown;
-  transfer: TransferListItem[] | undefined;
+  transfer: Transferable[] | undefined;
 }
 
 const payloads = new Map<Work<any>, Payload>();

@@ -21,7 +21,7 @@
  *
  * DelayedWork adds the workqueue and CPU its timer will queue it on; its expiry is kept in _color while armed.
  */
-import type { TransferListItem } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
 import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING } from '../base/constants.js';
 import { describe, invalidArg } from '../base/errors.js';
 import { moduleRef } from './module-func.js';
@@ -127,7 +127,7 @@ export class Work<T = unknown> {
    * Module works: ArrayBuffers (or MessagePorts) in data to move to the thread instead of copying, for the next
    * queueing. They are detached from this thread at queue time, and the list is cleared.
    */
-  declare transfer?: TransferListItem[];
+  declare transfer?: Transferable[];
   /** Shared workqueues: the item's name in the cluster; a keyless work gets a unique one when first queued there. */
   key: string | undefined;
   /** @internal The shared workqueue the item belongs to (sharedOf()), null for a local item. */

@@ -14,7 +14,7 @@
  * The shared state's layout and the messages are in protocol.ts.
  */
 import { performance } from 'node:perf_hooks';
-import type { Worker as NodeThread, TransferListItem, WorkerOptions } from 'node:worker_threads';
+import type { Worker as NodeThread, Transferable, WorkerOptions } from 'node:worker_threads';
 import { errorMessage, WorkqueueError } from '../base/errors.js';
 import { config, THREAD_ROLE, type ThreadRole } from '../base/init.js';
 import { moduleRef } from '../core/module-func.js';
@@ -228,7 +228,7 @@ export class Thread {
     const defs = this.defs;
     this.outbox = [];
     this.defs = [];
-    const transfer: TransferListItem[] = [];
+    const transfer: Transferable[] = [];
     for (let i = 0; i < items.length; i += ITEM_FIELDS) {
       const t = this.payloads[items[i] as number]?.transfer;
       if (t !== undefined) transfer.push(...t);

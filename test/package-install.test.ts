@@ -61,8 +61,9 @@ test('the tarball holds the built entries, their sources, LICENSE and README, no
   const files = new Set(
     (await readdir(join(dir, 'node_modules', 'cmwq'), { recursive: true })).map((f) => f.replaceAll('\\', '/')),
   );
-  for (const f of ['dist/src/index.js', 'dist/src/require.cjs', 'dist/src/threads/thread-main.js', 'src/index.ts'])
-    assert.ok(files.has(f), `${f} is shipped`);
+  const entries = ['dist/src/index.js', 'dist/src/require.cjs', 'dist/src/threads/thread-main.js', 'src/index.ts'];
+  // The demo's module works, which `npx cmwq demo` runs on a thread from the installed package.
+  for (const f of [...entries, 'dist/src/cli/demo-works.js']) assert.ok(files.has(f), `${f} is shipped`);
   for (const f of ['LICENSE', 'README.md', 'package.json']) assert.ok(files.has(f), `${f} is shipped`);
   assert.equal(
     [...files].some((f) => f.startsWith('docs/api') || f.startsWith('dist/test') || f.startsWith('test/')),

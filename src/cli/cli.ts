@@ -24,9 +24,9 @@ Commands:
   demo [--fast] [--timeline] [--web]
                                Run the workqueue demo module: an immediate work, a self-rescheduling
                                delayed work, a periodic work and a dedicated workqueue with numbered
-                               items, then cancellation and destruction at unload, printed dmesg style
-                               with worker names and thread ids.
-      --fast                   Divide every delay by 20 (the demo takes about half a second).
+                               items (run on a worker thread), then cancellation and destruction at
+                               unload, printed dmesg style with worker names and thread ids.
+      --fast                   Divide every delay by 20 (the demo takes about a second).
       --shared [--url <pg>]    The dedicated workqueue shared by three processes through PostgreSQL (a
                                throw-away embedded server unless --url or DATABASE_URL), one killed mid-item.
       --timeline               At the end, print which worker ran which function, when.

@@ -51,7 +51,7 @@ import type { DedicatedTask, DemoLine } from './demo-works.js';
 import { formatMonitor } from './top.js';
 
 export interface DemoOptions {
-  /** Divide every delay by FAST_SCALE, so that the whole demo takes about half a second. */
+  /** Divide every delay by FAST_SCALE, so that the whole demo takes about a second. */
   fast?: boolean;
   /** At the end, print which worker ran which function, when. */
   timeline?: boolean;

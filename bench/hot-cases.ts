@@ -11,7 +11,7 @@
  * Every case imports what it needs lazily: the "no cmwq" cases never load cmwq at all.
  */
 import { pathToFileURL } from 'node:url';
-import { gc, heapUsed, now, prng, scaled, turn } from './harness.js';
+import { cpuNow, gc, heapUsed, now, prng, scaled, turn } from './harness.js';
 
 export const HOT_RESULT = 'HOT_RESULT ';
 
@@ -57,9 +57,13 @@ async function fastqRun(n: number, c: number, sync: boolean): Promise<number> {
   return ms;
 }
 
-/** Times n new Works (async or sync no-ops) queued on a workqueue of maxActive, then a flush. */
-async function cmwqNewWorks(n: number, maxActive: number, sync: boolean): Promise<number> {
-  const { allocWorkqueue, flushWorkqueue, queueWork, Work, destroyWorkqueue } = await cmwq();
+/**
+ * Times n new Works (async or sync no-ops) queued on a workqueue of maxActive, then a flush; asyncContext, when
+ * given, is set with workqueueInit first.
+ */
+async function cmwqNewWorks(n: number, maxActive: number, sync: boolean, asyncContext?: boolean): Promise<number> {
+  const { allocWorkqueue, flushWorkqueue, queueWork, Work, destroyWorkqueue, workqueueInit } = await cmwq();
+  if (asyncContext !== undefined) workqueueInit({ asyncContext });
   const wq = allocWorkqueue('hot', 0, maxActive);
   const fn = sync ? syncNoop : asyncNoop;
   executed = 0;
@@ -84,6 +88,13 @@ async function cmwqOneshot(n: number, maxActive: number): Promise<number> {
   expect(n, 'cmwq queueFunc');
   await destroyWorkqueue(wq);
   return ms;
+}
+
+/** A timed run's wall ms and the CPU ms the process used meanwhile. */
+async function withCpu(timed: () => Promise<number>): Promise<Figures> {
+  const c0 = cpuNow();
+  const ms = await timed();
+  return { ms, cpu: cpuNow() - c0 };
 }
 
 const REUSED = 1000;
@@ -134,8 +145,11 @@ const AWAITS = scaled(2_000_000);
 async function step(i: number): Promise<number> {
   return i;
 }
-/** 2M plain awaits, timed; with `cmwq` set, after cmwq ran 10,000 async works (with the given init). */
-async function awaits(f: number, withCmwq: false | { asyncContext?: boolean }): Promise<number> {
+/**
+ * 2M plain awaits, timed (wall and CPU ms); with `cmwq` set, after cmwq ran 10,000 async works (with the given
+ * init).
+ */
+async function awaits(f: number, withCmwq: false | { asyncContext?: boolean }): Promise<Figures> {
   if (withCmwq !== false) {
     const { allocWorkqueue, flushWorkqueue, queueWork, Work, workqueueInit, destroyWorkqueue } = await cmwq();
     if (withCmwq.asyncContext !== undefined) workqueueInit({ asyncContext: withCmwq.asyncContext });
@@ -146,11 +160,13 @@ async function awaits(f: number, withCmwq: false | { asyncContext?: boolean }): 
   }
   const n = Math.round(AWAITS * f);
   let sum = 0;
+  const c0 = cpuNow();
   const t0 = now();
   for (let i = 0; i < n; i++) sum += await step(i);
   const ms = now() - t0;
+  const cpu = cpuNow() - c0;
   if (sum !== (n * (n - 1)) / 2) throw new Error('awaits: wrong sum');
-  return ms;
+  return { ms, cpu };
 }
 
 /**
@@ -314,9 +330,12 @@ export const CASES: Record<string, Case> = {
   'reused-sync/fastq-1': async (f) => ({ ms: await fastqReused(f, true) }),
   'sync/cmwq-dfl': async (f) => ({ ms: await cmwqNewWorks(Math.round(M * f), 0, true) }),
   'sync/fastq-1': async (f) => ({ ms: await fastqRun(Math.round(M * f), 1, true) }),
-  'awaits/none': async (f) => ({ ms: await awaits(f, false) }),
-  'awaits/cmwq-default': async (f) => ({ ms: await awaits(f, {}) }),
-  'awaits/cmwq-asyncContext': async (f) => ({ ms: await awaits(f, { asyncContext: true }) }),
+  'awaits/none': (f) => awaits(f, false),
+  'awaits/cmwq-default': (f) => awaits(f, {}),
+  'awaits/cmwq-noContext': (f) => awaits(f, { asyncContext: false }),
+  'awaits/cmwq-asyncContext': (f) => awaits(f, { asyncContext: true }),
+  'async-ctx/cmwq-noContext': (f) => withCpu(() => cmwqNewWorks(Math.round(M * f), 1, false, false)),
+  'async-ctx/cmwq-asyncContext': (f) => withCpu(() => cmwqNewWorks(Math.round(M * f), 1, false, true)),
   'starve/cmwq-1': async (f) => {
     const { allocWorkqueue, flushWorkqueue, queueWork, Work } = await cmwq();
     const wq = allocWorkqueue(`hot${f}`, 0, 1);

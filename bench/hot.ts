@@ -24,6 +24,7 @@ import {
   printTable,
   type ScenarioReport,
 } from './harness.js';
+import { hasAsyncContextFrame } from '../src/base/init.js';
 import { HOT_RESULT } from './hot-cases.js';
 
 const RUNS = Number(process.env.CMWQ_HOT_RUNS ?? 5);
@@ -32,12 +33,18 @@ const CASES_JS = fileURLToPath(new URL('./hot-cases.js', import.meta.url));
 
 type Figures = Record<string, number>;
 
+/**
+ * The case processes get this process's Node flags (so `node --experimental-async-context-frame ... hot-awaits`
+ * measures Node 22 with AsyncContextFrame), plus --expose-gc once.
+ */
+const CASE_FLAGS = [...process.execArgv.filter((a) => a !== '--expose-gc'), '--expose-gc'];
+
 /** Runs one case in a fresh process and returns its figures. */
 function runCase(id: string): Promise<Figures> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--expose-gc', CASES_JS, id],
+      [...CASE_FLAGS, CASES_JS, id],
       { maxBuffer: 1 << 24, env: process.env },
       (error, stdout, stderr) => {
         const line = stdout.split('\n').find((l) => l.startsWith(HOT_RESULT));
@@ -77,6 +84,11 @@ interface Row {
 }
 
 const M = 1_000_000 * SCALE;
+
+/** Which AsyncLocalStorage this runtime (and so every case process, which gets the same flags) has. */
+function runtimeNote(): string {
+  return `Node ${process.version}, ${hasAsyncContextFrame ? 'AsyncContextFrame' : 'AsyncLocalStorage on promise hooks'}`;
+}
 const rate = (items: number) => (runs: Figures[]) => (items / med(runs, 'ms')) * 1000;
 
 function throughputTable(results: Map<string, Figures[]>, items: number): void {
@@ -167,16 +179,20 @@ const ROWS: Record<string, Row> = {
     },
   },
   awaits: {
-    title: '2M plain awaits: in a process without cmwq, after cmwq ran 10,000 async works (default, asyncContext)',
-    contenders: ['none', 'cmwq-default', 'cmwq-asyncContext'],
+    title:
+      '2M plain awaits: in a process without cmwq, after cmwq ran 10,000 async works (default, asyncContext ' +
+      `false, true; ${runtimeNote()})`,
+    contenders: ['none', 'cmwq-default', 'cmwq-noContext', 'cmwq-asyncContext'],
     show(report, res) {
       printTable(
-        ['contender', 'median', 'min .. max', 'vs none'],
+        ['contender', 'median', 'min .. max', 'vs none', 'CPU median', 'CPU vs none'],
         [...res].map(([name, runs]) => [
           name,
           fmtMs(med(runs, 'ms')),
           range(runs, 'ms', (x) => fmtMs(x)),
           fmtX(med(runs, 'ms') / med(res.get('none')!, 'ms')),
+          fmtMs(med(runs, 'cpu')),
+          fmtX(med(runs, 'cpu') / med(res.get('none')!, 'cpu')),
         ]),
       );
       const ratio = med(res.get('cmwq-default')!, 'ms') / med(res.get('none')!, 'ms');
@@ -187,6 +203,19 @@ const ROWS: Record<string, Row> = {
         target: '<= 1.05x',
         holds: ratio <= 1.05,
       });
+    },
+  },
+  'async-ctx': {
+    title: `1M \`async () => {}\` items, new Work each, maxActive 1: asyncContext false vs true (${runtimeNote()})`,
+    contenders: ['cmwq-noContext', 'cmwq-asyncContext'],
+    show(_report, res) {
+      throughputTable(res, M);
+      const off = res.get('cmwq-noContext')!;
+      const on = res.get('cmwq-asyncContext')!;
+      console.log(
+        `   asyncContext true: ${fmtX(med(on, 'ms') / med(off, 'ms'))} the wall time of false, ` +
+          `${fmtX(med(on, 'cpu') / med(off, 'cpu'))} its CPU time (${fmtMs(med(off, 'cpu'))} -> ${fmtMs(med(on, 'cpu'))})`,
+      );
     },
   },
   starve: {

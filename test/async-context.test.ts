@@ -1,7 +1,9 @@
 /**
  * Async context is opt-in where it is not cheap: by default (Node 20) no handler runs inside AsyncLocalStorage, so
  * Node's process-wide promise hooks are never turned on; currentWork() is exact in the synchronous part anyway.
- * workqueueInit({ asyncContext: true }) makes it hold across awaits.
+ * workqueueInit({ asyncContext: true }) makes it hold across awaits. Where the runtime implements
+ * AsyncLocalStorage with AsyncContextFrame (Node 24+, 22+ with a flag) it is on by default: the detection is
+ * checked against the version and flags, and on Node 22+ in a child started with the flag that flips it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,8 +16,18 @@ import {
   Work,
   workqueueInit,
 } from '../src/index.js';
-import { hasAsyncContextFrame } from '../src/base/init.js';
+import { config, hasAsyncContextFrame } from '../src/base/init.js';
 import { workContext } from '../src/core/current.js';
+import { runNode } from './helpers.js';
+
+const INIT_URL = new URL('../src/base/init.js', import.meta.url).href;
+const MAJOR = Number(process.versions.node.split('.')[0]);
+
+/** What the Node flags say: AsyncContextFrame by default from 24, behind a flag on 22 and 23, absent before. */
+function flagsSayFrame(flags: readonly string[]): boolean {
+  if (MAJOR >= 24) return !flags.includes('--no-async-context-frame');
+  return MAJOR >= 22 && flags.includes('--experimental-async-context-frame');
+}
 
 let runs = 0;
 const run = workContext.run.bind(workContext);
@@ -70,4 +82,25 @@ test('workqueueInit({ asyncContext: true }) makes currentWork() hold across awai
   } finally {
     workqueueInit({ asyncContext: hasAsyncContextFrame });
   }
+});
+
+test('AsyncContextFrame is detected from the runtime (agreeing with its version and flags) and sets the default', async () => {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  assert.equal(hasAsyncContextFrame, flagsSayFrame(flags), `Node ${process.version}, flags ${flags.join(' ')}`);
+  assert.equal(config.asyncContext, hasAsyncContextFrame, 'the default follows the detection');
+  if (MAJOR < 22) {
+    assert.equal(hasAsyncContextFrame, false, 'Node 20 has no AsyncContextFrame: async context stays opt-in');
+    return;
+  }
+  // Node 22+: a child with the flag that flips the implementation reports the other one.
+  const flip = MAJOR >= 24 ? '--no-async-context-frame' : '--experimental-async-context-frame';
+  const script = `import { config, hasAsyncContextFrame } from ${JSON.stringify(INIT_URL)};
+    console.log(JSON.stringify([hasAsyncContextFrame, config.asyncContext]));`;
+  const run = await runNode([flip, '--input-type=module', '-e', script], {
+    timeoutMs: 30_000,
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const expected = flagsSayFrame([flip]);
+  assert.deepEqual(JSON.parse(run.stdout), [expected, expected], `child with ${flip}`);
 });

@@ -1,6 +1,7 @@
 /**
  * Subsystem set-up: workqueueInit() and the configuration every other file reads.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { availableParallelism } from 'node:os';
 import { isMainThread, type Worker as NodeThread, type WorkerOptions, workerData } from 'node:worker_threads';
 import { startThread } from './exec-argv.js';
@@ -48,12 +49,16 @@ export interface WorkqueueConfig {
 /**
  * Whether this runtime implements AsyncLocalStorage with AsyncContextFrame (no promise hooks): Node 24+ unless
  * started with --no-async-context-frame, Node 22-23 with --experimental-async-context-frame.
+ *
+ * Read from the implementation itself rather than from the flags, which can also come from NODE_OPTIONS, a
+ * config file or a worker's execArgv: the promise-hook implementation is the one whose prototype has the
+ * `_enable` / `_propagate` hooks plumbing (what its init hook calls); the AsyncContextFrame one has neither.
+ * Node 20 has no AsyncContextFrame at all. Nothing here calls run(), so the probe turns nothing on.
  */
 export const hasAsyncContextFrame: boolean = (() => {
-  const major = Number(process.versions.node.split('.')[0]);
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (major >= 24) return !flags.includes('--no-async-context-frame');
-  return major >= 22 && flags.includes('--experimental-async-context-frame');
+  if (Number(process.versions.node.split('.')[0]) < 22) return false;
+  const proto = AsyncLocalStorage.prototype as unknown as Record<string, unknown>;
+  return typeof proto._enable !== 'function' && typeof proto._propagate !== 'function';
 })();
 
 export const config: WorkqueueConfig = {

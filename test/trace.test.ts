@@ -1,7 +1,16 @@
 /**
  * Chrome Trace Event files: `cmwq trace -- <command>` on the demo, and wqTraceStart()/wqTraceStop() in process.
- * The file must be valid JSON with the fields the Trace Event Format requires of each event, one slice per
- * execution on its worker's track, and every flow (queue -> activate -> execution, by bind_id) complete.
+ * The file must be valid JSON with the fields the Trace Event Format requires of each event (name, ph, ts, pid,
+ * tid; dur for complete events; numeric args for counters; name args for metadata; an integer bind_id with
+ * flow_in/flow_out booleans for version-2 flows), one slice per execution on its worker's track, and every flow
+ * (queue -> activate -> execution, by bind_id) complete.
+ *
+ * The demo's file is also imported by a real trace importer that works offline: the trace engine of Chrome
+ * DevTools' Performance panel (the npm package @paulirish/trace_engine, which Lighthouse uses). It must take the
+ * file as a generic trace without warnings and build the thread tracks a viewer draws: one per worker and per
+ * workqueue, named as in the file, with the same slices. (That engine reads flows only as version-1 events, so
+ * the arrows are checked by checkFlows above it; ui.perfetto.dev needs network and Chromium's chrome://tracing
+ * no longer loads, so neither can be driven here.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,16 +33,73 @@ import { caughtCode, deferred, runNode, settle } from './helpers.js';
 
 const cli = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
 const MARKS = /^(queue_work|activate_work) /;
+/** Every key an event of this writer may carry (the Trace Event Format's names). */
+const KEYS = new Set(['name', 'cat', 'ph', 'ts', 'pid', 'tid', 'dur', 'args', 'bind_id', 'flow_in', 'flow_out']);
+
+/** The part of DevTools' trace engine this test reads: a thread track and its slices. */
+interface EngineThread {
+  tid: number;
+  name: string | null;
+  entries: { name: string; ts: number; dur?: number }[];
+}
+interface TraceEngine {
+  TraceModel: {
+    Model: {
+      createWithAllHandlers(): {
+        parse(events: unknown[]): Promise<void>;
+        parsedTrace(): { data: EngineData } | null;
+      };
+    };
+  };
+  Handlers: { Threads: { threadsInTrace(data: EngineData): EngineThread[] } };
+}
+interface EngineData {
+  Meta: { traceIsGeneric: boolean };
+  Warnings: { perWarning: Map<string, unknown[]> };
+}
+
+/**
+ * Imports events into DevTools' trace engine, as the Performance panel does when a file is loaded, and returns the
+ * thread tracks it built. The engine expects a browser's DOMRect; a plain stand-in serves in Node.
+ */
+async function importIntoDevTools(events: TraceEvent[]): Promise<{ data: EngineData; threads: EngineThread[] }> {
+  const g = globalThis as { DOMRect?: unknown };
+  g.DOMRect ??= class {
+    constructor(
+      public x = 0,
+      public y = 0,
+      public width = 0,
+      public height = 0,
+    ) {}
+  };
+  const engine = (await import('@paulirish/trace_engine')) as unknown as TraceEngine;
+  const model = engine.TraceModel.Model.createWithAllHandlers();
+  await model.parse(events);
+  const parsed = model.parsedTrace();
+  assert.ok(parsed !== null, 'the engine produced a parsed trace');
+  return { data: parsed.data, threads: engine.Handlers.Threads.threadsInTrace(parsed.data) };
+}
 
 /** Checks every event's required fields; returns the execution slices (on worker tracks). */
 function validate(events: TraceEvent[]): TraceEvent[] {
   assert.ok(events.length > 0);
   for (const e of events) {
+    for (const key of Object.keys(e)) assert.ok(KEYS.has(key), `field ${key} of ${JSON.stringify(e)}`);
     assert.equal(typeof e.name, 'string', JSON.stringify(e));
     assert.ok(['X', 'C', 'M'].includes(e.ph), `phase ${e.ph}`);
     assert.ok(Number.isFinite(e.ts) && e.ts >= 0, `ts of ${JSON.stringify(e)}`);
     assert.ok(Number.isInteger(e.pid) && Number.isInteger(e.tid), `pid/tid of ${JSON.stringify(e)}`);
+    if (e.cat !== undefined) assert.equal(typeof e.cat, 'string');
+    if (e.args !== undefined) assert.ok(typeof e.args === 'object' && e.args !== null && !Array.isArray(e.args));
     if (e.ph === 'X') assert.ok(Number.isFinite(e.dur) && e.dur! >= 0, `dur of ${JSON.stringify(e)}`);
+    else assert.equal(e.dur, undefined, 'dur only on complete events');
+    // Version-2 flows live on slices: an integer bind_id and at least one of flow_in / flow_out, both booleans.
+    if (e.bind_id !== undefined || e.flow_in !== undefined || e.flow_out !== undefined) {
+      assert.equal(e.ph, 'X', `a flow binds a slice: ${JSON.stringify(e)}`);
+      assert.ok(Number.isInteger(e.bind_id) && e.bind_id! > 0, `bind_id of ${JSON.stringify(e)}`);
+      assert.ok(e.flow_in === true || e.flow_out === true, `flow_in/flow_out of ${JSON.stringify(e)}`);
+      for (const f of [e.flow_in, e.flow_out]) assert.ok(f === undefined || typeof f === 'boolean');
+    }
     if (e.ph === 'M') {
       assert.ok(['process_name', 'thread_name', 'thread_sort_index'].includes(e.name));
       assert.ok(e.args !== undefined && ('name' in e.args || 'sort_index' in e.args));
@@ -102,6 +168,33 @@ test('cmwq trace writes the demo as a Chrome Trace Event file: a slice per execu
     assert.equal(checkFlows(trace.traceEvents), runs.length, 'each execution has its flow from its queueing');
     const counters = new Set(trace.traceEvents.filter((e) => e.ph === 'C').map((e) => e.name));
     assert.deepEqual([...counters].sort(), ['in flight', 'pending']);
+
+    // A real importer: DevTools' Performance panel engine takes the file and builds the same tracks and slices.
+    const { data, threads } = await importIntoDevTools(trace.traceEvents);
+    assert.equal(data.Meta.traceIsGeneric, true, 'imported as a generic (non-browser) trace');
+    assert.equal(data.Warnings.perWarning.size, 0, 'no import warnings');
+    const named = new Map(
+      trace.traceEvents.filter((e) => e.name === 'thread_name').map((e) => [e.tid, String(e.args?.name)]),
+    );
+    const slicesOf = (tid: number) =>
+      trace.traceEvents
+        .filter((e) => e.ph === 'X' && e.tid === tid)
+        .map((e) => `${e.name}@${e.ts}+${e.dur}`)
+        .sort();
+    assert.deepEqual(
+      threads.map((t) => [t.tid, t.name]).sort(),
+      [...named].filter(([tid]) => slicesOf(tid).length > 0).sort(),
+      'one track per worker and workqueue, named as in the file',
+    );
+    for (const t of threads) {
+      assert.deepEqual(t.entries.map((e) => `${e.name}@${e.ts}+${e.dur}`).sort(), slicesOf(t.tid), `${t.name}`);
+    }
+    const workerTracks = threads.filter((t) => /^kworker\//.test(t.name ?? ''));
+    assert.equal(
+      workerTracks.reduce((n, t) => n + t.entries.length, 0),
+      runs.length,
+      'the worker tracks hold every execution',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

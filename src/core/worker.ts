@@ -184,7 +184,7 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   pool.nrRunning = 1;
   try {
     const arg = (work._flags & ONESHOT) !== 0 ? work.data : work;
-    ret = (work._flags & ASYNC) !== 0 && config.asyncContext ? workContext.run(work, work.func, arg) : work.func(arg);
+    ret = (work._flags & ASYNC) !== 0 && config.asyncContext ? workContext().run(work, work.func, arg) : work.func(arg);
     // Reading `then` runs user code too (a getter): a throw there is the handler's failure, as await would see it.
     if (ret !== undefined && ret !== null) then = (ret as PromiseLike<unknown>).then;
   } catch (error) {

@@ -160,7 +160,7 @@ function shimFor(func: ModuleFunc): (work: RemoteWork) => unknown {
     try {
       const arg = (work.flags & F_CALL_ARG) !== 0 ? work.data : work;
       // An async export runs in the work's AsyncLocalStorage scope, so that currentWork() holds across its awaits.
-      ret = ref.async === false || !config.asyncContext ? func(arg) : workContext.run(work, func, arg);
+      ret = ref.async === false || !config.asyncContext ? func(arg) : workContext().run(work, func, arg);
       if (ret !== null && ret !== undefined) then = (ret as PromiseLike<unknown>).then;
     } catch (e) {
       error = e;

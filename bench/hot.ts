@@ -5,7 +5,8 @@
  * verdict against the target.
  *
  * Rows: new Work per async item (maxActive 1 and 100) and the handle-free one-shot path against fastq's callback
- * API; reused Works (async and sync); new Work per sync item; 2M plain awaits after cmwq ran async work; a 1 ms
+ * API; reused Works (async and sync); new Work per sync item; 2M plain awaits after cmwq ran async work (with
+ * asyncContext false and true, wall and CPU time); the price of asyncContext on 1M async Works; a 1 ms
  * setInterval while 1M immediately-resolving items drain; sleeping handlers against a hand-written limiter;
  * delayed works armed and cancelled, and firing in a burst, in chunks and under light load, against setTimeout;
  * memory per pending item.

@@ -4,7 +4,8 @@
  * A work item is a function plus its data, owned by the caller and reused: queueing it sets its pending bit and
  * links it onto a list; nothing is allocated per queueing. Its state lives in seven fields that only the
  * workqueue core changes (nine in all with func and data: 96 bytes; what most items never use, a priority, the
- * disable depth, the function's record, lives in flag bits, a side table or a lookup):
+ * disable depth, the function's record, a shared-workqueue key and owner, lives in flag bits, side tables or a
+ * lookup):
  *
  *   _flags     PENDING while queued (armed, inactive, on a worklist or a worker's scheduled list); cleared just
  *              before the handler is called. ASYNC when func is an `async function` (its handler runs inside
@@ -13,6 +14,8 @@
  *              SAMPLED while the pending instance is timed for statistics (its queueing time is in a side
  *              table too: one item in 64, and a field holding a fractional time would box a number per item).
  *              ONESHOT for a queueFunc() carrier; PRIORITY when the item has a non-zero priority (a side table).
+ *              SHARED when the item has a shared-workqueue key or owner (`key`, `_shared`: a side table, since
+ *              local items, nearly all of them, have neither).
  *   _disable   disableWork() depth; while > 0 every queue call fails. Kept in bits 8-23 of _flags.
  *   _pwq       the pool workqueue it is queued on (valid while PENDING) or last ran on.
  *   _list      the list it is linked on, with _next/_prev; null when not linked.
@@ -61,11 +64,36 @@ export const SAMPLED = 8;
 export const ONESHOT = 16;
 /** The item has a non-zero priority, kept in `priorities` (most items have none: no field on every item). */
 export const PRIORITY = 32;
+
+/** The item has a shared-workqueue key or owner, kept in `sharedIdentities` (local items have neither). */
+export const SHARED = 64;
 const DISABLE_SHIFT = 8;
 const DISABLE_MASK = 0xffff << DISABLE_SHIFT;
 
 /** Priorities of the items that have one (PRIORITY set). */
 const priorities = new WeakMap<Work<any>, number>();
+
+/** A shared-workqueue item's name in the cluster and the shared workqueue it belongs to. */
+interface SharedIdentity {
+  key: string | undefined;
+  shared: SharedWorkqueue | null;
+}
+
+/**
+ * The shared identities of the items that have one (SHARED set): only shared-workqueue items, so the two fields
+ * are not on every local item (16 bytes each, on a million pending items).
+ */
+const sharedIdentities = new WeakMap<Work<any>, SharedIdentity>();
+
+function setSharedIdentity(work: Work<any>, key: string | undefined, shared: SharedWorkqueue | null): void {
+  if (key === undefined && shared === null) {
+    work._flags &= ~SHARED;
+    sharedIdentities.delete(work);
+  } else {
+    work._flags |= SHARED;
+    sharedIdentities.set(work, { key, shared });
+  }
+}
 
 const AsyncFunction = (async () => {}).constructor;
 
@@ -129,9 +157,27 @@ export class Work<T = unknown> {
    */
   declare transfer?: Transferable[];
   /** Shared workqueues: the item's name in the cluster; a keyless work gets a unique one when first queued there. */
-  key: string | undefined;
+  get key(): string | undefined {
+    return (this._flags & SHARED) === 0 ? undefined : sharedIdentities.get(this)!.key;
+  }
+
+  /**
+   * Names the item in a shared workqueue's cluster (the backend does, when it first queues a keyless work).
+   * @param key the item's name; undefined for none.
+   */
+  set key(key: string | undefined) {
+    setSharedIdentity(this, key, this._shared);
+  }
+
   /** @internal The shared workqueue the item belongs to (sharedOf()), null for a local item. */
-  _shared: SharedWorkqueue | null;
+  get _shared(): SharedWorkqueue | null {
+    return (this._flags & SHARED) === 0 ? null : sharedIdentities.get(this)!.shared;
+  }
+
+  /** @internal */
+  set _shared(shared: SharedWorkqueue | null) {
+    setSharedIdentity(this, this.key, shared);
+  }
 
   /**
    * The item's identity in this process: a small integer, the same for the work's whole life, given on first
@@ -144,7 +190,7 @@ export class Work<T = unknown> {
     return id;
   }
 
-  /** @internal PENDING, ASYNC, FLUSHED, SAMPLED, ONESHOT, PRIORITY; the disable depth in bits 8-23. */
+  /** @internal PENDING, ASYNC, FLUSHED, SAMPLED, ONESHOT, PRIORITY, SHARED; the disable depth in bits 8-23. */
   _flags: number;
   /** @internal */ _pwq: PoolWorkqueue | null = null;
   /** @internal */ _next: Work<any> | null = null;
@@ -176,9 +222,8 @@ export class Work<T = unknown> {
     const shared = options?.workqueue;
     if (shared !== undefined && !(shared instanceof SharedWorkqueue))
       invalidArg(`work option workqueue must be a shared workqueue, got ${describe(shared)}`);
-    this.key = key;
-    this._shared = shared ?? null;
     this._flags = funcFlags(func);
+    if (key !== undefined || shared !== undefined) setSharedIdentity(this, key, shared ?? null);
     if (priority !== 0) this.priority = priority;
     // Register the function's name now: the watchdog thread must know it before a first run that blocks the loop.
     funcInfo(func);

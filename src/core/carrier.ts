@@ -9,7 +9,7 @@
  * not stay allocated once it has run.
  */
 import { funcInfo } from './heartbeat.js';
-import { funcFlags, ONESHOT, Work } from './work.js';
+import { funcFlags, Work, WorkFlag } from './work.js';
 
 /**
  * A one-shot job's function: called with the job's data; may return a promise (its worker sleeps until it settles).
@@ -29,7 +29,7 @@ export function takeCarrier<T>(func: JobFunc<T>, data: T): Work<T> {
   const work = free.pop() ?? new Work<T>(noJob);
   (work as { func: unknown }).func = func;
   work.data = data;
-  work._flags = ONESHOT | funcFlags(func as never);
+  work._flags = WorkFlag.ONESHOT | funcFlags(func as never);
   funcInfo(func); // the name, for the watchdog thread (see Work's constructor)
   return work;
 }

@@ -30,7 +30,7 @@
  * pool workqueues, and a 1 ms segment is measured to a few microseconds. Tiny items pay one comparison each.
  */
 import { performance } from 'node:perf_hooks';
-import { HB_PENDING, heartbeat, watchdogHooks } from './heartbeat.js';
+import { Hb, heartbeat, watchdogHooks } from './heartbeat.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { WorkerPool } from './worker-pool.js';
 
@@ -44,6 +44,8 @@ const resolved = Promise.resolve();
 
 export class Cpu {
   readonly pools: WorkerPool[] = [];
+  /** Workers of this CPU's pools that are asleep (the pools' nrSleeping summed; kept by worker-pool.ts). */
+  nrSleeping = 0;
   /** A run is scheduled (a microtask, or the setImmediate after a yield). */
   private scheduled = false;
   /** The turn's budget is spent; the setImmediate `resume` continues. */
@@ -73,17 +75,18 @@ export class Cpu {
 
   /** pool has work: make sure the run loop comes to it. */
   kick(pool: WorkerPool): void {
-    if (this.running) {
+    // Strict comparisons of the flags: see queue.ts (a boolean field's truthiness costs a generic ToBoolean).
+    if (this.running === true) {
       if (pool.rank < this.runRank) this.preempt = true;
       return;
     }
-    if (this.settling) {
+    if (this.settling === true) {
       this.settleKicked = true;
       return;
     }
-    if (!this.scheduled) {
+    if (this.scheduled === false) {
       this.scheduled = true;
-      heartbeat[HB_PENDING] = 1;
+      heartbeat[Hb.PENDING] = 1;
       watchdogHooks.kick();
       void resolved.then(this.run);
     }
@@ -94,7 +97,7 @@ export class Cpu {
    * within the turn's budget, instead of one microtask later.
    */
   settled<W>(finish: (worker: W) => void, worker: W): void {
-    if (this.running || this.settling) {
+    if (this.running === true || this.settling === true) {
       finish(worker);
       return;
     }
@@ -104,10 +107,10 @@ export class Cpu {
     } finally {
       this.settling = false;
     }
-    if (this.settleKicked) {
+    if (this.settleKicked === true) {
       this.settleKicked = false;
-      if (!this.scheduled) {
-        heartbeat[HB_PENDING] = 1;
+      if (this.scheduled === false) {
+        heartbeat[Hb.PENDING] = 1;
         watchdogHooks.kick();
         this.loop();
       }
@@ -196,26 +199,21 @@ export class Cpu {
     return false;
   }
 
-  /** Whether a handler of this CPU is asleep (an interval stays open across it, until the turn ends). */
-  private anySleeping(): boolean {
-    for (const pool of this.pools) if (pool.nrSleeping > 0) return true;
-    return false;
-  }
-
   private loop(): void {
-    if (this.yielded) return;
+    if (this.yielded === true) return;
     this.running = true;
     try {
       for (let pool = this.firstReady(); pool !== null; pool = this.firstReady()) {
         this.runRank = pool.rank;
         this.preempt = false;
-        while (!this.preempt && (pool.threads === null ? pool.worklist.length > 0 : pool.ready())) {
+        while (this.preempt === false && (pool.threads === null ? pool.worklist.length > 0 : pool.ready())) {
           pool.processOne();
           if (--this.countdown <= 0 && this.check(pool)) return;
         }
       }
-      heartbeat[HB_PENDING] = 0;
-      if (this.acct !== null && !this.anySleeping()) this.closeInterval(performance.now());
+      heartbeat[Hb.PENDING] = 0;
+      // While a handler is asleep the interval stays open, until the turn ends.
+      if (this.acct !== null && this.nrSleeping === 0) this.closeInterval(performance.now());
     } finally {
       this.running = false;
     }

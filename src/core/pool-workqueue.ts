@@ -12,7 +12,7 @@ import { Histogram } from '../base/histogram.js';
 import { registerPwq } from './heartbeat.js';
 import { freezer, freezerCheck } from './freezer.js';
 import { config } from '../base/init.js';
-import { SAMPLED, type Work } from './work.js';
+import { type Work, WorkFlag } from './work.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { Workqueue } from './workqueue.js';
 import { ListKind, WorkList } from './worklist.js';
@@ -22,7 +22,7 @@ const queuedAt = new Map<Work<any>, number>();
 
 /** A SAMPLED instance starts (the wait it had, or -1 if it was unsampled on the way) or is cancelled. */
 export function takeSample(work: Work<any>): number {
-  work._flags &= ~SAMPLED;
+  work._flags &= ~WorkFlag.SAMPLED;
   const at = queuedAt.get(work);
   queuedAt.delete(work);
   return at ?? -1;
@@ -92,13 +92,14 @@ export class PoolWorkqueue {
   sample(work: Work<any>): void {
     if ((++this.sampleTick & this.sampleMask) !== 0) return;
     if (this.sampleTick >= SAMPLE_ALL_FIRST) this.sampleMask = SAMPLE_EVERY - 1;
-    work._flags |= SAMPLED;
+    work._flags |= WorkFlag.SAMPLED;
     queuedAt.set(work, config.clock.now());
   }
 
   /** Queues a pending work: activates it if max_active allows, else parks it inactive. */
   insert(work: Work<any>, reqCpu: number): void {
-    work._pwq = this;
+    // A reused item is mostly queued on the pwq it last ran on: a comparison is cheaper than a barriered store.
+    if (work._pwq !== this) work._pwq = this;
     if (this.nrActive < this.maxActive && this.inactive.length === 0) this.activate(work, reqCpu);
     else this.inactive.push(work);
   }
@@ -125,8 +126,8 @@ export class PoolWorkqueue {
    * pwq_dec_nr_in_flight. Activates the next inactive item and retires the instance's flush color.
    */
   decActive(color: number): void {
-    this.nrActive--;
-    if (this.inactive.length > 0) this.activateInactive();
+    // One slot is free: at most one inactive item can take it (setMaxActive() activates for a raised limit).
+    if (--this.nrActive < this.maxActive && this.inactive.length > 0) this.activate(this.inactive.shift()!, -1);
     putColor(this.wq, color);
     if (freezer.waiters.length > 0 && this.nrActive === 0) freezerCheck();
   }

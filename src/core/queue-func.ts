@@ -19,7 +19,7 @@ import { localCpu } from '../base/init.js';
 import { moduleRef } from './module-func.js';
 import { checkCpu, checkQueueable, insertWork } from './queue.js';
 import { type JobFunc, recycleCarrier, takeCarrier } from './carrier.js';
-import { PENDING } from './work.js';
+import { WorkFlag } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
 
 /**
@@ -49,7 +49,7 @@ export function queueFuncOn<T>(cpu: number, wq: Workqueue, func: JobFunc<T>, dat
       throw error;
     }
   }
-  work._flags |= PENDING;
+  work._flags |= WorkFlag.PENDING;
   insertWork(cpu, wq, work);
 }
 

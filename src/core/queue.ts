@@ -13,8 +13,8 @@ import { takeColor } from './flush-color.js';
 import { config, localCpu, ownsThreads } from '../base/init.js';
 import { moduleRef } from './module-func.js';
 import { clonePayload, keepPayload, type Payload } from './payload.js';
-import { checkWork, PENDING, type Work } from './work.js';
-import { checkAlive, checkWorkqueue, type Workqueue } from './workqueue.js';
+import { checkWork, type Work, WorkFlag } from './work.js';
+import { checkAlive, checkWorkqueue, Workqueue } from './workqueue.js';
 import { type SharedQueueOptions, SharedWorkqueue } from './shared.js';
 
 /** Validates a CPU number: WORK_CPU_UNBOUND (-1) or 0..nrCpus-1. */
@@ -72,14 +72,18 @@ export function crossingPayload(cpu: number, wq: Workqueue, work: Work<any>): Pa
 
 /** Whether queueing work on wq at cpu sends it to another thread. */
 export function crosses(cpu: number, wq: Workqueue, work: Work<any>): boolean {
-  return ownsThreads && (wq.unbound || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu)) && moduleRef(work.func) !== null;
+  return (
+    ownsThreads === true &&
+    (wq.unbound === true || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu)) &&
+    moduleRef(work.func) !== null
+  );
 }
 
 /** Puts a pending item on wq (the kernel's __queue_work). The caller has set PENDING and validated everything. */
 export function insertWork(reqCpu: number, wq: Workqueue, work: Work<any>): void {
   // The pwq for the requested CPU (this one for WORK_CPU_UNBOUND; the only one of an unbound workqueue).
   const cpu = reqCpu === WORK_CPU_UNBOUND ? localCpu : reqCpu;
-  const pwq = wq.pwqs[wq.unbound ? 0 : cpu] ?? wq.pwqFor(cpu);
+  const pwq = wq.pwqs[wq.unbound === true ? 0 : cpu] ?? wq.pwqFor(cpu);
   work._color = takeColor(wq);
   pwq.sample(work);
   if (chQueueWork.hasSubscribers) {
@@ -128,7 +132,7 @@ export function queueWorkOn(
   options?: SharedQueueOptions,
 ): boolean | Promise<boolean> {
   checkCpu(cpu);
-  if (wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
+  if (!(wq instanceof Workqueue) && wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
   return queue(cpu, wq, work);
 }
 
@@ -173,7 +177,8 @@ export function queueWork(
   work: Work<any>,
   options?: SharedQueueOptions,
 ): boolean | Promise<boolean> {
-  if (wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
+  // The local workqueue first: it is the hot path, and one prototype check tells it.
+  if (!(wq instanceof Workqueue) && wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
   return queue(WORK_CPU_UNBOUND, wq, work);
 }
 
@@ -181,11 +186,14 @@ export function queueWork(
 function queue(cpu: number, wq: Workqueue, work: Work<any>): boolean {
   checkWorkqueue(wq);
   checkWork(work);
-  if (wq.draining > 0 || wq.destroyed || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu))
+  // `=== true`, here and on the rest of the hot path: V8 compiles a boolean field's truthiness test as a generic
+  // ToBoolean (about ten instructions), a strict comparison as one.
+  if (wq.draining > 0 || wq.destroyed === true || (cpu !== WORK_CPU_UNBOUND && cpu !== localCpu))
     checkQueueable(cpu, wq, work, 'queueWork');
-  if ((work._flags & PENDING) !== 0 || work._disable !== 0) return false;
+  // Pending or disabled (the disable depth is in _flags too): one test.
+  if ((work._flags & (WorkFlag.PENDING | WorkFlag.DISABLE_MASK)) !== 0) return false;
   const payload = crossingPayload(cpu, wq, work);
-  work._flags |= PENDING;
+  work._flags |= WorkFlag.PENDING;
   if (payload !== null) keepPayload(work, payload);
   insertWork(cpu, wq, work);
   return true;

@@ -122,6 +122,7 @@ export class WorkerPool {
   workerSleeps(_worker: Worker, pwq: PoolWorkqueue, cmWakeup: boolean): void {
     this.idle.pop();
     this.nrSleeping++;
+    this.loop.nrSleeping++;
     if (cmWakeup && this.worklist.length > 0) pwq.stats.cmWakeup++;
   }
 
@@ -134,6 +135,12 @@ export class WorkerPool {
       pool.worklist.unshift(items[i]);
       pool.loop.kick(pool);
     }
+  }
+
+  /** A sleeping worker's item settled (or its thread reported it done). */
+  workerWakes(): void {
+    this.nrSleeping--;
+    this.loop.nrSleeping--;
   }
 
   /** A sleeping worker woke and finished: back on the idle list. */

@@ -12,11 +12,11 @@ import { WorkqueueError } from '../base/errors.js';
 import { running, workContext } from './current.js';
 import { config } from '../base/init.js';
 import { cpuHog } from './cpu-intensive.js';
-import { HB_FUNC, HB_HOG, HB_PWQ, HB_SEQ, HB_WORKER, heartbeat, registerWorker } from './heartbeat.js';
+import { Hb, heartbeat, registerWorker } from './heartbeat.js';
 import { flushersRunEnded, flushersStarted } from './barrier.js';
 import { type PoolWorkqueue, takeSample } from './pool-workqueue.js';
 import type { Work } from './work.js';
-import { ASYNC, controllers, FLUSHED, ONESHOT, PENDING, SAMPLED } from './work.js';
+import { controllers, WorkFlag } from './work.js';
 import { recycleCarrier } from './carrier.js';
 import type { WorkerPool } from './worker-pool.js';
 import { type RemoteThread, S_CMW, S_FAILED, S_HOG } from './executor.js';
@@ -81,13 +81,13 @@ export class Worker {
  */
 function beginWork(worker: Worker, work: Work<any>, pwq: PoolWorkqueue): number {
   work._worker = worker;
-  work._flags &= ~PENDING;
+  work._flags &= ~WorkFlag.PENDING;
   worker.current = work;
-  worker.currentPwq = pwq;
-  if ((work._flags & FLUSHED) !== 0) flushersStarted(work);
+  if (worker.currentPwq !== pwq) worker.currentPwq = pwq; // mostly the same: a comparison, not a barriered store
+  if ((work._flags & WorkFlag.FLUSHED) !== 0) flushersStarted(work);
   pwq.stats.started++;
   let startedAt = -1;
-  if ((work._flags & SAMPLED) !== 0) {
+  if ((work._flags & WorkFlag.SAMPLED) !== 0) {
     const queuedAt = takeSample(work);
     startedAt = config.clock.now();
     if (queuedAt >= 0) pwq.waitHist.record(startedAt - queuedAt);
@@ -172,19 +172,22 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
 
   let ret: unknown;
   const hb = heartbeat;
-  const seq = (hb[HB_SEQ] + 1) | 0;
-  hb[HB_FUNC] = work._fn.id;
-  hb[HB_PWQ] = pwq.hbId;
-  hb[HB_WORKER] = worker.hbId;
-  hb[HB_SEQ] = seq;
+  const seq = (hb[Hb.SEQ] + 1) | 0;
+  hb[Hb.FUNC] = work._fn.id;
+  hb[Hb.PWQ] = pwq.hbId;
+  hb[Hb.WORKER] = worker.hbId;
+  hb[Hb.SEQ] = seq;
   let then: unknown;
   let thrown: unknown;
   let threw = false;
   running.work = work;
   pool.nrRunning = 1;
   try {
-    const arg = (work._flags & ONESHOT) !== 0 ? work.data : work;
-    ret = (work._flags & ASYNC) !== 0 && config.asyncContext ? workContext().run(work, work.func, arg) : work.func(arg);
+    const arg = (work._flags & WorkFlag.ONESHOT) !== 0 ? work.data : work;
+    ret =
+      (work._flags & WorkFlag.ASYNC) !== 0 && config.asyncContext === true
+        ? workContext().run(work, work.func, arg)
+        : work.func(arg);
     // Reading `then` runs user code too (a getter): a throw there is the handler's failure, as await would see it.
     if (ret !== undefined && ret !== null) then = (ret as PromiseLike<unknown>).then;
   } catch (error) {
@@ -193,8 +196,8 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   }
   running.work = null;
   pool.nrRunning = 0;
-  hb[HB_SEQ] = seq + 1;
-  if (hb[HB_HOG] === seq) cpuHog(work, pwq);
+  hb[Hb.SEQ] = seq + 1;
+  if (hb[Hb.HOG] === seq) cpuHog(work, pwq);
 
   if (threw) {
     finishWork(worker, work, pwq, color, thrown, true, startedAt);
@@ -204,7 +207,7 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
     finishWork(worker, work, pwq, color, undefined, false, startedAt);
     return;
   }
-  if (pool.bh) {
+  if (pool.bh === true) {
     const error = new WorkqueueError(
       'ERR_WQ_BH_ASYNC',
       `${work.funcName} returned a promise on BH workqueue ${pwq.wq.name}; BH work must be synchronous`,
@@ -249,7 +252,7 @@ function sleeperDone(worker: Worker, error: unknown, failed: boolean): void {
   const color = worker.currentColor;
   worker.currentColor = -1;
   worker.sleeping = false;
-  worker.pool.nrSleeping--;
+  worker.pool.workerWakes();
   finishWork(worker, work, worker.currentPwq!, color, error, failed, worker.startedAt);
   if (worker.scheduled.length > 0) worker.pool.requeueScheduled(worker);
   worker.pool.workerIdle(worker);
@@ -276,7 +279,7 @@ function finishWork(
   work._worker = null;
   worker.current = null;
   if (controllers.size > 0) controllers.delete(work);
-  if ((work._flags & FLUSHED) !== 0) flushersRunEnded(work);
-  if ((work._flags & ONESHOT) !== 0) recycleCarrier(work);
+  if ((work._flags & WorkFlag.FLUSHED) !== 0) flushersRunEnded(work);
+  if ((work._flags & WorkFlag.ONESHOT) !== 0) recycleCarrier(work);
   pwq.decActive(color);
 }

@@ -189,6 +189,92 @@ test('flushWorkqueue, drainWorkqueue and cancelWorkSync across nodes', async () 
   assert.equal(eventsOf('start', 'long')[0]!.pid, runner!.pid);
 });
 
+test('drainWorkqueue is cluster-wide: other nodes are refused, chained work on any node is not', async () => {
+  const [runner, drainer, outsider] = [
+    ...(await start({ queue: 'drain2', nodeMaxActive: 2 })),
+    ...(await start({ queue: 'drain2', nodeMaxActive: 0 }, 2, 1)),
+  ];
+  // a handler on the runner re-queues itself 3 times: chained work, which the drain lets in and waits for
+  await outsider!.call('queue', { key: 'chain', fn: 'requeue', data: { left: 3, ms: 120, queue: 'drain2' } });
+  await waitFor(() => eventsOf('start', 'chain').length === 1, 20_000, 'chain starts');
+  const drained = drainer!.call<number>('drain');
+  let refused: unknown;
+  for (let i = 0; i < 200 && refused === undefined; i++) {
+    // the outsider is refused as soon as the drain mark is committed (before that its queueing is just drained)
+    const marks = await backend.pool.query("SELECT 1 FROM cmwq.drains WHERE queue = 'drain2' AND until > now()");
+    if (marks.rowCount === 0) continue;
+    refused = await outsider!.call('queue', { key: 'outside' }).then(
+      () => 'queued',
+      (e: unknown) => e,
+    );
+  }
+  assert.equal((refused as { code?: string }).code, 'ERR_WQ_DRAINING', String(refused));
+  const at = await drained;
+  const ends = eventsOf('end', 'chain');
+  assert.equal(ends.length, 4, 'the drain waited for the chained runs');
+  assert.ok(ends.every((e) => e.t <= at));
+  assert.ok(eventsOf('requeued', 'chain').every((e) => e.queued === true));
+  assert.equal(eventsOf('start', 'outside').length, 0);
+  assert.equal((await backend.pool.query("SELECT 1 FROM cmwq.drains WHERE queue = 'drain2'")).rowCount, 0);
+  assert.equal(await outsider!.call('queue', { key: 'outside', data: { ms: 1 } }), 1, 'accepted after the drain');
+  await runner!.call('flush');
+});
+
+test('disableWorkSync, enableWork and enableAndQueueWork act on the cluster item', async () => {
+  const [, producer] = [
+    ...(await start({ queue: 'disable', nodeMaxActive: 2 })),
+    ...(await start({ queue: 'disable', nodeMaxActive: 0 }, 1, 1)),
+  ];
+  await producer!.call('queue', { key: 'd', data: { ms: 30_000 } });
+  await waitFor(() => eventsOf('start', 'd').length === 1, 20_000, 'd starts');
+  assert.equal(await producer!.call('disableSync', { key: 'd' }), false, 'nothing was pending');
+  assert.equal(eventsOf('aborted', 'd').length, 1, 'the running instance was told');
+  assert.equal(eventsOf('end', 'd').length, 1, 'and had ended when disableWorkSync resolved');
+  assert.equal(await producer!.call('queue', { key: 'd' }), 0, 'disabled: queueing does nothing');
+  assert.equal(await producer!.call('disable', { key: 'd' }), false, 'two deep');
+  assert.equal(await producer!.call('enable', { key: 'd' }), false, 'still one deep');
+  assert.equal(await producer!.call('enableAndQueue', { key: 'd', data: { ms: 1 } }), true);
+  await waitFor(() => eventsOf('end', 'd').length === 2, 20_000, 'd runs again');
+  assert.equal(eventsOf('start', 'd')[1]!.data.ms, 1);
+  await assert.rejects(
+    producer!.call('enable', { key: 'd' }),
+    (e: { code?: string }) => e.code === 'ERR_WQ_INVALID_ARG',
+  );
+});
+
+test('workqueueSetMaxActive changes max_active for the whole cluster', async () => {
+  const ns = await start({ queue: 'setmax', maxActive: 1, nodeMaxActive: 4 }, 3);
+  await ns[0]!.call('queueSeq', { prefix: 'sm1', n: 4, ms: 40 });
+  await ns[1]!.call('flush');
+  assert.equal(
+    maxConcurrent((e) => e.key.startsWith('sm1-')),
+    1,
+  );
+  assert.equal(await ns[2]!.call('setMaxActive', { maxActive: 3 }), 3);
+  assert.equal((await backend.queueStats()).find((q) => q.name === 'setmax')?.maxActive, 3);
+  await ns[0]!.call('queueSeq', { prefix: 'sm3', n: 12, ms: 60 });
+  await ns[1]!.call('flush');
+  const most = maxConcurrent((e) => e.key.startsWith('sm3-'));
+  assert.ok(most >= 2 && most <= 3, `${most} ran at once`);
+});
+
+test('WQ_FREEZABLE: freezing a node waits for its running item and stops its claims; thawing resumes', async () => {
+  const [runner, producer] = [
+    ...(await start({ queue: 'freeze', freezable: true, nodeMaxActive: 2 })),
+    ...(await start({ queue: 'freeze', nodeMaxActive: 0 }, 1, 1)),
+  ];
+  await producer!.call('queue', { key: 'fz-long', data: { ms: 200 } });
+  await waitFor(() => eventsOf('start', 'fz-long').length === 1, 20_000, 'fz-long starts');
+  const frozenAt = await runner!.call<number>('freeze');
+  assert.ok(eventsOf('end', 'fz-long')[0]!.t <= frozenAt, 'freezeWorkqueues waited for the running item');
+  await producer!.call('queueSeq', { prefix: 'fz', n: 3, ms: 1 });
+  await runner!.call('sleep', { ms: 400 }); // several claim chances (NOTIFY and the 500 ms poll) pass unused
+  assert.equal(eventsOf('start').filter((e) => e.key.startsWith('fz-') && e.key !== 'fz-long').length, 0);
+  assert.equal((await backend.queueStats()).find((q) => q.name === 'freeze')?.pending, 3);
+  await runner!.call('thaw');
+  await waitFor(() => eventsOf('end').filter((e) => /^fz-\d$/.test(e.key)).length === 3, 20_000, 'thawed runs');
+});
+
 test('queueWork(..., { tx }): the item exists iff the transaction commits', async () => {
   const wq = allocWorkqueue('outbox', WQ_UNBOUND, 4, { backend, nodeMaxActive: 0 });
   const client = new pg.Client(server.url);

@@ -26,6 +26,11 @@
  *   error as its `cause` (never thrown by a call).
  * - `ERR_WQ_BH_ASYNC`: a handler on a {@link WQ_BH} workqueue returned a promise; that item fails with it
  *   (never thrown by a call).
+ * - `ERR_WQ_BACKEND`: a shared workqueue's database call failed (the connection was lost, the server is down);
+ *   the node reconnects by itself.
+ * - `ERR_WQ_SHARED_UNSUPPORTED`: a call that has no cluster-wide meaning was given a shared workqueue (e.g.
+ *   `queueFunc`, which queues a closure no other process can run, or `applyWorkqueueAttrs`, whose attributes
+ *   are fixed when a node allocates the workqueue); nothing is changed.
  *
  * An item's failure goes to its workqueue's `onError` attribute ({@link WorkqueueAttrs}), or else to a
  * `CmwqWarning`; for {@link workOnCpu} it rejects the returned promise.
@@ -41,7 +46,8 @@ export type WorkqueueErrorCode =
   | 'ERR_WQ_MODULE'
   | 'ERR_WQ_THREAD_START'
   | 'ERR_WQ_BH_ASYNC'
-  | 'ERR_WQ_BACKEND';
+  | 'ERR_WQ_BACKEND'
+  | 'ERR_WQ_SHARED_UNSUPPORTED';
 
 /**
  * The one error class cmwq throws (and fails items with). Test `code`, not the message: codes are stable.

@@ -193,13 +193,24 @@ function allocShared(name: unknown, flags: unknown, maxActive: unknown, attrs: S
  * it lets the items in flight finish and holds back the next ones until the count is under the new limit.
  * minActive is lowered with it if it would exceed it.
  *
+ * On a shared workqueue the limit is the cluster's: one statement changes it for every node (the next claims
+ * anywhere use it; items running over a lowered limit finish), and the promise resolves once it is committed.
+ * Each node's own `nodeMaxActive` stays as it was allocated.
+ *
  * @param wq - The workqueue; not an ordered or WQ_BH one.
  * @param maxActive - The new limit: 0 means {@link WQ_DFL_ACTIVE}; above {@link WQ_MAX_ACTIVE} it is clamped
  *   with a `CmwqWarning`.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a workqueue, is ordered or WQ_BH, or maxActive
- *   is not a non-negative integer; `ERR_WQ_DESTROYED` if wq has been destroyed.
+ *   is not a non-negative integer; `ERR_WQ_DESTROYED` if wq has been destroyed (detached, for a shared one);
+ *   a shared workqueue's promise rejects with `ERR_WQ_BACKEND` when the database cannot be reached.
  */
-export function workqueueSetMaxActive(wq: Workqueue, maxActive: number): void {
+export function workqueueSetMaxActive(wq: SharedWorkqueue, maxActive: number): Promise<void>;
+export function workqueueSetMaxActive(wq: Workqueue, maxActive: number): void;
+export function workqueueSetMaxActive(wq: Workqueue | SharedWorkqueue, maxActive: number): void | Promise<void> {
+  if (wq instanceof SharedWorkqueue) {
+    if (wq.ordered) invalidArg(`workqueueSetMaxActive: ${wq.name} is ordered; its max_active is 1`);
+    return wq.setMaxActive(resolveMaxActive(maxActive, wq.name));
+  }
   checkWorkqueue(wq);
   checkAlive(wq, 'workqueueSetMaxActive');
   if (wq.ordered) invalidArg(`workqueueSetMaxActive: ${wq.name} is ordered; its max_active is 1`);
@@ -212,14 +223,22 @@ export function workqueueSetMaxActive(wq: Workqueue, maxActive: number): void {
 /**
  * Sets min_active of an unbound workqueue. Kept for the kernel's API: min_active guarantees each NUMA node some
  * concurrency, and a process here is a single node, so the value is recorded (and reported by {@link wqDump})
- * but changes no scheduling.
+ * but changes no scheduling. On a shared workqueue, where a process is a node, it is this node's floor (the
+ * `minActive` attribute): this node may claim that many items even while max_active is reached elsewhere.
  *
  * @param wq - A non-ordered unbound workqueue.
  * @param minActive - A non-negative integer; values above wq's maxActive are lowered to it.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq is not a workqueue, is per-CPU or ordered, or
  *   minActive is not a non-negative integer; `ERR_WQ_DESTROYED` if wq has been destroyed.
  */
-export function workqueueSetMinActive(wq: Workqueue, minActive: number): void {
+export function workqueueSetMinActive(wq: Workqueue | SharedWorkqueue, minActive: number): void {
+  if (wq instanceof SharedWorkqueue) {
+    if (wq.ordered) invalidArg(`workqueueSetMinActive: ${wq.name} is not a non-ordered unbound workqueue`);
+    if (!(Number.isInteger(minActive) && minActive >= 0))
+      invalidArg(`minActive must be a non-negative integer, got ${describe(minActive)}`);
+    wq.setMinActive(Math.min(minActive, wq.maxActive));
+    return;
+  }
   checkWorkqueue(wq);
   checkAlive(wq, 'workqueueSetMinActive');
   if (!wq.unbound || wq.ordered) invalidArg(`workqueueSetMinActive: ${wq.name} is not a non-ordered unbound workqueue`);

@@ -15,7 +15,7 @@ import { checkNotSelf } from './lockdep.js';
 import { queueWork } from './queue.js';
 import { abortInstance, checkWork, type Work } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
-import { type SharedWork, sharedOf } from './shared.js';
+import { type SharedWork, SharedWorkqueue, sharedOf } from './shared.js';
 
 /** The canceller waits for work's running instance: abort its signal, here or on the thread running it. */
 function abortRunning(work: Work<any>): void {
@@ -118,8 +118,10 @@ export function disableWork(work: Work<any>): boolean | Promise<boolean> {
  */
 export function disableWorkSync(work: Work<any>): Promise<boolean> {
   checkWork(work);
+  const shared = sharedOf(work);
+  if (shared !== null) return shared.disableWorkSync(work);
   checkNotSelf(work, 'disableWorkSync');
-  const wasPending = disableWork(work);
+  const wasPending = disableWork(work) as boolean;
   const running = waitForWork(work);
   abortRunning(work);
   return running === null ? Promise.resolve(wasPending) : running.then(() => wasPending);
@@ -145,11 +147,13 @@ export function enableWork(work: Work<any>): boolean | Promise<boolean> {
 }
 
 /**
- * {@link enableWork}, and {@link queueWork} on wq if that enabled it (the kernel's enable_and_queue_work).
+ * {@link enableWork}, and {@link queueWork} on wq if that enabled it (the kernel's enable_and_queue_work). On a
+ * shared workqueue both happen in one database transaction, and the promise resolves with the same answer.
  *
  * @param wq - The workqueue to queue it on.
  * @param work - The work item.
- * @returns true if work is enabled now and was queued, false if it is still disabled (nothing queued).
+ * @returns true if work is enabled now and was queued (or was pending already), false if it is still disabled
+ *   (nothing queued).
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if wq or work is not what it should be, or work is not
  *   disabled; as {@link queueWork} otherwise, in which case work stays disabled (one deep), as it was.
  *
@@ -160,7 +164,10 @@ export function enableWork(work: Work<any>): boolean | Promise<boolean> {
  * enableAndQueueWork(systemWq, refresh); // enabled, and one refresh queued
  * ```
  */
-export function enableAndQueueWork(wq: Workqueue, work: Work<any>): boolean {
+export function enableAndQueueWork(wq: SharedWorkqueue, work: Work<any>): Promise<boolean>;
+export function enableAndQueueWork(wq: Workqueue, work: Work<any>): boolean;
+export function enableAndQueueWork(wq: Workqueue | SharedWorkqueue, work: Work<any>): boolean | Promise<boolean> {
+  if (wq instanceof SharedWorkqueue) return wq.enableAndQueueWork(work);
   checkWorkqueue(wq);
   checkWork(work);
   if (work._disable === 0) invalidArg(`enableAndQueueWork: ${work.funcName} is not disabled`);
@@ -213,10 +220,13 @@ export function cancelDelayedWorkSync(dwork: DelayedWork<any>): Promise<boolean>
  * {@link disableWork} for a DelayedWork (the kernel's disable_delayed_work).
  *
  * @param dwork - The delayed work.
+ * @typeParam T - The type of the work's data.
  * @returns true if an instance was pending (armed or queued), false if there was none.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if dwork is not a DelayedWork or is disabled 65535 deep.
  */
-export function disableDelayedWork(dwork: DelayedWork<any>): boolean {
+export function disableDelayedWork<T>(dwork: SharedWork<T> & DelayedWork<T>): Promise<boolean>;
+export function disableDelayedWork(dwork: DelayedWork<any>): boolean;
+export function disableDelayedWork(dwork: DelayedWork<any>): boolean | Promise<boolean> {
   checkDelayedWork(dwork);
   return disableWork(dwork);
 }
@@ -238,10 +248,13 @@ export function disableDelayedWorkSync(dwork: DelayedWork<any>): Promise<boolean
  * {@link enableWork} for a DelayedWork (the kernel's enable_delayed_work). Nothing is armed.
  *
  * @param dwork - The delayed work.
+ * @typeParam T - The type of the work's data.
  * @returns true if dwork is enabled now, false if it is still disabled.
  * @throws {@link WorkqueueError} `ERR_WQ_INVALID_ARG` if dwork is not a DelayedWork or is not disabled.
  */
-export function enableDelayedWork(dwork: DelayedWork<any>): boolean {
+export function enableDelayedWork<T>(dwork: SharedWork<T> & DelayedWork<T>): Promise<boolean>;
+export function enableDelayedWork(dwork: DelayedWork<any>): boolean;
+export function enableDelayedWork(dwork: DelayedWork<any>): boolean | Promise<boolean> {
   checkDelayedWork(dwork);
   return enableWork(dwork);
 }

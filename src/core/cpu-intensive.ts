@@ -6,6 +6,7 @@
 import { config } from '../base/init.js';
 import { watchdogHooks } from './heartbeat.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
+import { sharedByLocal } from './shared.js';
 import { chCpuIntensive, warn, workEvent } from './tracepoints.js';
 import type { Work } from './work.js';
 
@@ -22,8 +23,16 @@ export function cpuHog(work: Work<any>, pwq: PoolWorkqueue): void {
   const count = ++info.hogs;
   const n = count + 1 - WARNING_THRESH;
   if (count >= WARNING_THRESH && (n & (n - 1)) === 0) {
+    const hogged = `workqueue: ${info.name} hogged CPU for >${Math.round(config.cpuIntensiveThreshMs * 1000)}us ${count} times`;
+    const shared = sharedByLocal.get(pwq.wq);
+    // A shared workqueue is unbound already: its node runs the items on this loop, where a long segment also
+    // holds back the node's lease renewals, so the kernel's advice would be wrong there.
     warn(
-      `workqueue: ${info.name} hogged CPU for >${Math.round(config.cpuIntensiveThreshMs * 1000)}us ${count} times, consider switching to WQ_UNBOUND`,
+      shared === undefined
+        ? `${hogged}, consider switching to WQ_UNBOUND`
+        : `${hogged} on shared workqueue ${shared.name}, which runs its items on this node's event loop: split ` +
+            'the work, or move the heavy part to a worker thread (workOnWorkqueue() on a local WQ_UNBOUND ' +
+            'workqueue), and keep leaseMs well above the longest synchronous segment',
     );
   }
 }

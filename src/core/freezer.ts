@@ -4,8 +4,13 @@
  * freezeWorkqueuesBegin() sets every WQ_FREEZABLE workqueue's effective max_active to 0: items already active
  * finish, new ones wait inactive, nothing is dropped. freezeWorkqueuesBusy() tells whether freezable work is
  * still in flight; thawWorkqueues() restores max_active and activates what waited.
+ *
+ * A WQ_FREEZABLE shared workqueue freezes this node only: its node runs the items on a local WQ_FREEZABLE
+ * workqueue (so what runs there counts as freezable work in flight) and does not claim while freezing; the other
+ * nodes go on. Thawing tells it to claim again at once (thawed()).
  */
 import { WQ_FREEZABLE } from '../base/constants.js';
+import { sharedWorkqueues } from './shared.js';
 import { workqueues } from './wq-list.js';
 
 export const freezer = {
@@ -53,6 +58,7 @@ export function thawWorkqueues(): void {
   if (!freezer.freezing) return;
   freezer.freezing = false;
   eachFreezablePwq((pwq) => void pwq.setMaxActive(pwq.wq.effectiveMaxActive));
+  for (const shared of sharedWorkqueues) if ((shared.flags & WQ_FREEZABLE) !== 0) shared.thawed();
   freezerCheck();
 }
 

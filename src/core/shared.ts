@@ -78,7 +78,7 @@ export abstract class SharedWorkqueue {
   abstract readonly name: string;
   /** WQ_* flags (WQ_UNBOUND always). */
   abstract readonly flags: number;
-  /** max_active, for the whole cluster. */
+  /** max_active, for the whole cluster (as this node last set or read it). */
   abstract readonly maxActive: number;
   /** Whether this is an ordered workqueue (one item at a time in the cluster, in queueing order). */
   abstract readonly ordered: boolean;
@@ -100,7 +100,15 @@ export abstract class SharedWorkqueue {
   /** @internal */ abstract cancelWork(work: Work<any>): Promise<boolean>;
   /** @internal */ abstract cancelWorkSync(work: Work<any>): Promise<boolean>;
   /** @internal */ abstract disableWork(work: Work<any>): Promise<boolean>;
+  /** @internal */ abstract disableWorkSync(work: Work<any>): Promise<boolean>;
   /** @internal */ abstract enableWork(work: Work<any>): Promise<boolean>;
+  /** @internal */ abstract enableAndQueueWork(work: Work<any>): Promise<boolean>;
+  /** @internal Changes the cluster-wide max_active (workqueueSetMaxActive). */
+  abstract setMaxActive(maxActive: number): Promise<void>;
+  /** @internal Changes this node's min_active floor (workqueueSetMinActive). */
+  abstract setMinActive(minActive: number): void;
+  /** @internal Called by thawWorkqueues(): a WQ_FREEZABLE shared workqueue claims again at once. */
+  abstract thawed(): void;
   /** @internal */ abstract flushWork(work: Work<any>, fireTimer: boolean): Promise<boolean>;
   /** @internal */ abstract workBusy(work: Work<any>): Promise<number>;
   /** @internal */ abstract flushWorkqueue(): Promise<void>;

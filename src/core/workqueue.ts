@@ -67,6 +67,7 @@ import { FlushColor } from './flush-color.js';
 import { freezer } from './freezer.js';
 import { PoolWorkqueue } from './pool-workqueue.js';
 import { cpuPool, getUnboundPool } from './pools.js';
+import { SharedWorkqueue } from './shared.js';
 import type { Work } from './work.js';
 
 /**
@@ -224,7 +225,15 @@ function stableStringify(value: unknown): string {
 }
 
 export function checkWorkqueue(wq: unknown): asserts wq is Workqueue {
-  if (!(wq instanceof Workqueue)) invalidArg(`expected a Workqueue, got ${describe(wq)}`);
+  if (wq instanceof Workqueue) return;
+  if (wq instanceof SharedWorkqueue) {
+    throw new WorkqueueError(
+      'ERR_WQ_SHARED_UNSUPPORTED',
+      `${wq.name} is a shared workqueue and this call works on local workqueues only (it has no cluster-wide ` +
+        'meaning; see "Every public call" in docs/shared-workqueues.md)',
+    );
+  }
+  invalidArg(`expected a Workqueue, got ${describe(wq)}`);
 }
 
 /** Throws ERR_WQ_DESTROYED for a workqueue that is gone (or going). */

@@ -18,6 +18,8 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import { WQ_FREEZABLE } from '../../base/constants.js';
+import { freezer } from '../../core/freezer.js';
 import { warn } from '../../core/tracepoints.js';
 import { abortInstance, Work } from '../../core/work.js';
 import { workFunc, type ModuleFunc } from '../../core/module-func.js';
@@ -125,11 +127,24 @@ export class Runner {
   private idleWaiters: (() => void)[] = [];
   private lastDoneNotify = 0;
   private doneTimer: NodeJS.Timeout | null = null;
+  /** This node's floor (workqueueSetMinActive changes it). */
+  minActive: number;
+  private readonly freezable: boolean;
 
   constructor(private readonly config: RunnerConfig) {
-    this.local = allocWorkqueue(config.queue.name, 0, Math.max(1, config.nodeMaxActive), {
-      onError: config.onError,
-    });
+    this.minActive = config.minActive;
+    // Per-CPU on purpose: the items run on this loop, concurrency-managed (module works would go to the unbound
+    // pool's threads, but the runner wraps them to report completions). WQ_FREEZABLE carries over, so that the
+    // items running here count as freezable work in flight (freezeWorkqueues() waits for them).
+    this.freezable = (config.queue.flags & WQ_FREEZABLE) !== 0;
+    this.local = allocWorkqueue(
+      config.queue.name,
+      config.queue.flags & WQ_FREEZABLE,
+      Math.max(1, config.nodeMaxActive),
+      {
+        onError: config.onError,
+      },
+    );
     if (config.nodeMaxActive > 0) {
       this.pollTimer = setInterval(() => this.kick(), config.pollMs);
       this.pollTimer.unref();
@@ -149,7 +164,7 @@ export class Runner {
    * claimers do not queue on the queue's row lock one item at a time; wake-ups and the poll claim any free slot.
    */
   kick(minFree = 1): void {
-    if (this.stopped || this.config.nodeMaxActive === 0) return;
+    if (this.stopped || this.config.nodeMaxActive === 0 || (this.freezable && freezer.freezing)) return;
     if (this.claiming) {
       this.again = true;
       return;
@@ -165,7 +180,8 @@ export class Runner {
   }
 
   private async claim(free: number): Promise<void> {
-    const { queue, pool, leaseMs, minActive } = this.config;
+    const { queue, pool, leaseMs } = this.config;
+    const minActive = this.minActive;
     let rows: { key: string | null; func: string; export: string; data: unknown; lease: string; due_ms: number }[];
     try {
       ({ rows } = await run<(typeof rows)[number]>(pool, 'claim', 'SELECT * FROM cmwq.claim($1, $2, $3, $4, $5)', [

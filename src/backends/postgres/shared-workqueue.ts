@@ -9,11 +9,17 @@
  *
  * Waiting calls (flush, drain, cancelWorkSync) re-check on every `d:` (done) notification of the queue and on a
  * slow poll, since NOTIFY is lost while a listener reconnects.
+ *
+ * Draining is cluster-wide: the drainer keeps a row in cmwq.drains alive (renewed every leaseMs/3, so a drainer
+ * that dies stops refusing after leaseMs) and every queue statement refuses, atomically, a call that does not come
+ * from a handler of this queue (chained work, on any node) while such a row lasts; the call rejects with
+ * ERR_WQ_DRAINING. On the draining node itself the refusal is also synchronous, as locally.
  */
 import { randomUUID } from 'node:crypto';
 import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING, __WQ_ORDERED } from '../../base/constants.js';
 import { describe, invalidArg, WorkqueueError } from '../../base/errors.js';
 import { currentWork } from '../../core/current.js';
+import { sharedOf } from '../../core/shared.js';
 import type { DelayedWork } from '../../core/delayed-work.js';
 import { moduleRef } from '../../core/module-func.js';
 import {
@@ -101,7 +107,6 @@ function checkJson(value: unknown, path: string, seen: Set<object>): void {
 export class PgSharedWorkqueue extends SharedWorkqueue {
   readonly name: string;
   readonly flags: number;
-  readonly maxActive: number;
   readonly ordered: boolean;
   /** How long a claim lasts without renewal, ms. */
   readonly leaseMs: number;
@@ -114,6 +119,8 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   /** When wqMonitor() last read the cluster figures: the poll refreshes them only while someone looks. */
   private viewed = 0;
   private draining = 0;
+  private drainTimer: NodeJS.Timeout | null = null;
+  private max: number;
 
   /** @hidden Made by allocWorkqueue() / allocOrderedWorkqueue() with `{ backend }`. */
   constructor(
@@ -128,7 +135,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
     checkSharedAttrs(attrs, maxActive);
     this.name = name;
     this.flags = flags;
-    this.maxActive = maxActive;
+    this.max = maxActive;
     this.leaseMs = attrs.leaseMs ?? 30_000;
     this.nodeMaxActive = attrs.nodeMaxActive ?? Math.min(maxActive, 16);
     this.runner = new Runner({
@@ -152,6 +159,11 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
 
   get local(): Workqueue {
     return this.runner.local;
+  }
+
+  /** max_active for the whole cluster, as this node last set it (workqueueSetMaxActive, or its allocation). */
+  get maxActive(): number {
+    return this.max;
   }
 
   /** This node's id in lease records. */
@@ -201,11 +213,20 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
       throw new WorkqueueError('ERR_WQ_DESTROYED', `${what}: shared workqueue ${this.name} has been detached`);
   }
 
+  /** Whether the caller is a handler of this queue (on this node): its queueing is chained work. */
+  private chained(): boolean {
+    const current = currentWork();
+    return current !== null && sharedOf(current) === this;
+  }
+
+  private drainingError(what: string): WorkqueueError {
+    return new WorkqueueError('ERR_WQ_DRAINING', `${what}: shared workqueue ${this.name} is draining`);
+  }
+
   private checkQueueable(work: Work<any>, what: string): { spec: string; exportName: string; key: string } {
     checkWork(work);
     this.checkAlive(what);
-    if (this.draining > 0 && currentWork()?._shared !== this)
-      throw new WorkqueueError('ERR_WQ_DRAINING', `${what}: shared workqueue ${this.name} is draining`);
+    if (this.draining > 0 && !this.chained()) throw this.drainingError(what);
     if (work._shared !== null && work._shared !== this)
       invalidArg(`${what}: this work belongs to shared workqueue ${work._shared.name}, not ${this.name}`);
     const ref = moduleRef(work.func) ?? moduleRef(wrapped.get(work.func) ?? (() => undefined));
@@ -253,9 +274,11 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
     const { spec, exportName, key } = this.checkQueueable(work, what);
     const data = JSON.stringify(work.data ?? null);
     this.bind(work, key);
+    const chained = this.chained();
     return this.db(options?.tx).then(async (db) => {
-      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`];
-      const { rows } = await run(db, what, sql.QUEUE, params);
+      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`, chained];
+      const { rows } = await run<{ queued: boolean }>(db, what, sql.QUEUE, params);
+      if (rows[0]?.queued === false) throw this.drainingError(what);
       return rows.length > 0;
     });
   }
@@ -281,8 +304,9 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
     });
     const idx = [...first.values()];
     if (idx.length === 0) return Promise.resolve([]);
+    const chained = this.chained();
     return this.db(options?.tx).then(async (db) => {
-      const { rows } = await run<{ key: string }>(db, 'queueWorks', sql.QUEUE_BATCH, [
+      const { rows } = await run<{ key: string | null }>(db, 'queueWorks', sql.QUEUE_BATCH, [
         this.name,
         idx.map((i) => checked[i]!.key),
         idx.map((i) => checked[i]!.spec),
@@ -290,7 +314,9 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
         idx.map((i) => data[i]),
         0,
         `q:${this.name}`,
+        chained,
       ]);
+      if (rows.some((r) => r.key === null)) throw this.drainingError('queueWorks');
       const queued = new Set(rows.map((r) => r.key));
       return checked.map((c, i) => first.get(c.key) === i && queued.has(c.key));
     });
@@ -300,9 +326,16 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
     const { spec, exportName, key } = this.checkQueueable(dwork, 'modDelayedWork');
     const data = JSON.stringify(dwork.data ?? null);
     this.bind(dwork, key);
+    const chained = this.chained();
     return this.db(options?.tx).then(async (db) => {
-      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`];
-      const { rows } = await run<{ was_pending: boolean | null }>(db, 'modDelayedWork', sql.MOD_DELAYED, params);
+      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`, chained];
+      const { rows } = await run<{ was_pending: boolean | null; refused: boolean }>(
+        db,
+        'modDelayedWork',
+        sql.MOD_DELAYED,
+        params,
+      );
+      if (rows[0]?.refused === true) throw this.drainingError('modDelayedWork');
       return rows[0]?.was_pending === true;
     });
   }
@@ -318,23 +351,28 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   cancelWorkSync(work: Work<any>): Promise<boolean> {
     const key = this.keyOf(work, 'cancelWorkSync');
     this.checkNotSelf(work, 'cancelWorkSync');
-    return this.db(undefined).then(async (db) => {
-      const { rows } = await run<{ was_pending: boolean; lease: string | null }>(
-        db,
-        'cancelWorkSync',
-        sql.CANCEL_SYNC,
-        [this.name, key, `c:${this.name}:${key}`],
-      );
-      const row = rows[0];
-      if (row === undefined) return false;
-      if (row.lease !== null) {
-        await this.waitUntil(async () => {
-          const live = await run(db, 'cancelWorkSync', sql.LEASE_LIVE, [this.name, key, row.lease]);
-          return live.rows.length === 0;
-        });
-      }
-      return row.was_pending;
-    });
+    return this.db(undefined).then((db) => this.cancelAndWait(db, key, 'cancelWorkSync'));
+  }
+
+  /**
+   * Clears key's pending bit and, when an instance runs (on any node), flags it (its work.signal aborts) and waits
+   * for it to end. Resolves whether an instance was pending.
+   */
+  private async cancelAndWait(db: pg.Pool | pg.ClientBase, key: string, what: string): Promise<boolean> {
+    const { rows } = await run<{ was_pending: boolean; lease: string | null }>(db, what, sql.CANCEL_SYNC, [
+      this.name,
+      key,
+      `c:${this.name}:${key}`,
+    ]);
+    const row = rows[0];
+    if (row === undefined) return false;
+    if (row.lease !== null) {
+      await this.waitUntil(async () => {
+        const live = await run(db, what, sql.LEASE_LIVE, [this.name, key, row.lease]);
+        return live.rows.length === 0;
+      });
+    }
+    return row.was_pending;
   }
 
   private checkNotSelf(work: Work<any>, what: string): void {
@@ -345,15 +383,32 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
 
   disableWork(work: Work<any>): Promise<boolean> {
     const key = this.keyOf(work, 'disableWork');
+    return this.db(undefined).then((db) => this.disable(db, work, key, 'disableWork'));
+  }
+
+  private async disable(db: pg.Pool | pg.ClientBase, work: Work<any>, key: string, what: string): Promise<boolean> {
     const ref = moduleRef(work.func) ?? moduleRef(wrapped.get(work.func) ?? (() => undefined));
+    const { rows } = await run<{ was_pending: boolean }>(db, what, sql.DISABLE, [
+      this.name,
+      key,
+      ref?.specifier ?? '',
+      ref?.exportName ?? '',
+    ]);
+    return rows[0]?.was_pending === true;
+  }
+
+  /**
+   * disableWork, then waits for the instance running on whichever node (its work.signal aborts). Disabled, the
+   * item can be neither queued nor claimed again, so nothing slips in between the two statements.
+   * @internal
+   */
+  disableWorkSync(work: Work<any>): Promise<boolean> {
+    const key = this.keyOf(work, 'disableWorkSync');
+    this.checkNotSelf(work, 'disableWorkSync');
     return this.db(undefined).then(async (db) => {
-      const { rows } = await run<{ was_pending: boolean }>(db, 'disableWork', sql.DISABLE, [
-        this.name,
-        key,
-        ref?.specifier ?? '',
-        ref?.exportName ?? '',
-      ]);
-      return rows[0]?.was_pending === true;
+      const wasPending = await this.disable(db, work, key, 'disableWorkSync');
+      await this.cancelAndWait(db, key, 'disableWorkSync');
+      return wasPending;
     });
   }
 
@@ -365,6 +420,70 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
       if (rows[0]!.enabled) this.runner.kick();
       return rows[0]!.enabled;
     });
+  }
+
+  /**
+   * enableWork and, if that enabled it, queueWork, in one transaction: a queueing that is refused (the queue is
+   * draining) rolls the enable back too, so the work stays disabled as it was.
+   * @internal
+   */
+  enableAndQueueWork(work: Work<any>): Promise<boolean> {
+    const key = this.keyOf(work, 'enableAndQueueWork');
+    const { spec, exportName } = this.checkQueueable(work, 'enableAndQueueWork');
+    const data = JSON.stringify(work.data ?? null);
+    const chained = this.chained();
+    return this.db(undefined).then(async () => {
+      const what = 'enableAndQueueWork';
+      let client: pg.PoolClient;
+      try {
+        client = await this.ctx.pool.connect();
+      } catch (error) {
+        throw backendError(what, error);
+      }
+      let done = false;
+      try {
+        await run(client, what, 'BEGIN', []);
+        const { rows } = await run<{ enabled: boolean }>(client, what, sql.ENABLE, [this.name, key]);
+        if (rows.length === 0) invalidArg(`enableAndQueueWork: ${key} is not disabled`);
+        if (rows[0]!.enabled) {
+          const params = [this.name, key, spec, exportName, data, 0, `q:${this.name}`, chained];
+          const queued = await run<{ queued: boolean }>(client, what, sql.QUEUE, params);
+          if (queued.rows[0]?.queued === false) throw this.drainingError(what);
+        }
+        await run(client, what, 'COMMIT', []);
+        done = true;
+        return rows[0]!.enabled;
+      } finally {
+        if (!done) await client.query('ROLLBACK').catch(() => undefined);
+        client.release();
+      }
+    });
+  }
+
+  /** @internal Sets the cluster-wide max_active; every node's next claim uses it (they are woken to claim now). */
+  setMaxActive(maxActive: number): Promise<void> {
+    this.checkAlive('workqueueSetMaxActive');
+    return this.db(undefined).then(async (db) => {
+      const { rows } = await run(db, 'workqueueSetMaxActive', sql.SET_MAX_ACTIVE, [
+        this.name,
+        maxActive,
+        `q:${this.name}`,
+      ]);
+      if (rows.length === 0) invalidArg(`workqueueSetMaxActive: shared workqueue ${this.name} was removed`);
+      this.max = maxActive;
+    });
+  }
+
+  /** @internal Sets this node's min_active floor. */
+  setMinActive(minActive: number): void {
+    this.checkAlive('workqueueSetMinActive');
+    this.runner.minActive = minActive;
+    this.runner.kick();
+  }
+
+  /** @internal thawWorkqueues(): claims again at once. */
+  thawed(): void {
+    this.runner.kick();
   }
 
   workBusy(work: Work<any>): Promise<number> {
@@ -417,17 +536,40 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
 
   drainWorkqueue(): Promise<void> {
     this.checkAlive('drainWorkqueue');
+    if (this.chained())
+      throw new WorkqueueError('ERR_WQ_DEADLOCK', `drainWorkqueue: called from a handler of ${this.name}`);
     this.draining++;
     return this.db(undefined)
-      .then((db) =>
-        this.waitUntil(async () => {
+      .then(async (db) => {
+        await this.markDrain(db);
+        await this.waitUntil(async () => {
           const busy = await run(db, 'drainWorkqueue', sql.QUEUE_BUSY, [this.name]);
           return busy.rows.length === 0;
-        }),
-      )
-      .finally(() => {
-        this.draining--;
+        });
+      })
+      .finally(async () => {
+        if (--this.draining > 0) return;
+        if (this.drainTimer !== null) clearInterval(this.drainTimer);
+        this.drainTimer = null;
+        await run(this.ctx.pool, 'drainWorkqueue', sql.DRAIN_END, [this.name, this.node]).catch(() => undefined);
+        // A drain that began meanwhile may have had its mark deleted by this DRAIN_END: take it again.
+        if (this.draining > 0) await this.markDrain(this.ctx.pool).catch(() => undefined);
       });
+  }
+
+  /** Takes this node's drain mark (every node refuses outside queueing) and renews it while the drain lasts. */
+  private async markDrain(db: pg.Pool | pg.ClientBase): Promise<void> {
+    await run(db, 'drainWorkqueue', sql.DRAIN_MARK, [this.name, this.node, this.leaseMs]);
+    if (this.drainTimer !== null) return;
+    this.drainTimer = setInterval(
+      () => {
+        run(this.ctx.pool, 'drainWorkqueue', sql.DRAIN_MARK, [this.name, this.node, this.leaseMs]).catch(
+          () => undefined,
+        );
+      },
+      Math.max(10, Math.floor(this.leaseMs / 3)),
+    );
+    this.drainTimer.unref();
   }
 
   /** Detaches this node: stops claiming, lets its running items finish and complete. The rows stay. */

@@ -14,15 +14,23 @@
 /** Live lease test, reused by the statements below. */
 const LIVE = 'i.lease IS NOT NULL AND i.lease_until > now()';
 
+/**
+ * Whether a queue call must be refused because some node drains the queue ($1) and the caller ($8: the call comes
+ * from a handler of this queue, chained work) is not one of its handlers. A drain row counts while it is renewed.
+ */
+const REFUSED = `(EXISTS (SELECT 1 FROM cmwq.drains d WHERE d.queue = $1 AND d.until > now()) AND NOT $8::boolean)`;
+
 /** Makes (or updates) the queue's row: $1 name, $2 max_active, $3 ordered. */
 export const ENSURE_QUEUE = `
   INSERT INTO cmwq.queues (name, max_active, ordered) VALUES ($1, $2, $3)
   ON CONFLICT (name) DO UPDATE SET max_active = EXCLUDED.max_active, ordered = EXCLUDED.ordered`;
 
 /**
- * Queues: $1 queue, $2 key, $3 func, $4 export, $5 data, $6 delay ms, $7 notify payload. Sets the pending bit of
- * an idle, enabled item that is not being cancelled; returns one row iff it did (exactly one of concurrent
- * callers: the row lock of ON CONFLICT serializes them and the others see pending). An expired lease is cleared.
+ * Queues: $1 queue, $2 key, $3 func, $4 export, $5 data, $6 delay ms, $7 notify payload, $8 chained (see
+ * REFUSED). Sets the pending bit of an idle, enabled item that is not being cancelled; returns `queued: true` iff
+ * it did (exactly one of concurrent callers: the row lock of ON CONFLICT serializes them and the others see
+ * pending), `queued: false` when the queue is draining (nothing changed), no row otherwise. An expired lease is
+ * cleared.
  * Fast path (the kernel's test_and_set_bit): an item already seen pending in the statement's snapshot is left
  * alone without taking its row lock, so a storm of queueings on one pending key does not queue up on the lock.
  */
@@ -30,18 +38,20 @@ export const QUEUE = `
   WITH q AS (
     INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at)
     SELECT $1, $2, $3, $4, $5::jsonb, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond'
-    WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = $2 AND p.pending)
+    WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = $2 AND p.pending) AND NOT ${REFUSED}
     ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
       data = EXCLUDED.data, seq = EXCLUDED.seq, run_at = EXCLUDED.run_at, attempt = 0,
       lease = CASE WHEN ${LIVE} THEN i.lease END,
       cancel = CASE WHEN ${LIVE} THEN i.cancel ELSE false END
-    WHERE NOT i.pending AND i.disabled = 0 AND NOT (i.cancel AND ${LIVE})
+    WHERE NOT i.pending AND i.disabled = 0 AND NOT (i.cancel AND ${LIVE}) AND NOT ${REFUSED}
     RETURNING 1)
-  SELECT 1 AS queued FROM q, LATERAL (SELECT pg_notify('cmwq', $7)) n`;
+  SELECT true AS queued FROM q, LATERAL (SELECT pg_notify('cmwq', $7)) n
+  UNION ALL SELECT false WHERE ${REFUSED}`;
 
 /**
  * Queues many items in one statement: $1 queue, $2 keys, $3 funcs, $4 exports, $5 data (JSON texts), $6 delay
- * ms, $7 notify payload; the keys are distinct. Same rules as QUEUE, per item; returns the keys it queued.
+ * ms, $7 notify payload, $8 chained; the keys are distinct. Same rules as QUEUE, per item; returns the keys it
+ * queued, or one null key when the queue is draining (nothing queued).
  */
 export const QUEUE_BATCH = `
   WITH b AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
@@ -51,34 +61,37 @@ export const QUEUE_BATCH = `
     SELECT $1, b.key, b.func, b.export, b.data::jsonb, true, nextval('cmwq.queue_seq'),
       now() + $6 * interval '1 millisecond'
     FROM b WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = b.key AND p.pending)
+      AND NOT ${REFUSED}
     ORDER BY b.ord
     ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
       data = EXCLUDED.data, seq = EXCLUDED.seq, run_at = EXCLUDED.run_at, attempt = 0,
       lease = CASE WHEN ${LIVE} THEN i.lease END,
       cancel = CASE WHEN ${LIVE} THEN i.cancel ELSE false END
-    WHERE NOT i.pending AND i.disabled = 0 AND NOT (i.cancel AND ${LIVE})
+    WHERE NOT i.pending AND i.disabled = 0 AND NOT (i.cancel AND ${LIVE}) AND NOT ${REFUSED}
     RETURNING i.key)
-  SELECT q.key FROM q LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $7)) n ON true`;
+  SELECT q.key FROM q LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $7)) n ON true
+  UNION ALL SELECT NULL WHERE ${REFUSED}`;
 
 /**
- * modDelayedWork: $1..$7 as QUEUE. (`old` is read, and locked, before the upsert: the upsert's WHERE refers to
+ * modDelayedWork: $1..$8 as QUEUE. (`old` is read, and locked, before the upsert: the upsert's WHERE refers to
  * it; a row locked after the same statement updated it would not be returned.) Re-arms a pending item to the new expiry (keeping its place in queueing
- * order) or queues an idle one; returns was_pending (null when the item did not exist).
+ * order) or queues an idle one; returns was_pending (null when the item did not exist) and refused (the queue is
+ * draining: nothing changed).
  */
 export const MOD_DELAYED = `
   WITH old AS (SELECT i.pending FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 FOR UPDATE),
   q AS (
     INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at)
     SELECT $1, $2, $3, $4, $5::jsonb, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond'
-    WHERE (SELECT count(*) FROM old) >= 0
+    WHERE (SELECT count(*) FROM old) >= 0 AND NOT ${REFUSED}
     ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
       data = EXCLUDED.data, seq = CASE WHEN i.pending THEN i.seq ELSE EXCLUDED.seq END, run_at = EXCLUDED.run_at,
       attempt = CASE WHEN i.pending THEN i.attempt ELSE 0 END,
       lease = CASE WHEN ${LIVE} THEN i.lease END,
       cancel = CASE WHEN ${LIVE} THEN i.cancel ELSE false END
-    WHERE i.disabled = 0 AND NOT (i.cancel AND ${LIVE})
+    WHERE i.disabled = 0 AND NOT (i.cancel AND ${LIVE}) AND NOT ${REFUSED}
     RETURNING 1)
-  SELECT (SELECT pending FROM old) AS was_pending, (SELECT count(*) FROM q)::int AS queued
+  SELECT (SELECT pending FROM old) AS was_pending, (SELECT count(*) FROM q)::int AS queued, ${REFUSED} AS refused
   FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $7) FROM q) n ON true`;
 
 /** cancelWork: $1 queue, $2 key, $3 notify payload. Clears the pending bit; a row iff it was set. */
@@ -194,6 +207,22 @@ export const ALL_STATS = `
     coalesce(sum(i.runs), 0)::bigint AS runs, coalesce(sum(i.failures), 0)::bigint AS failures,
     count(i.key)::int AS items
   FROM cmwq.queues q LEFT JOIN cmwq.items i ON i.queue = q.name GROUP BY q.name ORDER BY q.name`;
+
+/** workqueueSetMaxActive: $1 queue, $2 max_active, $3 notify payload (nodes claim again: a raise frees slots). */
+export const SET_MAX_ACTIVE = `
+  WITH u AS (UPDATE cmwq.queues SET max_active = $2 WHERE name = $1 RETURNING 1)
+  SELECT 1 FROM u, LATERAL (SELECT pg_notify('cmwq', $3)) n`;
+
+/**
+ * drainWorkqueue's mark, taken and renewed while it drains: $1 queue, $2 node, $3 ms it lasts without renewal.
+ * While a mark lasts, queue calls from outside the queue's handlers are refused on every node (REFUSED).
+ */
+export const DRAIN_MARK = `
+  INSERT INTO cmwq.drains (queue, node, until) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+  ON CONFLICT (queue, node) DO UPDATE SET until = EXCLUDED.until`;
+
+/** drainWorkqueue's end: $1 queue, $2 node. */
+export const DRAIN_END = `DELETE FROM cmwq.drains WHERE queue = $1 AND node = $2`;
 
 /** Removes a queue's rows for good: $1 queue. */
 export const REMOVE_QUEUE = `DELETE FROM cmwq.queues WHERE name = $1`;

@@ -1,9 +1,10 @@
 /**
  * Helpers shared by the test files: event-loop turns, deferreds, promise tracking, error codes, a seeded RNG,
- * CPU spinning, the ManualClock set-up, gated works, and running node in a child process.
+ * CPU spinning, the ManualClock set-up, gated works, and running node in a child process (to its end, or until
+ * it prints the address of the server it started).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import {
   ManualClock,
@@ -142,6 +143,36 @@ export interface NodeRun {
   elapsedMs: number;
   stdout: string;
   stderr: string;
+}
+
+/** A child process that started a server, and the address it printed. */
+export interface ServingNode {
+  child: ChildProcess;
+  /** `http://127.0.0.1:<port>/`. */
+  url: string;
+  /** Its stderr so far. */
+  stderr: () => string;
+}
+
+/**
+ * Spawns `node <args>` (a `cmwq web` run) and resolves once it prints `http://127.0.0.1:<port>/` on a line of its
+ * own to stderr; rejects if it exits first. The caller ends the child.
+ */
+export function startServing(args: string[]): Promise<ServingNode> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stdout!.resume();
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      const m = /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(err);
+      if (m !== null) resolve({ child, url: m[1]!, stderr: () => err });
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      reject(new Error(`${args.join(' ')} exited (${code}) before printing its address:\n${err}`)),
+    );
+  });
 }
 
 /**

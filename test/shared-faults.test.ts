@@ -1,14 +1,17 @@
 /**
  * Shared workqueues when things break: a node SIGKILLed mid-item (its item runs again elsewhere), a node frozen
  * past its lease (its late completion is refused by the fencing token), and the database server restarted
- * mid-run (calls during the outage fail with ERR_WQ_BACKEND, nothing acknowledged is lost, nodes reconnect).
+ * mid-run (calls during the outage fail with ERR_WQ_BACKEND, nothing acknowledged is lost, nodes reconnect); and
+ * the tools that watch a cluster from the database alone (`cmwq top --backend`, `cmwq web --backend`).
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { allocWorkqueue, queueWork, Work, WorkqueueError, WQ_UNBOUND, workFunc } from 'cmwq';
 import { postgresBackend, type PostgresBackend } from 'cmwq/postgres';
-import { runNode } from './helpers.js';
+import { runNode, startServing } from './helpers.js';
 import { startPostgres, type TestPostgres } from './pg-server.js';
 import { eventsOf, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
 
@@ -142,4 +145,85 @@ test('cmwq top --backend <url> shows the cluster figures of every shared workque
   assert.equal(restart.items, 120);
   assert.ok(restart.runs >= 120);
   assert.equal(restart.pending, 0);
+});
+
+/** Polls the dashboard's /state.json until test() holds on it (at most ~20 s). */
+async function stateUntil(url: string, test: (state: any) => boolean, what: string): Promise<any> {
+  let state: any;
+  for (let i = 0; i < 400; i++) {
+    state = await (await fetch(`${url}state.json`)).json();
+    if (test(state)) return state;
+    await sleep(50);
+  }
+  assert.fail(`timed out waiting for ${what}: ${JSON.stringify(state)}`);
+}
+
+/** The first `hello` event of the dashboard's event stream, parsed. */
+async function helloEvent(url: string): Promise<any> {
+  const abort = new AbortController();
+  const res = await fetch(`${url}events`, { signal: abort.signal });
+  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    for (;;) {
+      const m = /event: hello\ndata: (.*)\n\n/.exec(text);
+      if (m !== null) return JSON.parse(m[1]!);
+      const { value, done } = await reader.read();
+      assert.ok(!done, 'the stream ended before its hello event');
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    abort.abort();
+  }
+}
+
+test('cmwq web --backend <url> serves a cluster (state, event stream, /metrics), attached to no process', async () => {
+  // the dashboard and the node start side by side (each is a process start)
+  const serving = startServing([cli, 'web', '--backend', server.url, '--interval', '100']);
+  serving.catch(() => undefined); // awaited below; a start failure is reported there
+  const a = await node('webq', { nodeMaxActive: 2 }).catch(async (error: unknown) => {
+    (await serving.catch(() => undefined))?.child.kill('SIGINT');
+    throw error;
+  });
+  const web = await serving;
+  const exited = new Promise<number | null>((resolve) => web.child.once('exit', (code) => resolve(code)));
+  try {
+    await a.call('queue', { key: 'w-long', data: { ms: 30_000 } });
+    await a.call('queue', { key: 'w-wait', delayed: true, delay: 60_000 });
+    const running = await stateUntil(
+      web.url,
+      (s) => s.workers.some((w: any) => w.workqueue === 'webq'),
+      'the running item',
+    );
+    const row = running.rows.find((r: any) => r.name === 'webq');
+    assert.deepEqual([row.infl, row.pending], [1, 1]);
+    const worker = running.workers.find((w: any) => w.workqueue === 'webq');
+    assert.equal(worker.state, 'running');
+    assert.equal(worker.func, 'run');
+    assert.ok(worker.name.includes(`:${a.pid}:`), `the node is named: ${worker.name}`);
+    assert.ok(running.pools.some((p: any) => p.id === worker.pool && p.workers >= 1));
+    const password = new URL(server.url).password;
+    if (password !== '') assert.ok(!running.title.includes(password), 'the title hides the password');
+    const hello = await helloEvent(web.url);
+    assert.ok(hello.rows.some((r: any) => r.name === 'webq'));
+    const families = parsePrometheusTextFormat(await (await fetch(`${web.url}metrics`)).text());
+    const metric = (name: string) =>
+      Number(families.find((f) => f.name === name)?.metrics.find((m) => m.labels?.workqueue === 'webq')?.value);
+    assert.equal(metric('cmwq_workqueue_in_flight'), 1);
+    assert.equal(metric('cmwq_workqueue_pending'), 1);
+    // the item ends: its execution appears on the timeline, in the worker's lane
+    await a.call('cancelSync', { key: 'w-long' });
+    const ended = await stateUntil(
+      web.url,
+      (s) => s.execs.some((e: any) => e.workqueue === 'webq' && e.lane === worker.lane),
+      'the execution',
+    );
+    assert.equal(ended.rows.find((r: any) => r.name === 'webq').infl, 0);
+    await a.call('cancelSync', { key: 'w-wait', delayed: true });
+  } finally {
+    web.child.kill('SIGINT');
+  }
+  assert.equal(await exited, 0, web.stderr());
 });

@@ -7,13 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type ServingNode, startServing } from './helpers.js';
 
 /** The page's own global, inside page.evaluate() callbacks (the tests compile without the DOM library). */
 declare const document: any;
@@ -24,21 +25,8 @@ const app = fileURLToPath(new URL('../../test/fixtures/web-app.mjs', import.meta
 const cmwq = fileURLToPath(new URL('../src/index.js', import.meta.url));
 
 /** Starts `cmwq web --exit -- app` and resolves the address it prints on stderr. */
-function startWeb(runForMs: number): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, 'web', '--exit', '--', app, cmwq, String(runForMs)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stdout!.resume();
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      const m = /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(err);
-      if (m !== null) resolve({ child, url: m[1], stderr: () => err });
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`cmwq web exited (${code}) before printing its address:\n${err}`)));
-  });
+function startWeb(runForMs: number): Promise<ServingNode> {
+  return startServing([cli, 'web', '--exit', '--', app, cmwq, String(runForMs)]);
 }
 
 async function launch(): Promise<{ context: BrowserContext; profile: string }> {

@@ -6,6 +6,7 @@
  *   cmwq top -- <command>             wqMonitor live for a Node program (src/cli/top.ts)
  *   cmwq dump -- <command>            wqDump and showAllWorkqueues at a program's exit, and on SIGUSR2
  *   cmwq web -- <command>             the live dashboard for a Node program (src/cli/web.ts)
+ *   cmwq web --backend <url>          the live dashboard for a cluster's shared workqueues (src/cli/web-backend.ts)
  *   cmwq trace -- <command>           a Chrome Trace Event file of a program's work items (src/cli/trace.ts)
  *
  * Exit codes: 0 success, 1 the command failed, 2 usage error; top and dump exit with the program's own exit code.
@@ -16,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { runDemo } from './demo.js';
 import { runDump, runTop } from './top.js';
 import { runTrace } from './trace.js';
-import { runWeb } from './web.js';
+import { runWeb, runWebBackend } from './web.js';
 
 const USAGE = `Usage: cmwq <command> [options]
 
@@ -55,6 +56,10 @@ Commands:
                                run-time histograms, CPU hogs and lockups; Prometheus metrics at
                                /metrics. --port: the port (default: any free one). The dashboard stays
                                up after the program exits until Ctrl-C; --exit: exit with the program.
+  web --backend <url> [--port N] [--interval ms]
+                               The dashboard for a cluster's shared workqueues, read from PostgreSQL
+                               alone every interval (1000 ms), attached to no process: the queues'
+                               cluster-wide figures, each node's running items, /metrics. Until Ctrl-C.
   trace [-o FILE] -- <command...>
                                Run a program (as top does) and write its work items' queueing, activation and
                                execution as a Chrome Trace Event file (default cmwq-trace.json) when
@@ -129,6 +134,8 @@ async function main(argv: string[]): Promise<number> {
     case 'dump':
       return watch(command, rest);
     case 'web':
+      if (rest.includes('--backend') && !rest.includes('--')) return webBackend(rest);
+      return watchWith(command, rest);
     case 'trace':
       return watchWith(command, rest);
     default:
@@ -181,6 +188,24 @@ async function topBackend(args: string[]): Promise<number> {
   if (count !== undefined && !(Number.isInteger(count) && count >= 1)) return usageError('--count must be >= 1');
   const { runTopBackend } = await import('./top-backend.js');
   return runTopBackend(values.backend, { json: values.json === true, intervalMs, count });
+}
+
+/** `cmwq web --backend <url> [--port N] [--interval ms]`: the dashboard for a cluster's shared workqueues. */
+async function webBackend(args: string[]): Promise<number> {
+  const parsed = parseOptions(
+    args,
+    { backend: { type: 'string' }, port: { type: 'string' }, interval: { type: 'string' } },
+    false,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
+  if (typeof values.backend !== 'string') return usageError('web --backend needs a PostgreSQL URL');
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!(Number.isInteger(port) && port >= 0 && port < 65536))
+    return usageError(`--port must be a port number (0 for any free one), got ${String(values.port)}`);
+  const intervalMs = values.interval === undefined ? 1000 : Number(values.interval);
+  if (!(intervalMs >= 10)) return usageError('--interval must be a number of ms >= 10');
+  return runWebBackend(values.backend, { port, intervalMs });
 }
 
 /** `cmwq top [--json] [--all] [--interval ms] [regex] -- <command...>` and `cmwq dump [--json] -- <command...>`. */

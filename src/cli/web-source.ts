@@ -1,8 +1,8 @@
 /**
  * Where the dashboard's data comes from. The server (web.ts) reads a DashboardSource and never knows what is
- * behind it: today a program run with the monitor agent (ProgramSource); a source for shared workqueues
- * (`cmwq web --backend <url>`) implements the same interface, reading the shared tables instead, and passes
- * the same updates (wqMonitor rows, and a snapshot whose pools and workers may come from several processes).
+ * behind it: a program run with the monitor agent (ProgramSource, here), or a cluster's shared workqueues read
+ * from PostgreSQL (BackendSource, web-backend.ts, for `cmwq web --backend <url>`), which passes the same updates
+ * (wqMonitor rows, and a snapshot whose pools are the cluster's nodes).
  */
 import type { ChildProcess } from 'node:child_process';
 import type { WebSnapshot, WqMonitorRow } from '../index.js';

@@ -1,7 +1,8 @@
 /**
  * `cmwq web [--port N] -- <command>`: the live dashboard. An HTTP server on 127.0.0.1 serves the page (static
  * files from ./web/, shipped in the package: no CDN, works offline), a server-sent event stream of updates, and
- * Prometheus metrics, all read from a DashboardSource (web-source.ts): today the program run with the agent.
+ * Prometheus metrics, all read from a DashboardSource (web-source.ts): the program run with the agent, or a
+ * cluster's shared workqueues read from PostgreSQL (`cmwq web --backend <url>`, web-backend.ts).
  *
  *   GET /               the page (index.html, dashboard.js, dashboard.css)
  *   GET /events         text/event-stream: `hello` with the whole state on connect, then `update` per report
@@ -18,6 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebExec, type WebLogEntry, type WebSnapshot, type WqMonitorRow, wqMetrics } from '../index.js';
+import { BackendSource } from './web-backend.js';
 import {
   type DashboardSink,
   type DashboardSource,
@@ -219,10 +221,27 @@ export interface WebOptions {
  * Runs command under the dashboard: prints the address on a line of its own, runs the program with the agent,
  * serves the page; resolves the program's exit code once the dashboard closes.
  */
-export async function runWeb(command: string[], options: WebOptions = {}): Promise<number> {
-  const err = options.err ?? process.stderr;
+export function runWeb(command: string[], options: WebOptions = {}): Promise<number> {
   const intervalMs = options.intervalMs ?? 250;
-  const source = new ProgramSource(command, intervalMs);
+  return serve(new ProgramSource(command, intervalMs), intervalMs, options);
+}
+
+/**
+ * `cmwq web --backend <url>`: serves the dashboard for the shared workqueues of the database at url, attached to
+ * no process (web-backend.ts), until SIGINT or SIGTERM; resolves 0 then, or 1 if the database cannot be reached.
+ */
+export async function runWebBackend(url: string, options: WebOptions = {}): Promise<number> {
+  const { postgresBackend } = await import('cmwq/postgres');
+  const intervalMs = options.intervalMs ?? 1000;
+  const source = new BackendSource(url, intervalMs, (connectionString) =>
+    postgresBackend({ connectionString, max: 2 }),
+  );
+  return serve(source, intervalMs, { ...options, exitWithProgram: true });
+}
+
+/** Serves source's dashboard until the source ends and, unless exitWithProgram, a signal. */
+async function serve(source: DashboardSource, intervalMs: number, options: WebOptions): Promise<number> {
+  const err = options.err ?? process.stderr;
   const dashboard = await startDashboard(source, { port: options.port, intervalMs });
   err.write(`${dashboard.url}\n`);
   let stopping: NodeJS.Signals | null = null;

@@ -14,7 +14,7 @@ import { invalidArg, describe } from '../../base/errors.js';
 import { backendError, Listener, run } from './connection.js';
 import { migrate } from './schema.js';
 import { PgSharedWorkqueue, type BackendContext } from './shared-workqueue.js';
-import { ALL_STATS, ITEM_RECORD, REMOVE_QUEUE } from './statements.js';
+import { ALL_STATS, ITEM_RECORD, REMOVE_QUEUE, RUNNING } from './statements.js';
 
 /** Options of postgresBackend(): a connection string, or a pg Pool of the caller's (not ended by close()). */
 export type PostgresBackendOptions = (
@@ -51,6 +51,22 @@ export interface SharedQueueRow {
   failures: number;
   /** Rows (items) it has: one per key, whatever the traffic. */
   items: number;
+}
+
+/** An item running now somewhere in the cluster, as `cmwq web --backend` shows it. */
+export interface SharedRunningItem {
+  /** Its shared workqueue. */
+  queue: string;
+  /** Its key. */
+  key: string;
+  /** The export name of its module function. */
+  func: string;
+  /** The module specifier of its function. */
+  module: string;
+  /** Its lease (the fencing token): a new one for every run. */
+  lease: string;
+  /** The node running it (`host:pid:random`). */
+  node: string;
 }
 
 /** The failure record and state of one item. */
@@ -196,6 +212,27 @@ export class PostgresBackend implements SharedBackend {
       runs: Number(r.runs),
       failures: Number(r.failures),
       items: Number(r.items),
+    }));
+  }
+
+  /**
+   * The items running now (live leases) in every shared workqueue of the database, oldest lease first.
+   *
+   * @param limit - The most rows to return (default 1000).
+   * @returns One row per running item.
+   * @throws WorkqueueError ERR_WQ_INVALID_ARG for a bad limit; the promise rejects with ERR_WQ_BACKEND when the
+   *   database cannot be reached.
+   */
+  async runningItems(limit = 1000): Promise<SharedRunningItem[]> {
+    if (!(Number.isInteger(limit) && limit >= 1)) invalidArg(`limit must be an integer >= 1, got ${describe(limit)}`);
+    const { rows } = await run<Record<string, unknown>>(this.pool, 'runningItems', RUNNING, [limit]);
+    return rows.map((r) => ({
+      queue: String(r.queue),
+      key: String(r.key),
+      func: String(r.export),
+      module: String(r.func),
+      lease: String(r.lease),
+      node: String(r.lease_node),
     }));
   }
 

@@ -9,6 +9,7 @@ export {
   type PostgresBackendOptions,
   type SharedQueueRow,
   type SharedItemRecord,
+  type SharedRunningItem,
 } from './backend.js';
 export { PgSharedWorkqueue } from './shared-workqueue.js';
 export { SCHEMA_VERSION } from './schema.js';

@@ -224,6 +224,11 @@ export const DRAIN_MARK = `
 /** drainWorkqueue's end: $1 queue, $2 node. */
 export const DRAIN_END = `DELETE FROM cmwq.drains WHERE queue = $1 AND node = $2`;
 
+/** Items running now in every queue (live leases), oldest lease first: $1 at most (cmwq web --backend). */
+export const RUNNING = `
+  SELECT i.queue, i.key, i.func, i.export, i.lease, i.lease_node FROM cmwq.items i
+  WHERE i.lease IS NOT NULL AND i.lease_until > now() ORDER BY i.lease LIMIT $1`;
+
 /** Removes a queue's rows for good: $1 queue. */
 export const REMOVE_QUEUE = `DELETE FROM cmwq.queues WHERE name = $1`;
 

@@ -13,7 +13,9 @@ import {
   Work,
   workqueueInit,
   wqMonitor,
+  type SharedWorkqueue,
 } from '../src/index.js';
+import { sharedByLocal } from '../src/core/shared.js';
 import { captureWarnings, spin, turn } from './helpers.js';
 
 workqueueInit({ cpuIntensiveThreshMs: 10 });
@@ -60,6 +62,33 @@ test('§6 each synchronous segment over the threshold counts; warnings at the 4t
   } finally {
     await capture.stop();
     diagnosticsChannel.unsubscribe('cmwq:workqueue_cpu_intensive', onHog);
+    await destroyWorkqueue(wq);
+  }
+});
+
+test('a CPU hog on the local workqueue of a shared one gets the advice that fits a shared workqueue', async () => {
+  const capture = captureWarnings();
+  // What a shared workqueue's node does: its items run on a local workqueue registered in sharedByLocal.
+  const wq = allocWorkqueue('shared-node');
+  sharedByLocal.set(wq, { name: 'mail', stats: () => ({ pending: 0, infl: 0 }) } as unknown as SharedWorkqueue);
+  try {
+    const hog = new Work(function sharedHogger() {
+      spin(30);
+    });
+    const fast = new Work(function quick() {});
+    const counted = () => wqMonitor().find((r) => r.name === 'shared-node')!.cpuIntensive;
+    for (let tries = 0; counted() < 4 && tries < 20; tries++) {
+      queueWork(wq, hog);
+      queueWork(wq, fast);
+      await flushWork(fast);
+      await turn();
+    }
+    const warning = capture.warnings.find((w) => w.message.includes('sharedHogger hogged CPU'));
+    assert.ok(warning !== undefined, `a warning after ${counted()} offences`);
+    assert.match(warning.message, /4 times on shared workqueue mail, which runs its items on this node's event loop/);
+    assert.doesNotMatch(warning.message, /consider switching to WQ_UNBOUND/);
+  } finally {
+    await capture.stop();
     await destroyWorkqueue(wq);
   }
 });

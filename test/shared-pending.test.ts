@@ -8,7 +8,21 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { allocWorkqueue, DelayedWork, queueWork, Work, WorkqueueError, WQ_UNBOUND, workFunc, wqMonitor } from 'cmwq';
+import {
+  allocWorkqueue,
+  applyWorkqueueAttrs,
+  DelayedWork,
+  queueFunc,
+  queueWork,
+  Work,
+  WorkqueueError,
+  WQ_UNBOUND,
+  workFunc,
+  workOnWorkqueue,
+  workqueueCongested,
+  workqueueSetMaxActive,
+  wqMonitor,
+} from 'cmwq';
 import { type PgSharedWorkqueue, postgresBackend, type PostgresBackend } from 'cmwq/postgres';
 import { startPostgres, type TestPostgres } from './pg-server.js';
 import { type NodeEvent, eventsOf, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
@@ -333,6 +347,13 @@ test('bad input throws a WorkqueueError where it is made and queues nothing', as
   assert.throws(() => allocWorkqueue('x', WQ_UNBOUND, 1, { backend, leaseMs: -1 }), code('ERR_WQ_INVALID_ARG'));
   assert.throws(() => allocWorkqueue('x', WQ_UNBOUND, 1, { backend, bogus: 1 } as never), code('ERR_WQ_INVALID_ARG'));
   await assert.rejects(queueWork(wq, new DelayedWork(run, {}, { key: 'tx' }), { tx: {} }), code('ERR_WQ_INVALID_ARG'));
+  // calls with no cluster-wide meaning say so
+  const unsupported = code('ERR_WQ_SHARED_UNSUPPORTED');
+  assert.throws(() => queueFunc(wq as never, () => {}), unsupported);
+  assert.throws(() => applyWorkqueueAttrs(wq as never, {}), unsupported);
+  assert.throws(() => workqueueCongested(-1, wq as never), unsupported);
+  assert.throws(() => workOnWorkqueue(wq as never, run, {}), unsupported);
+  assert.throws(() => workqueueSetMaxActive(wq, -1), code('ERR_WQ_INVALID_ARG'));
   const { items } = (await backend.queueStats()).find((q) => q.name === 'badin')!;
   assert.equal(items, 0, 'nothing queued');
 });

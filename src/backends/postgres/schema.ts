@@ -5,7 +5,6 @@
  * cluster-wide count check cannot race) and `cmwq.items` (ONE row per work item, keyed by (queue, key), reused by
  * every queueing: the pending bit, the queueing sequence number, the expiry on the database clock, the lease with
  * its fencing token, the cancel flag, the disable depth and the failure record). Tables never grow with traffic.
- * `cmwq.drains` holds a row per node draining a queue, while it drains.
  *
  * Migrations run under a session advisory lock, each in its own transaction, recorded in `cmwq.migrations`: many
  * processes may start at once; the first applies what is missing, the others wait for the lock and find nothing
@@ -109,16 +108,6 @@ const MIGRATIONS: readonly string[] = [
       (SELECT extract(epoch FROM min(i.run_at) - now()) * 1000 FROM cmwq.items i
         WHERE i.queue = p_queue AND i.pending AND i.disabled = 0)::double precision;
   END $$;
-  `,
-  // Cluster-wide drains: a row per draining node, kept alive like a lease (a drainer that dies stops refusing
-  // after its mark expires); queue statements refuse outside queueing while one lasts.
-  `
-  CREATE TABLE cmwq.drains (
-    queue text NOT NULL REFERENCES cmwq.queues (name) ON DELETE CASCADE,
-    node text NOT NULL,
-    until timestamptz NOT NULL,
-    PRIMARY KEY (queue, node)
-  );
   `,
 ];
 

@@ -10,10 +10,9 @@
  * Waiting calls (flush, drain, cancelWorkSync) re-check on every `d:` (done) notification of the queue and on a
  * slow poll, since NOTIFY is lost while a listener reconnects.
  *
- * Draining is cluster-wide: the drainer keeps a row in cmwq.drains alive (renewed every leaseMs/3, so a drainer
- * that dies stops refusing after leaseMs) and every queue statement refuses, atomically, a call that does not come
- * from a handler of this queue (chained work, on any node) while such a row lasts; the call rejects with
- * ERR_WQ_DRAINING. On the draining node itself the refusal is also synchronous, as locally.
+ * Draining is cluster-wide: the drainer holds the queue's drain lock (drain-lock.ts) and every queue statement
+ * refuses, atomically, a call that does not come from a handler of this queue (chained work, on any node) while
+ * it is held; the call rejects with ERR_WQ_DRAINING. On the draining node the refusal is also synchronous.
  */
 import { randomUUID } from 'node:crypto';
 import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING, __WQ_ORDERED } from '../../base/constants.js';
@@ -36,6 +35,7 @@ import type { Workqueue } from '../../core/workqueue.js';
 import type pg from 'pg';
 import { Runner, wrapped } from './claim.js';
 import { backendError, run } from './connection.js';
+import { DrainLock } from './drain-lock.js';
 import * as sql from './statements.js';
 
 /** What a shared workqueue needs from its backend. */
@@ -119,7 +119,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   /** When wqMonitor() last read the cluster figures: the poll refreshes them only while someone looks. */
   private viewed = 0;
   private draining = 0;
-  private drainTimer: NodeJS.Timeout | null = null;
+  private drainLock: DrainLock | null = null;
   private max: number;
 
   /** @hidden Made by allocWorkqueue() / allocOrderedWorkqueue() with `{ backend }`. */
@@ -538,38 +538,22 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
     this.checkAlive('drainWorkqueue');
     if (this.chained())
       throw new WorkqueueError('ERR_WQ_DEADLOCK', `drainWorkqueue: called from a handler of ${this.name}`);
-    this.draining++;
+    if (this.draining++ === 0) this.drainLock = new DrainLock(this.ctx.pool, this.name);
+    const lock = this.drainLock!;
     return this.db(undefined)
       .then(async (db) => {
-        await this.markDrain(db);
+        await lock.hold();
         await this.waitUntil(async () => {
+          await lock.hold(); // again, if its connection was lost
           const busy = await run(db, 'drainWorkqueue', sql.QUEUE_BUSY, [this.name]);
           return busy.rows.length === 0;
         });
       })
       .finally(async () => {
         if (--this.draining > 0) return;
-        if (this.drainTimer !== null) clearInterval(this.drainTimer);
-        this.drainTimer = null;
-        await run(this.ctx.pool, 'drainWorkqueue', sql.DRAIN_END, [this.name, this.node]).catch(() => undefined);
-        // A drain that began meanwhile may have had its mark deleted by this DRAIN_END: take it again.
-        if (this.draining > 0) await this.markDrain(this.ctx.pool).catch(() => undefined);
+        this.drainLock = null;
+        await lock.release();
       });
-  }
-
-  /** Takes this node's drain mark (every node refuses outside queueing) and renews it while the drain lasts. */
-  private async markDrain(db: pg.Pool | pg.ClientBase): Promise<void> {
-    await run(db, 'drainWorkqueue', sql.DRAIN_MARK, [this.name, this.node, this.leaseMs]);
-    if (this.drainTimer !== null) return;
-    this.drainTimer = setInterval(
-      () => {
-        run(this.ctx.pool, 'drainWorkqueue', sql.DRAIN_MARK, [this.name, this.node, this.leaseMs]).catch(
-          () => undefined,
-        );
-      },
-      Math.max(10, Math.floor(this.leaseMs / 3)),
-    );
-    this.drainTimer.unref();
   }
 
   /** Detaches this node: stops claiming, lets its running items finish and complete. The rows stay. */

@@ -194,8 +194,10 @@ test('cmwq web --backend <url> serves a cluster (state, event stream, /metrics),
     await a.call('queue', { key: 'w-wait', delayed: true, delay: 60_000 });
     const running = await stateUntil(
       web.url,
-      (s) => s.workers.some((w: any) => w.workqueue === 'webq'),
-      'the running item',
+      (s) =>
+        s.workers.some((w: any) => w.workqueue === 'webq') &&
+        s.rows.some((r: any) => r.name === 'webq' && r.pending === 1),
+      'a read after both queueings',
     );
     const row = running.rows.find((r: any) => r.name === 'webq');
     assert.deepEqual([row.infl, row.pending], [1, 1]);

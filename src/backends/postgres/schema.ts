@@ -4,7 +4,9 @@
  * Tables: `cmwq.queues` (one row per shared workqueue: max_active, ordered; its row lock serializes claims so the
  * cluster-wide count check cannot race) and `cmwq.items` (ONE row per work item, keyed by (queue, key), reused by
  * every queueing: the pending bit, the queueing sequence number, the expiry on the database clock, the lease with
- * its fencing token, the cancel flag, the disable depth and the failure record). Tables never grow with traffic.
+ * its fencing token, the cancel flag, the disable depth and the failure record). Tables never grow with traffic:
+ * a keyed item has one row for good; a keyless one (a key made up for `new Work()`) has a row from its queueing
+ * until it has run and nothing holds it (not pending, not disabled, never failed), then the row is deleted.
  *
  * Migrations run under a session advisory lock, each in its own transaction, recorded in `cmwq.migrations`: many
  * processes may start at once; the first applies what is missing, the others wait for the lock and find nothing
@@ -107,6 +109,122 @@ const MIGRATIONS: readonly string[] = [
     RETURN QUERY SELECT NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
       (SELECT extract(epoch FROM min(i.run_at) - now()) * 1000 FROM cmwq.items i
         WHERE i.queue = p_queue AND i.pending AND i.disabled = 0)::double precision;
+  END $$;
+  `,
+  // Claim ahead, batched completions, keyless rows removed. `keyless` marks an item whose key cmwq made up (a
+  // `new Work()` without a key): once it has run, succeeded and nothing holds it, its row is deleted, so a job per
+  // `new Work()` leaves no row behind. items_due answers "when does the next armed item come due" from an index
+  // (cmwq.claim() walked every pending row for it). cmwq.complete_claim() writes a batch of completions and
+  // claims the next batch in one round trip; see its comments. cmwq.claim() stays for nodes of the previous
+  // version.
+  `
+  ALTER TABLE cmwq.items ADD COLUMN keyless boolean NOT NULL DEFAULT false;
+  CREATE INDEX items_due ON cmwq.items (queue, run_at) WHERE pending AND disabled = 0;
+  CREATE FUNCTION cmwq.complete_claim(p_queue text, p_node text,
+    p_keys text[], p_leases bigint[], p_errors text[], p_kinds text[],
+    p_attempts integer, p_delay_ms integer, p_max_delay_ms integer, p_notify text,
+    p_free integer, p_ahead integer, p_reserve integer, p_min integer, p_lease_ms integer)
+  RETURNS TABLE (kind text, key text, func text, export text, data jsonb, lease bigint, attempt integer,
+    keyless boolean, due_ms double precision)
+  LANGUAGE plpgsql VOLATILE AS $$
+  DECLARE
+    v_max integer; v_ordered boolean; v_running integer; v_mine integer; v_room integer; v_run integer;
+    v_n integer := 0; v_got integer; v_accepted bigint[]; v_gone text[];
+    v_until timestamptz := now() + p_lease_ms * interval '1 millisecond';
+  BEGIN
+    -- The queue's row first (it serializes claimers), then item rows: the lock order of every claimer, so a
+    -- completion batch never waits on an item an ordered claimer holds while that claimer waits on the queue.
+    IF p_free + p_ahead > 0 THEN
+      SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue FOR UPDATE;
+      IF NOT FOUND THEN p_free := 0; p_ahead := 0; END IF;
+    END IF;
+    -- Completions, fenced by the lease: kind r ran (error null: success), s skipped (cancelled before it
+    -- started: no run counted), h handed back (the node detached before starting it: pending again, in its
+    -- place). A failed run with attempts left is queued again after its back-off unless re-queued or cancelled.
+    IF cardinality(p_keys) > 0 THEN
+      WITH d AS (SELECT * FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)),
+      u AS (
+        UPDATE cmwq.items i SET lease = NULL, lease_node = NULL, lease_until = NULL, cancel = false,
+          runs = i.runs + (d.kind = 'r')::int,
+          failures = i.failures + (d.error IS NOT NULL)::int,
+          last_error = coalesce(d.error, i.last_error),
+          last_error_at = CASE WHEN d.error IS NOT NULL THEN now() ELSE i.last_error_at END,
+          pending = i.pending OR (d.kind = 'h' AND NOT i.cancel AND i.disabled = 0)
+            OR (d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel AND i.disabled = 0),
+          run_at = CASE WHEN NOT i.pending AND d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel
+            THEN now() + least(p_delay_ms * power(2, i.attempt), p_max_delay_ms) * interval '1 millisecond'
+            ELSE i.run_at END,
+          seq = CASE WHEN i.pending THEN i.seq
+            WHEN d.kind = 'h' THEN i.run_seq
+            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN nextval('cmwq.queue_seq')
+            ELSE i.seq END,
+          attempt = CASE WHEN i.pending OR d.kind = 'h' THEN i.attempt
+            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
+        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.lease = d.lease
+        RETURNING i.key, d.lease, i.keyless AND NOT i.pending AND i.disabled = 0 AND i.failures = 0 AS gone)
+      SELECT array_agg(u.lease), array_agg(u.key) FILTER (WHERE u.gone) INTO v_accepted, v_gone FROM u;
+      -- A keyless item nothing holds any more (idle, enabled, never failed: no record worth keeping) leaves no
+      -- row. Its row is locked by the update above until commit, so no queueing slips in between; one waiting
+      -- on the lock inserts a fresh row after the commit.
+      IF v_gone IS NOT NULL THEN
+        DELETE FROM cmwq.items i WHERE i.queue = p_queue AND i.key = ANY(v_gone) AND i.keyless AND NOT i.pending
+          AND i.lease IS NULL AND i.disabled = 0;
+      END IF;
+      IF v_accepted IS NOT NULL THEN
+        IF p_notify IS NOT NULL THEN PERFORM pg_notify('cmwq', p_notify); END IF;
+        RETURN QUERY SELECT 'a'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, a.l, NULL::integer,
+          NULL::boolean, NULL::double precision FROM unnest(v_accepted) AS a (l);
+      END IF;
+    END IF;
+    IF p_free + p_ahead <= 0 THEN RETURN; END IF;
+    -- Claimed items hold leases and count against max_active whether they run or wait on the node, so an
+    -- observer never sees more than max_active running. Free slots first (or up to the node's floor p_min);
+    -- claiming ahead takes at most half of the room left once another node's p_reserve slots are set aside.
+    SELECT count(*), count(*) FILTER (WHERE i.lease_node = p_node) INTO v_running, v_mine FROM cmwq.items i
+      WHERE i.queue = p_queue AND i.lease IS NOT NULL AND i.lease_until > now();
+    v_room := v_max - v_running;
+    v_run := greatest(least(p_free, v_room), least(p_free, p_min - v_mine), 0);
+    v_n := v_run + greatest(0, least(p_ahead, (v_room - v_run - p_reserve) / 2));
+    IF v_ordered THEN v_n := least(v_n, 1 - v_running); END IF;
+    IF v_n > 0 THEN
+      RETURN QUERY WITH c AS (
+        SELECT i.key FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.lease IS NOT NULL AND i.lease_until <= now() AND NOT i.cancel
+          AND i.disabled = 0
+        ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq
+      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      RETURNING 'c'::text, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless, NULL::double precision;
+      GET DIAGNOSTICS v_got = ROW_COUNT;
+      v_n := v_n - v_got;
+    END IF;
+    IF v_n > 0 AND v_ordered THEN
+      RETURN QUERY WITH c AS (
+        SELECT i.key FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 AND i.run_at <= now()
+          AND (i.lease IS NULL OR i.lease_until <= now())
+        ORDER BY i.seq LIMIT v_n FOR UPDATE)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq, cancel = false
+      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      RETURNING 'c'::text, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless, NULL::double precision;
+    ELSIF v_n > 0 THEN
+      RETURN QUERY WITH c AS (
+        SELECT i.key FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 AND i.run_at <= now()
+          AND (i.lease IS NULL OR i.lease_until <= now())
+        ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq, cancel = false
+      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      RETURNING 'c'::text, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless, NULL::double precision;
+    END IF;
+    -- When the next pending item comes due (ms from now; null: none): the items_due index's first entry.
+    RETURN QUERY SELECT 't'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
+      NULL::boolean,
+      (SELECT extract(epoch FROM i.run_at - now()) * 1000 FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 ORDER BY i.run_at LIMIT 1)::double precision;
   END $$;
   `,
 ];

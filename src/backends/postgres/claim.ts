@@ -37,7 +37,7 @@ import { grabPending } from '../../core/grab-pending.js';
 import type { Workqueue } from '../../core/workqueue.js';
 import { queueWork } from '../../core/queue.js';
 import type { SharedRetry, SharedWorkqueue } from '../../core/shared.js';
-import { CHANNEL, run } from './connection.js';
+import { CHANNEL, PinnedClient, run } from './connection.js';
 import type pg from 'pg';
 import { COMPLETE_CLAIM, NOTIFY, RENEW } from './statements.js';
 
@@ -150,6 +150,8 @@ export class Runner {
   readonly stats: RunnerStats = { claimed: 0, completed: 0, refused: 0, lost: 0 };
   /** The local workqueue the items run on. */
   readonly local: Workqueue;
+  /** The connection the round trips run on (one at a time), kept open and warm. */
+  private readonly conn: PinnedClient;
   /** Every item this node holds a lease on (backlog and running), by lease. */
   private readonly claimed = new Map<string, Claimed>();
   /** A round trip is on the wire. */
@@ -178,6 +180,7 @@ export class Runner {
     this.local = allocWorkqueue(config.queue.name, 0, Math.max(1, config.nodeMaxActive), {
       onError: config.onError,
     });
+    this.conn = new PinnedClient(config.pool);
     if (config.nodeMaxActive > 0) {
       this.pollTimer = setInterval(() => this.kick(), config.pollMs);
       this.pollTimer.unref();
@@ -263,7 +266,7 @@ export class Runner {
   }
 
   private async roundTrip(batch: Completion[], free: number, ahead: number): Promise<void> {
-    const { queue, pool, leaseMs, minActive, nodeMaxActive } = this.config;
+    const { queue, leaseMs, minActive, nodeMaxActive } = this.config;
     const retry = this.config.retry;
     // Completions wake flushers and starved nodes elsewhere; at high rates one notification per window does.
     const now = Date.now();
@@ -271,7 +274,7 @@ export class Runner {
     if (notifyNow) this.lastDoneNotify = now;
     let rows: CycleRow[];
     try {
-      ({ rows } = await run<CycleRow>(pool, 'claim', COMPLETE_CLAIM, [
+      ({ rows } = await this.conn.query<CycleRow>('claim', COMPLETE_CLAIM, [
         queue.name,
         this.node,
         batch.map((c) => c.key),
@@ -462,6 +465,7 @@ export class Runner {
       this.doneTimer = null;
       await run(this.config.pool, 'notify', NOTIFY, [`d:${this.config.queue.name}`]).catch(() => undefined);
     }
+    this.conn.release();
     await destroyWorkqueue(this.local);
   }
 }

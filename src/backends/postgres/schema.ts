@@ -129,7 +129,7 @@ const MIGRATIONS: readonly string[] = [
   LANGUAGE plpgsql VOLATILE AS $$
   DECLARE
     v_max integer; v_ordered boolean; v_running integer; v_mine integer; v_room integer; v_run integer;
-    v_n integer := 0; v_got integer; v_accepted bigint[]; v_gone text[];
+    v_n integer := 0; v_got integer; v_accepted bigint[]; v_gone bigint[];
     v_until timestamptz := now() + p_lease_ms * interval '1 millisecond';
   BEGIN
     -- The queue's row first (it serializes claimers), then item rows: the lock order of every claimer, so a
@@ -142,7 +142,18 @@ const MIGRATIONS: readonly string[] = [
     -- started: no run counted), h handed back (the node detached before starting it: pending again, in its
     -- place). A failed run with attempts left is queued again after its back-off unless re-queued or cancelled.
     IF cardinality(p_keys) > 0 THEN
+      -- A keyless item nothing holds any more (idle, enabled, never failed: no record worth keeping) leaves no
+      -- row: deleted at once, not updated first. A queueing that changed the row since this statement's snapshot
+      -- (pending again) is seen when the row is locked, and the row is then completed by the update below.
       WITH d AS (SELECT * FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)),
+      g AS (
+        DELETE FROM cmwq.items i USING d
+        WHERE i.queue = p_queue AND i.key = d.key AND i.lease = d.lease AND d.kind <> 'h' AND d.error IS NULL
+          AND i.keyless AND NOT i.pending AND i.disabled = 0 AND i.failures = 0
+        RETURNING d.lease)
+      SELECT array_agg(g.lease) INTO v_gone FROM g;
+      WITH d AS (SELECT * FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)
+        WHERE v_gone IS NULL OR NOT (d.lease = ANY(v_gone))),
       u AS (
         UPDATE cmwq.items i SET lease = NULL, lease_node = NULL, lease_until = NULL, cancel = false,
           runs = i.runs + (d.kind = 'r')::int,
@@ -161,16 +172,10 @@ const MIGRATIONS: readonly string[] = [
           attempt = CASE WHEN i.pending OR d.kind = 'h' THEN i.attempt
             WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
         FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.lease = d.lease
-        RETURNING i.key, d.lease, i.keyless AND NOT i.pending AND i.disabled = 0 AND i.failures = 0 AS gone)
-      SELECT array_agg(u.lease), array_agg(u.key) FILTER (WHERE u.gone) INTO v_accepted, v_gone FROM u;
-      -- A keyless item nothing holds any more (idle, enabled, never failed: no record worth keeping) leaves no
-      -- row. Its row is locked by the update above until commit, so no queueing slips in between; one waiting
-      -- on the lock inserts a fresh row after the commit.
-      IF v_gone IS NOT NULL THEN
-        DELETE FROM cmwq.items i WHERE i.queue = p_queue AND i.key = ANY(v_gone) AND i.keyless AND NOT i.pending
-          AND i.lease IS NULL AND i.disabled = 0;
-      END IF;
-      IF v_accepted IS NOT NULL THEN
+        RETURNING d.lease)
+      SELECT array_agg(u.lease) INTO v_accepted FROM u;
+      v_accepted := coalesce(v_accepted, '{}') || coalesce(v_gone, '{}');
+      IF cardinality(v_accepted) > 0 THEN
         IF p_notify IS NOT NULL THEN PERFORM pg_notify('cmwq', p_notify); END IF;
         RETURN QUERY SELECT 'a'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, a.l, NULL::integer,
           NULL::boolean, NULL::double precision FROM unnest(v_accepted) AS a (l);

@@ -44,7 +44,7 @@ export const QUEUE = `
 /**
  * Queues many items in one statement: $1 queue, $2 keys, $3 funcs, $4 exports, $5 data (JSON texts), $6 delay
  * ms, $7 notify payload, $8 keyless flags; the keys are distinct. Same rules as QUEUE, per item; returns the keys
- * it queued.
+ * it queued. One notification for the statement (n, a CTE with a volatile call: evaluated once), not one per row.
  */
 export const QUEUE_BATCH = `
   WITH b AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $8::boolean[])
@@ -60,8 +60,9 @@ export const QUEUE_BATCH = `
       lease = CASE WHEN ${LIVE} THEN i.lease END,
       cancel = CASE WHEN ${LIVE} THEN i.cancel ELSE false END
     WHERE NOT i.pending AND i.disabled = 0 AND NOT (i.cancel AND ${LIVE})
-    RETURNING i.key)
-  SELECT q.key FROM q LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $7)) n ON true`;
+    RETURNING i.key),
+  n AS (SELECT pg_notify('cmwq', $7) WHERE EXISTS (SELECT 1 FROM q))
+  SELECT q.key FROM q LEFT JOIN n ON true`;
 
 /**
  * modDelayedWork: $1..$8 as QUEUE. (`old` is read, and locked, before the upsert: the upsert's WHERE refers to

@@ -160,6 +160,8 @@ export class Runner {
   private again = false;
   /** The last claim left due items behind (max_active reached elsewhere): completions elsewhere wake it. */
   private starved = false;
+  /** The last claim came back full or left due items behind: a completion's round trip claims too. */
+  private backlogged = false;
   private stopped = false;
   private dueTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -250,12 +252,13 @@ export class Runner {
   }
 
   /**
-   * After a completion, claim again only once a quarter of the slots and backlog is free: batches, not items. On
+   * After a completion, claim again only once a quarter of the slots and backlog is free: batches, not items;
+   * and only when the last claim left due items behind (else new ones come with a `q:` notification). On
    * an ordered queue a completion claims nothing: its `d:` notification wakes every node's claim at once, so the
    * next item goes to whichever node asks first, not always to the one that ran the last.
    */
   private refill(): number {
-    if ((this.config.queue.flags & __WQ_ORDERED) !== 0) return Number.POSITIVE_INFINITY;
+    if (!this.backlogged || (this.config.queue.flags & __WQ_ORDERED) !== 0) return Number.POSITIVE_INFINITY;
     return Math.max(1, (this.config.nodeMaxActive + this.ahead) >> 2);
   }
 
@@ -333,6 +336,7 @@ export class Runner {
     if (!timer) return;
     this.armDue(dueMs);
     if (got === free + ahead && got > 0) this.again = true;
+    this.backlogged = (got === free + ahead && got > 0) || (dueMs !== null && dueMs <= 0);
     // Items are due but too few could be had: max_active is reached elsewhere (or rows were locked). Only then
     // do other nodes' completions (`d:` notifications) matter to this node.
     this.starved = got < free && dueMs !== null && dueMs <= 0;
@@ -451,7 +455,13 @@ export class Runner {
     this.stopped = true;
     if (this.pollTimer !== null) clearInterval(this.pollTimer);
     if (this.dueTimer !== null) clearTimeout(this.dueTimer);
-    for (const c of [...this.claimed.values()]) if (this.unqueue(c)) this.finished(c, null, 'h');
+    let handedBack = false;
+    for (const c of [...this.claimed.values()]) {
+      if (this.unqueue(c)) {
+        this.finished(c, null, 'h');
+        handedBack = true;
+      }
+    }
     if (this.claimed.size > 0 || this.completions.length > 0 || this.busy) {
       await new Promise<void>((resolve) => {
         this.idleWaiters.push(resolve);
@@ -465,6 +475,9 @@ export class Runner {
       this.doneTimer = null;
       await run(this.config.pool, 'notify', NOTIFY, [`d:${this.config.queue.name}`]).catch(() => undefined);
     }
+    // The handed-back items are pending again: the other nodes claim them now, not at their next poll.
+    if (handedBack)
+      await run(this.config.pool, 'notify', NOTIFY, [`q:${this.config.queue.name}`]).catch(() => undefined);
     this.conn.release();
     await destroyWorkqueue(this.local);
   }

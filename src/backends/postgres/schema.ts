@@ -138,11 +138,16 @@ const MIGRATIONS: readonly string[] = [
     v_n integer := 0; v_got integer; v_accepted bigint[]; v_gone bigint[];
     v_until timestamptz := now() + p_lease_ms * interval '1 millisecond';
   BEGIN
-    -- The queue's row first (it serializes claimers), then item rows: the lock order of every claimer, so a
-    -- completion batch never waits on an item an ordered claimer holds while that claimer waits on the queue.
+    -- The queue's row lock serializes claimers; it is held until the commit, so it is taken as late as it may be:
+    -- after the completions, except on an ordered queue, whose claimers wait on item rows (plain FOR UPDATE)
+    -- while holding it: there the queue's row comes first, the lock order of every such claimer, so a
+    -- completion batch never holds an item row such a claimer waits for while itself waiting for the queue.
     IF p_free + p_ahead > 0 THEN
-      SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue FOR UPDATE;
-      IF NOT FOUND THEN p_free := 0; p_ahead := 0; END IF;
+      SELECT q.ordered INTO v_ordered FROM cmwq.queues q WHERE q.name = p_queue;
+      IF NOT FOUND THEN p_free := 0; p_ahead := 0;
+      ELSIF v_ordered THEN
+        SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue FOR UPDATE;
+      END IF;
     END IF;
     -- Completions, fenced by the lease: kind r ran (error null: success), s skipped (cancelled before it
     -- started: no run counted), h handed back (the node detached before starting it: pending again, in its
@@ -188,6 +193,10 @@ const MIGRATIONS: readonly string[] = [
       END IF;
     END IF;
     IF p_free + p_ahead <= 0 THEN RETURN; END IF;
+    IF NOT v_ordered THEN
+      SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue FOR UPDATE;
+      IF NOT FOUND THEN RETURN; END IF;
+    END IF;
     -- Claimed items hold leases and count against max_active whether they run or wait on the node, so an
     -- observer never sees more than max_active running. Free slots first (or up to the node's floor p_min);
     -- claiming ahead takes at most half of the room left once another node's p_reserve slots are set aside.

@@ -153,6 +153,9 @@ const MIGRATIONS: readonly string[] = [
     -- started: no run counted), h handed back (the node detached before starting it: pending again, in its
     -- place). A failed run with attempts left is queued again after its back-off unless re-queued or cancelled.
     IF cardinality(p_keys) > 0 THEN
+      -- The rows are locked in key order first, the order of every statement that locks several items of a
+      -- queue (queueWorks' batch, renewals): two such statements never wait on each other in a cycle.
+      PERFORM 1 FROM cmwq.items i WHERE i.queue = p_queue AND i.key = ANY(p_keys) ORDER BY i.key FOR UPDATE;
       -- A keyless item nothing holds any more (idle, enabled, never failed: no record worth keeping) leaves no
       -- row: deleted at once, not updated first. A queueing that changed the row since this statement's snapshot
       -- (pending again) is seen when the row is locked, and the row is then completed by the update below.

@@ -45,16 +45,18 @@ export const QUEUE = `
  * Queues many items in one statement: $1 queue, $2 keys, $3 funcs, $4 exports, $5 data (JSON texts), $6 delay
  * ms, $7 notify payload, $8 keyless flags; the keys are distinct. Same rules as QUEUE, per item; returns the keys
  * it queued. One notification for the statement (n, a CTE with a volatile call: evaluated once), not one per row.
+ * Sequence numbers follow the given order (s); rows are written, and so locked, in key order, the order every
+ * statement that locks several items of a queue uses (completions, renewals), so two of them never deadlock.
  */
 export const QUEUE_BATCH = `
   WITH b AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $8::boolean[])
     WITH ORDINALITY AS b (key, func, export, data, keyless, ord)),
+  s AS (SELECT b.*, nextval('cmwq.queue_seq') AS seq FROM b ORDER BY b.ord),
   q AS (
     INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at, keyless)
-    SELECT $1, b.key, b.func, b.export, b.data::jsonb, true, nextval('cmwq.queue_seq'),
-      now() + $6 * interval '1 millisecond', b.keyless
-    FROM b WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = b.key AND p.pending)
-    ORDER BY b.ord
+    SELECT $1, s.key, s.func, s.export, s.data::jsonb, true, s.seq, now() + $6 * interval '1 millisecond', s.keyless
+    FROM s WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = s.key AND p.pending)
+    ORDER BY s.key
     ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
       data = EXCLUDED.data, seq = EXCLUDED.seq, run_at = EXCLUDED.run_at, attempt = 0,
       lease = CASE WHEN ${LIVE} THEN i.lease END,
@@ -153,10 +155,17 @@ export const QUEUE_BUSY = `
     EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND i.pending AND i.disabled = 0 AND i.run_at <= now())
     OR EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND ${LIVE})`;
 
-/** Renews leases: $1 queue, $2 node, $3 leases, $4 lease ms. Returns the live ones and their cancel flags. */
+/**
+ * Renews leases: $1 queue, $2 node, $3 leases, $4 lease ms. Returns the live ones and their cancel flags. Rows
+ * are locked in key order first (l), as every statement that locks several items does.
+ */
 export const RENEW = `
+  WITH l AS (SELECT i.key FROM cmwq.items i
+    WHERE i.queue = $1 AND i.lease_node = $2 AND i.lease = ANY($3::bigint[]) AND i.lease_until > now()
+    ORDER BY i.key FOR UPDATE)
   UPDATE cmwq.items i SET lease_until = now() + $4 * interval '1 millisecond'
-  WHERE i.queue = $1 AND i.lease_node = $2 AND i.lease = ANY($3::bigint[]) AND i.lease_until > now()
+  FROM l WHERE i.queue = $1 AND i.key = l.key AND i.lease_node = $2 AND i.lease = ANY($3::bigint[])
+    AND i.lease_until > now()
   RETURNING i.lease, i.cancel`;
 
 /**

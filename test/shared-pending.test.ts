@@ -8,8 +8,19 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { allocWorkqueue, DelayedWork, queueWork, Work, WorkqueueError, WQ_UNBOUND, workFunc, wqMonitor } from 'cmwq';
-import { type PgSharedWorkqueue, postgresBackend, type PostgresBackend } from 'cmwq/postgres';
+import {
+  allocWorkqueue,
+  DelayedWork,
+  flushWork,
+  flushWorkqueue,
+  queueWork,
+  Work,
+  WorkqueueError,
+  WQ_UNBOUND,
+  workFunc,
+  wqMonitor,
+} from 'cmwq';
+import { type PgSharedWorkqueue, postgresBackend, type PostgresBackend, queueWorks } from 'cmwq/postgres';
 import { startPostgres, type TestPostgres } from './pg-server.js';
 import { type NodeEvent, eventsOf, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
 
@@ -231,6 +242,36 @@ test('failures are recorded on the item and reported; retried only with the retr
   assert.equal(rec3?.failures, 3);
   assert.equal(rec3?.pending, false, 'no fourth attempt');
   assert.equal(eventsOf('start', 'flaky').length, 3);
+});
+
+test('keyless items leave no row once run; a handle queued again gets one; keyed and failed items keep theirs', async () => {
+  await start({ queue: 'keyless', maxActive: 64, nodeMaxActive: 16 }, 1, 2);
+  const wq = allocWorkqueue('keyless', WQ_UNBOUND, 64, { backend, nodeMaxActive: 0 });
+  const rows = async (): Promise<number> =>
+    (await backend.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM cmwq.items WHERE queue = 'keyless'"))
+      .rows[0]!.n;
+  const run = workFunc(jobs, 'run');
+  for (let round = 0; round < 2; round++) {
+    const works = Array.from({ length: 150 }, (_, i) => new Work(run, { tag: `k${round}-${i}` }));
+    assert.ok((await queueWorks(wq, works)).every(Boolean));
+    await flushWorkqueue(wq);
+    assert.equal(await rows(), 0, `round ${round}: every row went once its item ran`);
+  }
+  assert.equal(eventsOf('end').filter((e) => /^k\d-/.test(String(e.data?.tag))).length, 300);
+  const again = new Work(run, { tag: 'again' });
+  assert.equal(await queueWork(wq, again), true);
+  await flushWorkqueue(wq);
+  assert.equal(await rows(), 0);
+  assert.equal(await flushWork(again), false, 'nothing left to flush');
+  assert.equal(await queueWork(wq, again), true, 'the handle queues again: a fresh row');
+  await flushWorkqueue(wq);
+  assert.equal(eventsOf('end', again.key).length, 2);
+  assert.equal(await queueWork(wq, new Work(run, {}, { key: 'named' })), true);
+  const failing = new Work(run, { fail: true });
+  assert.equal(await queueWork(wq, failing), true);
+  await flushWorkqueue(wq);
+  assert.equal(await rows(), 2, 'the keyed item and the failed one (its failure record) keep their rows');
+  assert.equal((await backend.itemRecord('keyless', failing.key!))?.failures, 1);
 });
 
 test('bad input throws a WorkqueueError where it is made and queues nothing', async () => {

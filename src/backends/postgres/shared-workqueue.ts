@@ -5,7 +5,8 @@
  *
  * Validation happens first and throws synchronously (WorkqueueError, nothing queued): the work must be a module
  * work (any node must be able to import it) and its data JSON. A keyless Work gets a unique key on its first
- * queueing, so `new Work()` per job behaves as a job queue's job; a keyed Work names the cluster's item.
+ * queueing, so `new Work()` per job behaves as a job queue's job, and its row is marked keyless: it is deleted
+ * once the item has run (queueing the same Work again makes a new one); a keyed Work names the cluster's item.
  *
  * Waiting calls (flush, drain, cancelWorkSync) re-check on every `d:` (done) notification of the queue and on a
  * slow poll, since NOTIFY is lost while a listener reconnects.
@@ -28,7 +29,7 @@ import {
 import { checkWork, type Work } from '../../core/work.js';
 import type { Workqueue } from '../../core/workqueue.js';
 import type pg from 'pg';
-import { Runner, wrapped } from './claim.js';
+import { keylessWorks, Runner, wrapped } from './claim.js';
 import { backendError, run } from './connection.js';
 import * as sql from './statements.js';
 
@@ -201,7 +202,10 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
       throw new WorkqueueError('ERR_WQ_DESTROYED', `${what}: shared workqueue ${this.name} has been detached`);
   }
 
-  private checkQueueable(work: Work<any>, what: string): { spec: string; exportName: string; key: string } {
+  private checkQueueable(
+    work: Work<any>,
+    what: string,
+  ): { spec: string; exportName: string; key: string; keyless: boolean } {
     checkWork(work);
     this.checkAlive(what);
     if (this.draining > 0 && currentWork()?._shared !== this)
@@ -217,10 +221,12 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
       );
     }
     checkJson(work.data ?? null, 'data', new Set());
-    return { spec: ref.specifier, exportName: ref.exportName, key: work.key ?? randomUUID() };
+    const keyless = work.key === undefined || keylessWorks.has(work);
+    return { spec: ref.specifier, exportName: ref.exportName, key: work.key ?? randomUUID(), keyless };
   }
 
-  private bind(work: Work<any>, key: string): void {
+  private bind(work: Work<any>, key: string, keyless: boolean): void {
+    if (keyless) keylessWorks.add(work);
     work.key = key;
     work._shared = this;
   }
@@ -250,11 +256,11 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   }
 
   private queueAfter(work: Work<any>, delay: number, options: SharedQueueOptions | undefined, what: string) {
-    const { spec, exportName, key } = this.checkQueueable(work, what);
+    const { spec, exportName, key, keyless } = this.checkQueueable(work, what);
     const data = JSON.stringify(work.data ?? null);
-    this.bind(work, key);
+    this.bind(work, key, keyless);
     return this.db(options?.tx).then(async (db) => {
-      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`];
+      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`, keyless];
       const { rows } = await run(db, what, sql.QUEUE, params);
       return rows.length > 0;
     });
@@ -277,7 +283,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
       if (!first.has(c.key)) first.set(c.key, i);
     });
     works.forEach((w, i) => {
-      this.bind(w, checked[i]!.key);
+      this.bind(w, checked[i]!.key, checked[i]!.keyless);
     });
     const idx = [...first.values()];
     if (idx.length === 0) return Promise.resolve([]);
@@ -290,6 +296,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
         idx.map((i) => data[i]),
         0,
         `q:${this.name}`,
+        idx.map((i) => checked[i]!.keyless),
       ]);
       const queued = new Set(rows.map((r) => r.key));
       return checked.map((c, i) => first.get(c.key) === i && queued.has(c.key));
@@ -297,11 +304,11 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   }
 
   modDelayedWork(dwork: DelayedWork<any>, delay: number, options?: SharedQueueOptions): Promise<boolean> {
-    const { spec, exportName, key } = this.checkQueueable(dwork, 'modDelayedWork');
+    const { spec, exportName, key, keyless } = this.checkQueueable(dwork, 'modDelayedWork');
     const data = JSON.stringify(dwork.data ?? null);
-    this.bind(dwork, key);
+    this.bind(dwork, key, keyless);
     return this.db(options?.tx).then(async (db) => {
-      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`];
+      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`, keyless];
       const { rows } = await run<{ was_pending: boolean | null }>(db, 'modDelayedWork', sql.MOD_DELAYED, params);
       return rows[0]?.was_pending === true;
     });

@@ -11,7 +11,7 @@
  *
  * (a) throughput: tiny jobs (the handler returns at once) queued in batches of 1,000 by the producer while both
  *     workers run; timed from the first queue call to the start of the last job's handler. 100,000 jobs a run
- *     for graphile-worker; 20,000 for cmwq and pg-boss (pg-boss: 3 runs, no warm-up; FULL below: 100,000 each).
+ *     for cmwq and graphile-worker; 20,000 for pg-boss (3 runs, no warm-up; FULL below: 100,000 each).
  * (b) latency: single jobs queued at a steady 50 per second by the producer; queue-to-start latency is the
  *     worker's clock at the handler's start minus the producer's just before the queue call (same machine, same
  *     epoch clock); p50 and p99 over every job of a run, and how long the queue call itself took.
@@ -72,7 +72,7 @@ function per(
     : { cmwq: f(cmwq), 'graphile-worker': f(graphile), 'pg-boss': f(pgBoss) };
 }
 /** Jobs of one throughput run. */
-const THROUGHPUT_N = per(100_000, 20_000, 100_000, 20_000);
+const THROUGHPUT_N = per(100_000, 100_000, 100_000, 20_000);
 /** Measured throughput runs, and warm-up runs before them. */
 const THROUGHPUT_RUNS = per(5, 5, 5, 3, false);
 const THROUGHPUT_WARMUP = per(1, 1, 1, 0, false);

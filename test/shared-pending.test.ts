@@ -12,6 +12,8 @@ import {
   allocWorkqueue,
   applyWorkqueueAttrs,
   DelayedWork,
+  flushWork,
+  flushWorkqueue,
   queueFunc,
   queueWork,
   Work,
@@ -23,7 +25,7 @@ import {
   workqueueSetMaxActive,
   wqMonitor,
 } from 'cmwq';
-import { type PgSharedWorkqueue, postgresBackend, type PostgresBackend } from 'cmwq/postgres';
+import { type PgSharedWorkqueue, postgresBackend, type PostgresBackend, queueWorks } from 'cmwq/postgres';
 import { startPostgres, type TestPostgres } from './pg-server.js';
 import { type NodeEvent, eventsOf, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
 
@@ -292,6 +294,39 @@ test('WQ_FREEZABLE: freezing a node waits for its running item and stops its cla
   await waitFor(() => eventsOf('end').filter((e) => /^fz-\d$/.test(e.key)).length === 3, 20_000, 'thawed runs');
 });
 
+test('WQ_FREEZABLE: a freezing node hands its claimed-ahead backlog back; another node runs it meanwhile', async () => {
+  const [runner, producer] = [
+    ...(await start({ queue: 'fzback', freezable: true, maxActive: 64, nodeMaxActive: 1 })),
+    ...(await start({ queue: 'fzback', nodeMaxActive: 0 }, 1, 1)),
+  ];
+  // A burst of quick items gives the runner a rate to claim ahead by; the long item then holds its only slot
+  // while the next batch is claimed into its backlog.
+  // (the backlog is sized to what ran in the last 200 ms, so the burst lasts longer than that).
+  await producer!.call('queueBatches', { prefix: 'fzb-w', n: 200, batch: 200, parallel: 1 });
+  await producer!.call('queue', { key: 'fzb-long', data: { ms: 600 } });
+  await producer!.call('queueBatches', { prefix: 'fzb-b', n: 8, batch: 8, parallel: 1 });
+  await waitFor(() => eventsOf('start', 'fzb-long').length === 1, 20_000, 'fzb-long starts');
+  const started = eventsOf('start').filter((e) => e.key.startsWith('fzb-') && e.pid === runner!.pid).length;
+  let claimed = 0;
+  for (let i = 0; i < 10 && claimed <= started; i++) {
+    ({ claimed } = await runner!.call<{ claimed: number }>('stats'));
+    if (claimed <= started) await runner!.call('sleep', { ms: 40 });
+  }
+  assert.ok(claimed > started, `the runner holds a backlog (claimed ${claimed}, started ${started})`);
+  const freezeSent = Date.now();
+  const frozenAt = await runner!.call<number>('freeze');
+  assert.ok(eventsOf('end', 'fzb-long')[0]!.t <= frozenAt, 'freezeWorkqueues waited for the running item');
+  // The handed-back items are pending again: a node attached now runs them while the runner stays frozen.
+  const [rescuer] = await start({ queue: 'fzback', nodeMaxActive: 2 }, 1, 2);
+  const ended = () => eventsOf('end').filter((e) => e.key.startsWith('fzb-'));
+  await waitFor(() => ended().length === 209, 20_000, 'the backlog runs elsewhere');
+  const late = eventsOf('start').filter((e) => e.key.startsWith('fzb-') && e.pid === runner!.pid && e.t > freezeSent);
+  assert.deepEqual(late, [], 'the frozen runner started nothing');
+  const rescued = ended().filter((e) => e.pid === rescuer!.pid).length;
+  assert.ok(rescued >= claimed - started, `its backlog ran elsewhere (${rescued} of ${claimed - started})`);
+  await runner!.call('thaw');
+});
+
 test('queueWork(..., { tx }): the item exists iff the transaction commits', async () => {
   const wq = allocWorkqueue('outbox', WQ_UNBOUND, 4, { backend, nodeMaxActive: 0 });
   const client = new pg.Client(server.url);
@@ -334,6 +369,36 @@ test('failures are recorded on the item and reported; retried only with the retr
   assert.equal(rec3?.failures, 3);
   assert.equal(rec3?.pending, false, 'no fourth attempt');
   assert.equal(eventsOf('start', 'flaky').length, 3);
+});
+
+test('keyless items leave no row once run; a handle queued again gets one; keyed and failed items keep theirs', async () => {
+  await start({ queue: 'keyless', maxActive: 64, nodeMaxActive: 16 }, 1, 2);
+  const wq = allocWorkqueue('keyless', WQ_UNBOUND, 64, { backend, nodeMaxActive: 0 });
+  const rows = async (): Promise<number> =>
+    (await backend.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM cmwq.items WHERE queue = 'keyless'"))
+      .rows[0]!.n;
+  const run = workFunc(jobs, 'run');
+  for (let round = 0; round < 2; round++) {
+    const works = Array.from({ length: 150 }, (_, i) => new Work(run, { tag: `k${round}-${i}` }));
+    assert.ok((await queueWorks(wq, works)).every(Boolean));
+    await flushWorkqueue(wq);
+    assert.equal(await rows(), 0, `round ${round}: every row went once its item ran`);
+  }
+  assert.equal(eventsOf('end').filter((e) => /^k\d-/.test(String(e.data?.tag))).length, 300);
+  const again = new Work(run, { tag: 'again' });
+  assert.equal(await queueWork(wq, again), true);
+  await flushWorkqueue(wq);
+  assert.equal(await rows(), 0);
+  assert.equal(await flushWork(again), false, 'nothing left to flush');
+  assert.equal(await queueWork(wq, again), true, 'the handle queues again: a fresh row');
+  await flushWorkqueue(wq);
+  assert.equal(eventsOf('end', again.key).length, 2);
+  assert.equal(await queueWork(wq, new Work(run, {}, { key: 'named' })), true);
+  const failing = new Work(run, { fail: true });
+  assert.equal(await queueWork(wq, failing), true);
+  await flushWorkqueue(wq);
+  assert.equal(await rows(), 2, 'the keyed item and the failed one (its failure record) keep their rows');
+  assert.equal((await backend.itemRecord('keyless', failing.key!))?.failures, 1);
 });
 
 test('bad input throws a WorkqueueError where it is made and queues nothing', async () => {

@@ -1,8 +1,10 @@
 /**
  * cmwq's shared workqueue (cmwq/postgres) as a contender of the shared-workqueue benchmark. One shared workqueue,
- * `allocWorkqueue('bench', WQ_UNBOUND, 48, { backend, nodeMaxActive })`: the producer is a producer-only node
+ * `allocWorkqueue('bench', WQ_UNBOUND, 512, { backend, nodeMaxActive })`: the producer is a producer-only node
  * (`nodeMaxActive: 0`), each worker process a node running up to 24 items at once (graphile-worker's
- * concurrency here), 48 cluster-wide. Items are module works (shared-cmwq-job.ts) with JSON data. A batch is one
+ * concurrency here). max_active bounds the items claimed cluster-wide, running or in a node's backlog: 512 (the
+ * most a workqueue takes) lets the nodes claim a few hundred ahead (as graphile-worker's local queue of 500
+ * fetches ahead), while at most 48 handlers run at once. Items are module works (shared-cmwq-job.ts) with JSON data. A batch is one
  * `queueWorks` call (cmwq/postgres's batch queueing: one statement for the batch), a single job one `queueWork`.
  *
  * Keyed runs give each Work its key (`new Work(fn, data, { key })`): the pending bit. Of the queueings of a key
@@ -15,7 +17,7 @@ import { setBenchJob } from './shared-cmwq-job.js';
 import type { JobData, RunMode, SharedContender } from './shared-protocol.js';
 
 const QUEUE = 'bench';
-const MAX_ACTIVE = 48;
+const MAX_ACTIVE = 512;
 const NODE_MAX_ACTIVE = 24;
 const JOB = workFunc(new URL('./shared-cmwq-job.js', import.meta.url), 'benchJob');
 

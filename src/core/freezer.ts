@@ -7,7 +7,8 @@
  *
  * A WQ_FREEZABLE shared workqueue freezes this node only: its node runs the items on a local WQ_FREEZABLE
  * workqueue (so what runs there counts as freezable work in flight) and does not claim while freezing; the other
- * nodes go on. Thawing tells it to claim again at once (thawed()).
+ * nodes go on. Freezing also hands the items it claimed ahead and has not started back to the cluster (frozen()),
+ * so they wait on no frozen node; thawing tells it to claim again at once (thawed()).
  */
 import { WQ_FREEZABLE } from '../base/constants.js';
 import { sharedWorkqueues } from './shared.js';
@@ -37,6 +38,7 @@ export function freezeWorkqueuesBegin(): void {
   if (freezer.freezing) return;
   freezer.freezing = true;
   eachFreezablePwq((pwq) => void pwq.setMaxActive(pwq.wq.effectiveMaxActive));
+  for (const shared of sharedWorkqueues) if ((shared.flags & WQ_FREEZABLE) !== 0) shared.frozen();
 }
 
 /**

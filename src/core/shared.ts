@@ -107,6 +107,8 @@ export abstract class SharedWorkqueue {
   abstract setMaxActive(maxActive: number): Promise<void>;
   /** @internal Changes this node's min_active floor (workqueueSetMinActive). */
   abstract setMinActive(minActive: number): void;
+  /** @internal Called by freezeWorkqueuesBegin(): a WQ_FREEZABLE shared workqueue stops claiming on this node. */
+  abstract frozen(): void;
   /** @internal Called by thawWorkqueues(): a WQ_FREEZABLE shared workqueue claims again at once. */
   abstract thawed(): void;
   /** @internal */ abstract flushWork(work: Work<any>, fireTimer: boolean): Promise<boolean>;

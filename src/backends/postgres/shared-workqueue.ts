@@ -5,7 +5,8 @@
  *
  * Validation happens first and throws synchronously (WorkqueueError, nothing queued): the work must be a module
  * work (any node must be able to import it) and its data JSON. A keyless Work gets a unique key on its first
- * queueing, so `new Work()` per job behaves as a job queue's job; a keyed Work names the cluster's item.
+ * queueing, so `new Work()` per job behaves as a job queue's job, and its row is marked keyless: it is deleted
+ * once the item has run (queueing the same Work again makes a new one); a keyed Work names the cluster's item.
  *
  * Waiting calls (flush, drain, cancelWorkSync) re-check on every `d:` (done) notification of the queue and on a
  * slow poll, since NOTIFY is lost while a listener reconnects.
@@ -33,7 +34,7 @@ import {
 import { checkWork, type Work } from '../../core/work.js';
 import type { Workqueue } from '../../core/workqueue.js';
 import type pg from 'pg';
-import { Runner, wrapped } from './claim.js';
+import { keylessWorks, Runner, wrapped } from './claim.js';
 import { backendError, run } from './connection.js';
 import { DrainLock } from './drain-lock.js';
 import * as sql from './statements.js';
@@ -223,7 +224,10 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
     return new WorkqueueError('ERR_WQ_DRAINING', `${what}: shared workqueue ${this.name} is draining`);
   }
 
-  private checkQueueable(work: Work<any>, what: string): { spec: string; exportName: string; key: string } {
+  private checkQueueable(
+    work: Work<any>,
+    what: string,
+  ): { spec: string; exportName: string; key: string; keyless: boolean } {
     checkWork(work);
     this.checkAlive(what);
     if (this.draining > 0 && !this.chained()) throw this.drainingError(what);
@@ -238,10 +242,12 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
       );
     }
     checkJson(work.data ?? null, 'data', new Set());
-    return { spec: ref.specifier, exportName: ref.exportName, key: work.key ?? randomUUID() };
+    const keyless = work.key === undefined || keylessWorks.has(work);
+    return { spec: ref.specifier, exportName: ref.exportName, key: work.key ?? randomUUID(), keyless };
   }
 
-  private bind(work: Work<any>, key: string): void {
+  private bind(work: Work<any>, key: string, keyless: boolean): void {
+    if (keyless) keylessWorks.add(work);
     work.key = key;
     work._shared = this;
   }
@@ -271,12 +277,12 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   }
 
   private queueAfter(work: Work<any>, delay: number, options: SharedQueueOptions | undefined, what: string) {
-    const { spec, exportName, key } = this.checkQueueable(work, what);
+    const { spec, exportName, key, keyless } = this.checkQueueable(work, what);
     const data = JSON.stringify(work.data ?? null);
-    this.bind(work, key);
+    this.bind(work, key, keyless);
     const chained = this.chained();
     return this.db(options?.tx).then(async (db) => {
-      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`, chained];
+      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`, keyless, chained];
       const { rows } = await run<{ queued: boolean }>(db, what, sql.QUEUE, params);
       if (rows[0]?.queued === false) throw this.drainingError(what);
       return rows.length > 0;
@@ -300,7 +306,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
       if (!first.has(c.key)) first.set(c.key, i);
     });
     works.forEach((w, i) => {
-      this.bind(w, checked[i]!.key);
+      this.bind(w, checked[i]!.key, checked[i]!.keyless);
     });
     const idx = [...first.values()];
     if (idx.length === 0) return Promise.resolve([]);
@@ -314,6 +320,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
         idx.map((i) => data[i]),
         0,
         `q:${this.name}`,
+        idx.map((i) => checked[i]!.keyless),
         chained,
       ]);
       if (rows.some((r) => r.key === null)) throw this.drainingError('queueWorks');
@@ -323,12 +330,12 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   }
 
   modDelayedWork(dwork: DelayedWork<any>, delay: number, options?: SharedQueueOptions): Promise<boolean> {
-    const { spec, exportName, key } = this.checkQueueable(dwork, 'modDelayedWork');
+    const { spec, exportName, key, keyless } = this.checkQueueable(dwork, 'modDelayedWork');
     const data = JSON.stringify(dwork.data ?? null);
-    this.bind(dwork, key);
+    this.bind(dwork, key, keyless);
     const chained = this.chained();
     return this.db(options?.tx).then(async (db) => {
-      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`, chained];
+      const params = [this.name, key, spec, exportName, data, delay, `q:${this.name}`, keyless, chained];
       const { rows } = await run<{ was_pending: boolean | null; refused: boolean }>(
         db,
         'modDelayedWork',
@@ -429,7 +436,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
    */
   enableAndQueueWork(work: Work<any>): Promise<boolean> {
     const key = this.keyOf(work, 'enableAndQueueWork');
-    const { spec, exportName } = this.checkQueueable(work, 'enableAndQueueWork');
+    const { spec, exportName, keyless } = this.checkQueueable(work, 'enableAndQueueWork');
     const data = JSON.stringify(work.data ?? null);
     const chained = this.chained();
     return this.db(undefined).then(async () => {
@@ -446,7 +453,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
         const { rows } = await run<{ enabled: boolean }>(client, what, sql.ENABLE, [this.name, key]);
         if (rows.length === 0) invalidArg(`enableAndQueueWork: ${key} is not disabled`);
         if (rows[0]!.enabled) {
-          const params = [this.name, key, spec, exportName, data, 0, `q:${this.name}`, chained];
+          const params = [this.name, key, spec, exportName, data, 0, `q:${this.name}`, keyless, chained];
           const queued = await run<{ queued: boolean }>(client, what, sql.QUEUE, params);
           if (queued.rows[0]?.queued === false) throw this.drainingError(what);
         }
@@ -479,6 +486,11 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
     this.checkAlive('workqueueSetMinActive');
     this.runner.minActive = minActive;
     this.runner.kick();
+  }
+
+  /** @internal freezeWorkqueuesBegin(): this node stops claiming and hands its backlog back. */
+  frozen(): void {
+    this.runner.frozen();
   }
 
   /** @internal thawWorkqueues(): claims again at once. */

@@ -3,7 +3,8 @@
  * schema.ts). Parameters are positional; every statement touches one queue's rows.
  *
  * Every scan names `pending` or `lease IS NOT NULL` alone in its WHERE so that it walks that partial index, not
- * the whole table (a queue holds one row per item ever queued, most of them idle).
+ * the whole table (a queue holds one row per keyed item ever queued, most of them idle; a keyless item's row goes
+ * once it has run).
  *
  * The pending bit is `pending`; an item is running while it holds a live lease (`lease` not null and
  * `lease_until > now()`); a lease that expired is as good as none. All times are the database's `now()`, so the
@@ -22,14 +23,14 @@ const LIVE = 'i.lease IS NOT NULL AND i.lease_until > now()';
 const DRAIN_KEY = '1668118385, hashtext($1)';
 
 /**
- * Whether a queue call may go ahead ($1 queue, $8 chained: the call comes from a handler of this queue): yes for
+ * Whether a queue call may go ahead ($1 queue, $9 chained: the call comes from a handler of this queue): yes for
  * chained work, else only while no drainer holds the queue's drain lock. pg_try_advisory_xact_lock_shared() takes
  * the shared side until the caller's transaction ends, so a drain cannot begin between this test and the commit.
  * It is a lock-manager call, not a table read: a first version that read a table of drain marks cost the queue
  * statement +12% (distinct keys) and +34% (a key already pending); this one measured +4% to +14% (paired A/B
  * on one embedded server, 8 concurrent sessions, a loaded 2-core machine: see docs/design.md).
  */
-const ALLOWED = `($8::boolean OR pg_try_advisory_xact_lock_shared(${DRAIN_KEY}))`;
+const ALLOWED = `($9::boolean OR pg_try_advisory_xact_lock_shared(${DRAIN_KEY}))`;
 
 /** Makes (or updates) the queue's row: $1 name, $2 max_active, $3 ordered. */
 export const ENSURE_QUEUE = `
@@ -37,18 +38,18 @@ export const ENSURE_QUEUE = `
   ON CONFLICT (name) DO UPDATE SET max_active = EXCLUDED.max_active, ordered = EXCLUDED.ordered`;
 
 /**
- * Queues: $1 queue, $2 key, $3 func, $4 export, $5 data, $6 delay ms, $7 notify payload, $8 chained (see
- * ALLOWED). Sets the pending bit of an idle, enabled item that is not being cancelled; returns `queued: true` iff
- * it did (exactly one of concurrent callers: the row lock of ON CONFLICT serializes them and the others see
- * pending), `queued: false` when the queue is draining (nothing changed), no row otherwise. An expired lease is
- * cleared.
+ * Queues: $1 queue, $2 key, $3 func, $4 export, $5 data, $6 delay ms, $7 notify payload, $8 keyless (the key was
+ * made up for a `new Work()` without one: the row goes once the item has run), $9 chained (see ALLOWED). Sets the
+ * pending bit of an idle, enabled item that is not being cancelled; returns `queued: true` iff it did (exactly one
+ * of concurrent callers: the row lock of ON CONFLICT serializes them and the others see pending), `queued: false`
+ * when the queue is draining (nothing changed), no row otherwise. An expired lease is cleared.
  * Fast path (the kernel's test_and_set_bit): an item already seen pending in the statement's snapshot is left
  * alone without taking its row lock, so a storm of queueings on one pending key does not queue up on the lock.
  */
 export const QUEUE = `
   WITH q AS (
-    INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at)
-    SELECT $1, $2, $3, $4, $5::jsonb, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond'
+    INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at, keyless)
+    SELECT $1, $2, $3, $4, $5::jsonb, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond', $8
     WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = $2 AND p.pending) AND ${ALLOWED}
     ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
       data = EXCLUDED.data, seq = EXCLUDED.seq, run_at = EXCLUDED.run_at, attempt = 0,
@@ -61,30 +62,34 @@ export const QUEUE = `
 
 /**
  * Queues many items in one statement: $1 queue, $2 keys, $3 funcs, $4 exports, $5 data (JSON texts), $6 delay
- * ms, $7 notify payload, $8 chained; the keys are distinct. Same rules as QUEUE, per item; returns the keys it
- * queued, or one null key when the queue is draining (nothing queued).
+ * ms, $7 notify payload, $8 keyless flags, $9 chained; the keys are distinct. Same rules as QUEUE, per item;
+ * returns the keys it queued, or one null key when the queue is draining (nothing queued). One notification for
+ * the statement (n, a CTE with a volatile call: evaluated once), not one per row. Sequence numbers follow the
+ * given order (s); rows are written, and so locked, in key order, the order every statement that locks several
+ * items of a queue uses (completions, renewals), so two of them never deadlock.
  */
 export const QUEUE_BATCH = `
-  WITH b AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
-    WITH ORDINALITY AS b (key, func, export, data, ord)),
+  WITH b AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $8::boolean[])
+    WITH ORDINALITY AS b (key, func, export, data, keyless, ord)),
+  s AS (SELECT b.*, nextval('cmwq.queue_seq') AS seq FROM b ORDER BY b.ord),
   q AS (
-    INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at)
-    SELECT $1, b.key, b.func, b.export, b.data::jsonb, true, nextval('cmwq.queue_seq'),
-      now() + $6 * interval '1 millisecond'
-    FROM b WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = b.key AND p.pending)
+    INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at, keyless)
+    SELECT $1, s.key, s.func, s.export, s.data::jsonb, true, s.seq, now() + $6 * interval '1 millisecond', s.keyless
+    FROM s WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = s.key AND p.pending)
       AND (SELECT ${ALLOWED})
-    ORDER BY b.ord
+    ORDER BY s.key
     ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
       data = EXCLUDED.data, seq = EXCLUDED.seq, run_at = EXCLUDED.run_at, attempt = 0,
       lease = CASE WHEN ${LIVE} THEN i.lease END,
       cancel = CASE WHEN ${LIVE} THEN i.cancel ELSE false END
     WHERE NOT i.pending AND i.disabled = 0 AND NOT (i.cancel AND ${LIVE})
-    RETURNING i.key)
-  SELECT q.key FROM q LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $7)) n ON true
+    RETURNING i.key),
+  n AS (SELECT pg_notify('cmwq', $7) WHERE EXISTS (SELECT 1 FROM q))
+  SELECT q.key FROM q LEFT JOIN n ON true
   UNION ALL SELECT NULL WHERE NOT ${ALLOWED}`;
 
 /**
- * modDelayedWork: $1..$8 as QUEUE. (`old` is read, and locked, before the upsert: the upsert's WHERE refers to
+ * modDelayedWork: $1..$9 as QUEUE. (`old` is read, and locked, before the upsert: the upsert's WHERE refers to
  * it; a row locked after the same statement updated it would not be returned.) Re-arms a pending item to the new expiry (keeping its place in queueing
  * order) or queues an idle one; returns was_pending (null when the item did not exist) and refused (the queue is
  * draining: nothing changed).
@@ -92,8 +97,8 @@ export const QUEUE_BATCH = `
 export const MOD_DELAYED = `
   WITH old AS (SELECT i.pending FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 FOR UPDATE),
   q AS (
-    INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at)
-    SELECT $1, $2, $3, $4, $5::jsonb, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond'
+    INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at, keyless)
+    SELECT $1, $2, $3, $4, $5::jsonb, true, nextval('cmwq.queue_seq'), now() + $6 * interval '1 millisecond', $8
     WHERE (SELECT count(*) FROM old) >= 0 AND ${ALLOWED}
     ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
       data = EXCLUDED.data, seq = CASE WHEN i.pending THEN i.seq ELSE EXCLUDED.seq END, run_at = EXCLUDED.run_at,
@@ -173,37 +178,31 @@ export const QUEUE_BUSY = `
     EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND i.pending AND i.disabled = 0 AND i.run_at <= now())
     OR EXISTS (SELECT 1 FROM cmwq.items i WHERE i.queue = $1 AND ${LIVE})`;
 
-/** Renews leases: $1 queue, $2 node, $3 leases, $4 lease ms. Returns the live ones and their cancel flags. */
+/**
+ * Renews leases: $1 queue, $2 node, $3 leases, $4 lease ms. Returns the live ones and their cancel flags. Rows
+ * are locked in key order first (l), as every statement that locks several items does.
+ */
 export const RENEW = `
+  WITH l AS (SELECT i.key FROM cmwq.items i
+    WHERE i.queue = $1 AND i.lease_node = $2 AND i.lease = ANY($3::bigint[]) AND i.lease_until > now()
+    ORDER BY i.key FOR UPDATE)
   UPDATE cmwq.items i SET lease_until = now() + $4 * interval '1 millisecond'
-  WHERE i.queue = $1 AND i.lease_node = $2 AND i.lease = ANY($3::bigint[]) AND i.lease_until > now()
+  FROM l WHERE i.queue = $1 AND i.key = l.key AND i.lease_node = $2 AND i.lease = ANY($3::bigint[])
+    AND i.lease_until > now()
   RETURNING i.lease, i.cancel`;
 
 /**
- * Completes instances: $1 queue, $2 keys, $3 leases, $4 errors (null: success), $5 retry attempts (0: none),
- * $6 first back-off ms, $7 max back-off ms, $8 notify payload (null: none). Only rows still holding the lease are changed (the
- * fencing token: a completion from a lease that expired and was claimed again is refused). A failed instance
- * with attempts left is queued again after its back-off unless it was re-queued or cancelled meanwhile.
- * Returns the accepted leases.
+ * One round trip of a node (cmwq.complete_claim(), in schema.ts): $1 queue, $2 node, completions as $3 keys,
+ * $4 leases, $5 errors (null: success), $6 kinds ('r' ran, 's' skipped: cancelled before it started, 'h' handed
+ * back), $7 retry attempts (0: none), $8 first back-off ms, $9 max back-off ms, $10 done-notify payload (null:
+ * none); then the claim: $11 free slots, $12 items wanted ahead, $13 slots left for another node, $14 the node's
+ * floor (minActive), $15 lease ms. Completions are accepted only from the current lease (the fencing token).
+ * Rows: kind 'a' (an accepted completion's lease), 'c' (a claimed item), 't' (due_ms: when the next pending item
+ * comes due, null: none; only when claiming).
  */
-export const COMPLETE = `
-  WITH d AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[]) AS d (key, lease, error)),
-  u AS (
-    UPDATE cmwq.items i SET lease = NULL, lease_node = NULL, lease_until = NULL, cancel = false,
-      runs = i.runs + 1,
-      failures = i.failures + (d.error IS NOT NULL)::int,
-      last_error = coalesce(d.error, i.last_error),
-      last_error_at = CASE WHEN d.error IS NOT NULL THEN now() ELSE i.last_error_at END,
-      pending = i.pending OR (d.error IS NOT NULL AND i.attempt + 1 < $5 AND NOT i.cancel AND i.disabled = 0),
-      run_at = CASE WHEN NOT i.pending AND d.error IS NOT NULL AND i.attempt + 1 < $5 AND NOT i.cancel
-        THEN now() + least($6 * power(2, i.attempt), $7) * interval '1 millisecond' ELSE i.run_at END,
-      seq = CASE WHEN NOT i.pending AND d.error IS NOT NULL AND i.attempt + 1 < $5 AND NOT i.cancel
-        THEN nextval('cmwq.queue_seq') ELSE i.seq END,
-      attempt = CASE WHEN i.pending THEN i.attempt
-        WHEN d.error IS NOT NULL AND i.attempt + 1 < $5 AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
-    FROM d WHERE i.queue = $1 AND i.key = d.key AND i.lease = d.lease
-    RETURNING d.lease)
-  SELECT u.lease FROM u LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $8) WHERE $8::text IS NOT NULL) n ON true`;
+export const COMPLETE_CLAIM = `
+  SELECT * FROM cmwq.complete_claim($1, $2, $3::text[], $4::bigint[], $5::text[], $6::text[], $7, $8, $9, $10,
+    $11, $12, $13, $14, $15)`;
 
 /** Cluster figures of a queue: $1 queue. */
 export const STATS = `

@@ -39,15 +39,62 @@ export interface Clock {
 /** Node's own timers cannot wait longer than this; longer delays re-arm. */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
 
+/**
+ * A timer of the real clock: a Node timer while more than a millisecond is left, then setImmediate hops (each
+ * one turn of the event loop, which keeps serving I/O meanwhile) for the last fraction. Node's timers count in
+ * whole milliseconds of the loop's cached time and may fire up to 1 ms before performance.now() says the delay
+ * has elapsed; the hops make "at least ms milliseconds" hold without rounding every delay up a millisecond.
+ */
+interface RealTimer {
+  /** performance.now() at which cb may run. */
+  readonly at: number;
+  readonly cb: () => void;
+  readonly ref: boolean;
+  /** The Node timer scheduled now, if any. */
+  timeout: NodeJS.Timeout | null;
+  /** The immediate scheduled now, if any (at most one of the two is set). */
+  immediate: NodeJS.Immediate | null;
+  readonly fire: () => void;
+}
+
+/** Below this much time left, a real timer hops with setImmediate instead of arming a Node timer. */
+const HOP_MS = 1;
+
+/** Schedules t's next step: a Node timer for the whole milliseconds left, else an immediate. */
+function schedule(t: RealTimer, left: number): void {
+  if (left > HOP_MS) {
+    t.timeout = setTimeout(t.fire, Math.min(Math.ceil(left), TIMER_MAX_MS));
+    if (!t.ref) t.timeout.unref();
+  } else {
+    t.immediate = setImmediate(t.fire);
+    if (!t.ref) t.immediate.unref();
+  }
+}
+
 export const realClock: Clock = {
   now: () => performance.now(),
   setTimer(cb, ms, ref) {
-    const t = setTimeout(cb, Math.min(Math.max(ms, 1), TIMER_MAX_MS));
-    if (!ref) t.unref();
+    const t: RealTimer = {
+      at: performance.now() + ms,
+      cb,
+      ref,
+      timeout: null,
+      immediate: null,
+      fire: () => {
+        t.timeout = t.immediate = null;
+        const left = t.at - performance.now();
+        if (left <= 0) t.cb();
+        else schedule(t, left);
+      },
+    };
+    schedule(t, ms);
     return t;
   },
   clearTimer(handle) {
-    clearTimeout(handle as NodeJS.Timeout);
+    const t = handle as RealTimer;
+    if (t.timeout !== null) clearTimeout(t.timeout);
+    if (t.immediate !== null) clearImmediate(t.immediate);
+    t.timeout = t.immediate = null;
   },
 };
 

@@ -60,13 +60,14 @@
  *
  * Where Node and the kernel differ, docs/design.md says what cmwq does and why.
  */
-import { __WQ_ORDERED, WQ_BH, WQ_FREEZABLE, WQ_HIGHPRI, WQ_UNBOUND } from '../base/constants.js';
+import { __WQ_ORDERED, WORK_CPU_UNBOUND, WQ_BH, WQ_FREEZABLE, WQ_HIGHPRI, WQ_UNBOUND } from '../base/constants.js';
 import { describe, invalidArg, WorkqueueError } from '../base/errors.js';
 import type { Rescuer } from './executor.js';
 import { FlushColor } from './flush-color.js';
 import { freezer } from './freezer.js';
 import { PoolWorkqueue } from './pool-workqueue.js';
 import { cpuPool, getUnboundPool } from './pools.js';
+import { TimerList } from './timer-list.js';
 import type { Work } from './work.js';
 
 /**
@@ -140,6 +141,8 @@ export class Workqueue {
   destroyed = false;
   /** @internal Delayed works whose timer will queue them here. */
   nrArmed = 0;
+  /** @internal The `_list` of delayed works armed for this workqueue (timer-list.ts). */
+  readonly timerList: TimerList = new TimerList(this, WORK_CPU_UNBOUND);
   /** System workqueues cannot be destroyed. */
   readonly system: boolean;
   /** @internal The rescuer of a WQ_MEM_RECLAIM workqueue (on the thread that owns the threads). */

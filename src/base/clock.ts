@@ -40,10 +40,12 @@ export interface Clock {
 export const TIMER_MAX_MS = 2 ** 31 - 1;
 
 /**
- * A timer of the real clock: a Node timer while more than a millisecond is left, then setImmediate hops (each
- * one turn of the event loop, which keeps serving I/O meanwhile) for the last fraction. Node's timers count in
- * whole milliseconds of the loop's cached time and may fire up to 1 ms before performance.now() says the delay
- * has elapsed; the hops make "at least ms milliseconds" hold without rounding every delay up a millisecond.
+ * A timer of the real clock. Node's timers wake in whole milliseconds (the loop polls with a millisecond
+ * timeout) and may fire up to 1 ms before performance.now() says the delay has elapsed; finer than that takes
+ * turns of the event loop (setImmediate hops, each of which keeps serving I/O), which cost CPU. So a real timer
+ * waits on a Node timer for the whole milliseconds, and hops only through the last fraction, and only when that
+ * fraction is more than SLACK_MS (a Node timer for the next whole millisecond would then be more than SLACK_MS
+ * late): it is never early, at most about SLACK_MS late from the rounding, and hops at most SLACK_MS a time.
  */
 interface RealTimer {
   /** performance.now() at which cb may run. */
@@ -57,13 +59,18 @@ interface RealTimer {
   readonly fire: () => void;
 }
 
-/** Below this much time left, a real timer hops with setImmediate instead of arming a Node timer. */
-const HOP_MS = 1;
+/** The lateness a real timer accepts from waking on a whole millisecond rather than hopping to the exact time. */
+const SLACK_MS = 0.5;
 
-/** Schedules t's next step: a Node timer for the whole milliseconds left, else an immediate. */
+/**
+ * Schedules t's next step, left ms before it is due: a Node timer for the next whole millisecond if that is at
+ * most SLACK_MS late, else one for the whole milliseconds before it, else (under a millisecond) an immediate.
+ */
 function schedule(t: RealTimer, left: number): void {
-  if (left > HOP_MS) {
-    t.timeout = setTimeout(t.fire, Math.min(Math.ceil(left), TIMER_MAX_MS));
+  const up = Math.max(Math.ceil(left), 1);
+  const wait = up - left <= SLACK_MS ? up : Math.floor(left);
+  if (wait > 0) {
+    t.timeout = setTimeout(t.fire, Math.min(wait, TIMER_MAX_MS));
     if (!t.ref) t.timeout.unref();
   } else {
     t.immediate = setImmediate(t.fire);

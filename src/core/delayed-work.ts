@@ -108,9 +108,8 @@ function checkSharedDelayed(cpu: number, dwork: DelayedWork<any>, delay: number)
   checkDelay(delay);
 }
 
-/** Validates a delayed queueing's arguments (what: the caller's name, for the error). */
+/** Validates a delayed queueing's arguments but the CPU, already checked (what: the caller's name, for the error). */
 function checkDelayedQueueing(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number, what: string): void {
-  checkCpu(cpu);
   checkWorkqueue(wq);
   checkDelayedWork(dwork);
   checkDelay(delay);
@@ -176,6 +175,12 @@ export function queueDelayedWorkOn(
     checkSharedDelayed(cpu, dwork, delay);
     return wq.queueDelayedWork(dwork, delay, options);
   }
+  checkCpu(cpu);
+  return armDelayed(cpu, wq, dwork, delay);
+}
+
+/** queueDelayedWorkOn() on a local workqueue, once cpu is known to be valid. */
+function armDelayed(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
   checkDelayedQueueing(cpu, wq, dwork, delay, 'queueDelayedWork');
   if ((dwork._flags & PENDING) !== 0 || dwork._disable !== 0) return false;
   queueDelayed(cpu, wq, dwork, delay, crossingPayload(cpu, wq, dwork));
@@ -220,7 +225,7 @@ export function queueDelayedWork(
   options?: SharedQueueOptions,
 ): boolean | Promise<boolean> {
   if (wq instanceof SharedWorkqueue) return queueDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay, options);
-  return queueDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
+  return armDelayed(WORK_CPU_UNBOUND, wq, dwork, delay);
 }
 
 /**
@@ -254,6 +259,7 @@ export function modDelayedWorkOn(
     checkSharedDelayed(cpu, dwork, delay);
     return wq.modDelayedWork(dwork, delay, options);
   }
+  checkCpu(cpu);
   checkDelayedQueueing(cpu, wq, dwork, delay, 'modDelayedWork');
   // A re-armed instance keeps the data it was queued with; an idle one is cloned now, before anything changes.
   const crossing = dwork._disable === 0 && crosses(cpu, wq, dwork);

@@ -22,6 +22,7 @@ const SCENARIOS: Record<string, () => Promise<{ run: () => Promise<ScenarioRepor
   signalling: () => import('./signalling.js'),
   hot: () => import('./hot.js'),
   shared: () => import('./shared.js'),
+  bullmq: () => import('./bullmq.js'),
   web: () => import('./web.js'),
 };
 // One row of the hot-path scenario: `hot-async`, `hot-starve`, ...
@@ -30,9 +31,10 @@ for (const row of (await import('./hot.js')).HOT_ROWS) {
 }
 
 /**
- * Scenarios only run when named (`npm run bench -- shared`): shared starts a PostgreSQL server and takes minutes.
+ * Scenarios only run when named (`npm run bench -- shared`): shared starts a PostgreSQL server and takes minutes;
+ * bullmq needs a redis-server (apt-get install redis-server) as well.
  */
-const NAMED_ONLY = new Set(['shared']);
+const NAMED_ONLY = new Set(['shared', 'bullmq']);
 
 /**
  * `<scenario>:ctx` runs a scenario with workqueueInit({ asyncContext: true }): cmwq's async handlers then run

@@ -50,7 +50,14 @@ import {
   type ScenarioReport,
   scaled,
 } from './harness.js';
-import { CONTENDERS, type Command, type ContenderName, type Reply, type RunMode } from './tasks/shared-protocol.js';
+import {
+  CONTENDERS,
+  type Command,
+  type ContenderName,
+  type NodeContender,
+  type Reply,
+  type RunMode,
+} from './tasks/shared-protocol.js';
 
 /**
  * CMWQ_BENCH_SHARED_FULL=1 runs the issue's full sizes everywhere (100,000 jobs a throughput run, 100,000
@@ -99,7 +106,7 @@ const UNKEYED: RunMode = { keyed: false, handlerMs: 0 };
 // ---- child processes ----
 
 /** One forked producer or worker, with its latest progress and a way to await its next reply of a kind. */
-class Child {
+export class Child {
   readonly cp: ChildProcess;
   runs = 0;
   lastAt = 0;
@@ -110,7 +117,7 @@ class Child {
   onProgress: () => void = () => {};
 
   constructor(
-    readonly contender: ContenderName,
+    readonly contender: NodeContender,
     readonly role: 'producer' | 'worker',
   ) {
     this.cp = fork(fileURLToPath(NODE_URL), [contender, role], { stdio: 'inherit', execArgv: [] });
@@ -165,8 +172,8 @@ class Child {
 }
 
 /** A contender's producer and 2 workers on a fresh database of its own. */
-interface Cluster {
-  name: ContenderName;
+export interface Cluster {
+  name: NodeContender;
   url: string;
   producer: Child;
   workers: Child[];
@@ -194,7 +201,7 @@ async function adminQuery(serverUrl: string, sql: string): Promise<void> {
 }
 
 /** Runs `fn` on a fresh cluster of `name` (new database, new processes); tears everything down after. */
-async function withCluster<T>(
+export async function withCluster<T>(
   server: TestPostgres,
   name: ContenderName,
   mode: RunMode,
@@ -219,7 +226,8 @@ async function withCluster<T>(
   }
 }
 
-function clusterOf(name: ContenderName, url: string, producer: Child, workers: Child[]): Cluster {
+/** The cluster of a started producer and its workers: run counts and waits over the workers' progress. */
+export function clusterOf(name: NodeContender, url: string, producer: Child, workers: Child[]): Cluster {
   const totalRuns = (): number => workers.reduce((s, w) => s + w.runs, 0);
   const lastAt = (): number => Math.max(...workers.map((w) => w.lastAt));
   /** Resolves when `done()` holds, re-checked on every progress message and every 50 ms. */

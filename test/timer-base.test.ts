@@ -11,7 +11,7 @@ interface Node extends TimerNode {
 }
 
 function node(id: number): Node {
-  return { id, _next: null, _prev: null, _list: null, priority: 0, _expires: 0 };
+  return { id, _next: null, _prev: null, _flags: 0, _expires: 0 };
 }
 
 function setup(onExpire?: (n: Node, base: TimerBase<Node>, clock: ManualClock) => void) {
@@ -41,7 +41,7 @@ test('timer base: nodes fire in expiry order, FIFO within a millisecond, each at
   assert.equal(base.count, 0);
 });
 
-test('timer base: a node never fires before its delay; fractional delays round up', () => {
+test('timer base: a node never fires before its delay; the nodes of one millisecond fire together', () => {
   const { clock, base, fired } = setup();
   base.add(node(1), 10);
   base.add(node(2), 0.3);
@@ -56,11 +56,16 @@ test('timer base: a node never fires before its delay; fractional delays round u
   clock.advance(8);
   assert.equal(fired.length, 1, 'nothing at 9 ms');
   clock.advance(1);
-  // 9.5 ms and 10 ms both fall due at the same millisecond: arming order among equals.
-  assert.deepEqual(
-    fired.map((f) => f.id),
-    [2, 1, 3],
-  );
+  // 9.5 ms and 10 ms share the millisecond that ends at 10 ms: they fire together, in arming order, at 10 ms.
+  assert.deepEqual(fired, [
+    { id: 2, at: 1001 },
+    { id: 1, at: 1010 },
+    { id: 3, at: 1010 },
+  ]);
+  // A lone fractional delay fires at its exact time, not at the end of its millisecond.
+  base.add(node(4), 2.25);
+  clock.advance(3);
+  assert.deepEqual(fired.at(-1), { id: 4, at: 1012.25 });
 });
 
 test('timer base: one clock timer while anything is armed, none when empty', () => {
@@ -181,8 +186,8 @@ test('timer base: random adds, removes and advances match a reference model', ()
   };
   const { clock, base, fired } = setup();
   const nodes = Array.from({ length: 200 }, (_, i) => node(i));
-  const armed = new Map<number, number>(); // id → expiry
-  const expected: { id: number; at: number }[] = [];
+  const armed = new Map<number, { due: number; key: number }>(); // id → exact due time and whole-ms key
+  const expected: { id: number; due: number; key: number }[] = [];
   let armSeq = 0;
   const seqOf = new Map<number, number>();
   for (let step = 0; step < 20_000; step++) {
@@ -192,7 +197,7 @@ test('timer base: random adds, removes and advances match a reference model', ()
       if (!armed.has(n.id)) {
         const delay = rnd(100) + (rnd(4) === 0 ? 0.5 : 1); // the timer base is never given 0 (that queues at once)
         base.add(n, delay);
-        armed.set(n.id, Math.ceil(clock.now() + delay));
+        armed.set(n.id, { due: clock.now() + delay, key: Math.ceil(clock.now() + delay) });
         seqOf.set(n.id, armSeq++);
       }
     } else if (op < 7) {
@@ -202,11 +207,12 @@ test('timer base: random adds, removes and advances match a reference model', ()
       }
     } else {
       const to = clock.now() + rnd(20);
+      // Every node of a millisecond is due by its end; in key order, FIFO within one.
       const due = [...armed.entries()]
-        .filter(([, at]) => at <= to)
-        .sort((x, y) => x[1] - y[1] || seqOf.get(x[0])! - seqOf.get(y[0])!);
+        .filter(([, { key }]) => key <= to)
+        .sort((x, y) => x[1].key - y[1].key || seqOf.get(x[0])! - seqOf.get(y[0])!);
       for (const [id, at] of due) {
-        expected.push({ id, at });
+        expected.push({ id, ...at });
         armed.delete(id);
       }
       clock.advance(to - clock.now());
@@ -214,7 +220,14 @@ test('timer base: random adds, removes and advances match a reference model', ()
     assert.equal(base.count, armed.size, `step ${step}: count`);
     assert.equal(clock.pendingTimers, armed.size > 0 ? 1 : 0, `step ${step}: one clock timer iff armed`);
   }
-  assert.deepEqual(fired, expected);
+  assert.deepEqual(
+    fired.map((f) => f.id),
+    expected.map((e) => e.id),
+  );
+  // Never before its own due time, never after its whole millisecond.
+  for (const [i, f] of fired.entries()) {
+    assert.ok(f.at >= expected[i].due && f.at <= expected[i].key, `node ${f.id} at ${f.at}: ${expected[i].due}`);
+  }
 });
 
 test('timer base: a node cancelled and re-armed for the same millisecond fires once, in its new arming position', () => {

@@ -12,15 +12,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Command,
-  type ContenderName,
   epochMs,
   type JobData,
   loadContender,
+  type NodeContender,
   PROGRESS_MS,
   type Reply,
 } from './shared-protocol.js';
 
-const [name, role] = process.argv.slice(2) as [ContenderName, 'producer' | 'worker'];
+const [name, role] = process.argv.slice(2) as [NodeContender, 'producer' | 'worker'];
 const contender = await loadContender(name);
 
 function send(r: Reply): void {

@@ -49,10 +49,14 @@ export interface SharedContender {
 /** The contenders' names, as the child's argv and the printed tables use them. */
 export const CONTENDERS = ['cmwq', 'graphile-worker', 'pg-boss'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
+/** Every contender a child process can load: the PostgreSQL ones, and BullMQ (bench/bullmq.ts, on Redis). */
+export type NodeContender = ContenderName | 'bullmq';
 
 /** Loads a contender's adapter (only that contender's library gets imported). */
-export async function loadContender(name: ContenderName): Promise<SharedContender> {
+export async function loadContender(name: NodeContender): Promise<SharedContender> {
   switch (name) {
+    case 'bullmq':
+      return (await import('./shared-bullmq.js')).bullmqContender();
     case 'cmwq':
       return (await import('./shared-cmwq.js')).cmwqContender();
     case 'graphile-worker':

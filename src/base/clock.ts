@@ -39,15 +39,69 @@ export interface Clock {
 /** Node's own timers cannot wait longer than this; longer delays re-arm. */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
 
+/**
+ * A timer of the real clock. Node's timers wake in whole milliseconds (the loop polls with a millisecond
+ * timeout) and may fire up to 1 ms before performance.now() says the delay has elapsed; finer than that takes
+ * turns of the event loop (setImmediate hops, each of which keeps serving I/O), which cost CPU. So a real timer
+ * waits on a Node timer for the whole milliseconds, and hops only through the last fraction, and only when that
+ * fraction is more than SLACK_MS (a Node timer for the next whole millisecond would then be more than SLACK_MS
+ * late): it is never early, at most about SLACK_MS late from the rounding, and hops at most SLACK_MS a time.
+ */
+interface RealTimer {
+  /** performance.now() at which cb may run. */
+  readonly at: number;
+  readonly cb: () => void;
+  readonly ref: boolean;
+  /** The Node timer scheduled now, if any. */
+  timeout: NodeJS.Timeout | null;
+  /** The immediate scheduled now, if any (at most one of the two is set). */
+  immediate: NodeJS.Immediate | null;
+  readonly fire: () => void;
+}
+
+/** The lateness a real timer accepts from waking on a whole millisecond rather than hopping to the exact time. */
+const SLACK_MS = 0.5;
+
+/**
+ * Schedules t's next step, left ms before it is due: a Node timer for the next whole millisecond if that is at
+ * most SLACK_MS late, else one for the whole milliseconds before it, else (under a millisecond) an immediate.
+ */
+function schedule(t: RealTimer, left: number): void {
+  const up = Math.max(Math.ceil(left), 1);
+  const wait = up - left <= SLACK_MS ? up : Math.floor(left);
+  if (wait > 0) {
+    t.timeout = setTimeout(t.fire, Math.min(wait, TIMER_MAX_MS));
+    if (!t.ref) t.timeout.unref();
+  } else {
+    t.immediate = setImmediate(t.fire);
+    if (!t.ref) t.immediate.unref();
+  }
+}
+
 export const realClock: Clock = {
   now: () => performance.now(),
   setTimer(cb, ms, ref) {
-    const t = setTimeout(cb, Math.min(Math.max(ms, 1), TIMER_MAX_MS));
-    if (!ref) t.unref();
+    const t: RealTimer = {
+      at: performance.now() + ms,
+      cb,
+      ref,
+      timeout: null,
+      immediate: null,
+      fire: () => {
+        t.timeout = t.immediate = null;
+        const left = t.at - performance.now();
+        if (left <= 0) t.cb();
+        else schedule(t, left);
+      },
+    };
+    schedule(t, ms);
     return t;
   },
   clearTimer(handle) {
-    clearTimeout(handle as NodeJS.Timeout);
+    const t = handle as RealTimer;
+    if (t.timeout !== null) clearTimeout(t.timeout);
+    if (t.immediate !== null) clearImmediate(t.immediate);
+    t.timeout = t.immediate = null;
   },
 };
 

@@ -11,6 +11,7 @@ import { describe, invalidArg } from '../base/errors.js';
 import { grabPending } from './grab-pending.js';
 import { checkCpu, checkDelay, checkQueueable, crosses, crossingPayload, insertWork } from './queue.js';
 import { clonePayload, keepPayload, keptPayload, type Payload } from './payload.js';
+import type { TimerList } from './timer-list.js';
 import { timerBase } from './timers.js';
 import { PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
@@ -37,11 +38,23 @@ import { type SharedQueueOptions, SharedWorkqueue, sharedOf, type SharedWork } f
  * ```
  */
 export class DelayedWork<T = unknown> extends Work<T> {
-  /** @internal The workqueue the timer queues on. */ _wq: Workqueue | null = null;
-  /** @internal The CPU the timer queues on. */ _cpu = -1;
+  // No fields of its own: while armed, _list names the workqueue and CPU the timer queues on (a TimerList), the
+  // wheel slot links it through _next/_prev and _color holds its expiry, none of which an armed work otherwise
+  // uses. So a DelayedWork is exactly as large as a Work.
+
+  /** @internal The workqueue the armed timer queues on (valid while armed). */
+  get _wq(): Workqueue {
+    return (this._list as TimerList).wq;
+  }
+
+  /** @internal The CPU the armed timer queues on (valid while armed). */
+  get _cpu(): number {
+    return (this._list as TimerList).cpu;
+  }
+
   /**
-   * @internal The timer's expiry (clock ms), valid while armed. Kept in _color, which an armed work does not use
-   * (it counts in a flush color only once its timer queues it): one field less per delayed work.
+   * @internal The timer's expiry key (clock ms), valid while armed. Kept in _color, which an armed work does not
+   * use (it counts in a flush color only once its timer queues it).
    */
   get _expires(): number {
     return this._color;
@@ -95,9 +108,8 @@ function checkSharedDelayed(cpu: number, dwork: DelayedWork<any>, delay: number)
   checkDelay(delay);
 }
 
-/** Validates a delayed queueing's arguments (what: the caller's name, for the error). */
+/** Validates a delayed queueing's arguments but the CPU, already checked (what: the caller's name, for the error). */
 function checkDelayedQueueing(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number, what: string): void {
-  checkCpu(cpu);
   checkWorkqueue(wq);
   checkDelayedWork(dwork);
   checkDelay(delay);
@@ -117,12 +129,11 @@ function queueDelayed(
 ): void {
   dwork._flags |= PENDING;
   if (payload !== null) keepPayload(dwork, payload);
-  dwork._wq = wq;
-  dwork._cpu = cpu;
   if (delay === 0) {
     insertWork(cpu, wq, dwork);
     return;
   }
+  dwork._list = cpu === WORK_CPU_UNBOUND ? wq.timerList : wq.timerList.forCpu(cpu);
   wq.nrArmed++;
   timerBase.add(dwork, delay);
 }
@@ -164,6 +175,12 @@ export function queueDelayedWorkOn(
     checkSharedDelayed(cpu, dwork, delay);
     return wq.queueDelayedWork(dwork, delay, options);
   }
+  checkCpu(cpu);
+  return armDelayed(cpu, wq, dwork, delay);
+}
+
+/** queueDelayedWorkOn() on a local workqueue, once cpu is known to be valid. */
+function armDelayed(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
   checkDelayedQueueing(cpu, wq, dwork, delay, 'queueDelayedWork');
   if ((dwork._flags & PENDING) !== 0 || dwork._disable !== 0) return false;
   queueDelayed(cpu, wq, dwork, delay, crossingPayload(cpu, wq, dwork));
@@ -208,7 +225,7 @@ export function queueDelayedWork(
   options?: SharedQueueOptions,
 ): boolean | Promise<boolean> {
   if (wq instanceof SharedWorkqueue) return queueDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay, options);
-  return queueDelayedWorkOn(WORK_CPU_UNBOUND, wq, dwork, delay);
+  return armDelayed(WORK_CPU_UNBOUND, wq, dwork, delay);
 }
 
 /**
@@ -242,6 +259,7 @@ export function modDelayedWorkOn(
     checkSharedDelayed(cpu, dwork, delay);
     return wq.modDelayedWork(dwork, delay, options);
   }
+  checkCpu(cpu);
   checkDelayedQueueing(cpu, wq, dwork, delay, 'modDelayedWork');
   // A re-armed instance keeps the data it was queued with; an idle one is cloned now, before anything changes.
   const crossing = dwork._disable === 0 && crosses(cpu, wq, dwork);

@@ -8,7 +8,7 @@ import type { DelayedWork } from './delayed-work.js';
 import { putColor } from './flush-color.js';
 import { dropPayload } from './payload.js';
 import { takeSample } from './pool-workqueue.js';
-import { timerBase } from './timers.js';
+import { delTimer } from './timers.js';
 import { FLUSHED, PENDING, SAMPLED, type Work } from './work.js';
 import { ListKind } from './worklist.js';
 
@@ -20,8 +20,7 @@ export function grabPending(work: Work<any>): boolean {
   work._color = -1;
   switch (list.kind) {
     case ListKind.Timer:
-      timerBase.remove(work as DelayedWork<any>);
-      (work as DelayedWork<any>)._wq!.nrArmed--;
+      delTimer(work as DelayedWork<any>, color); // an armed work's _color held its expiry key
       break;
     case ListKind.Inactive: {
       list.remove(work);

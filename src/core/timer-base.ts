@@ -4,67 +4,121 @@
  *
  * Node's setTimeout allocates a Timeout per call; cmwq needs a million armed delayed works to cost little, and
  * arming, cancelling and re-arming (modDelayedWork, the debounce) to be O(1) with no lookup. Keys are expiry
- * milliseconds, rounded up (Math.ceil(now + delay)); `cur` is the first millisecond not yet processed. A node
- * goes, by how far its key is from cur, into one of three wheels of 256 slots, or the far list:
+ * milliseconds, rounded up (Math.ceil(now + delay)), and stay small integers (V8 keeps them unboxed in the
+ * node's field); `cur` is the first millisecond not yet processed. A node goes, by how far its key is from cur,
+ * into one of three wheels of 256 slots, or the far list:
  *
  *   wheel 0  key - cur < 2^8     slot key % 256           one millisecond per slot: all its nodes share a key
  *   wheel 1  key - cur < 2^16    slot (key >> 8) % 256    256 ms per slot
  *   wheel 2  key - cur < 2^24    slot (key >> 16) % 256   65 s per slot (4.6 h in all)
  *   far      beyond              one list
  *
- * Slots are intrusive lists (worklist.ts): the links are the node's own, so arming allocates nothing. Arm: compute
- * the slot, link (O(1)). Cancel: unlink from node._list (O(1)). Expiry: walk cur up to now; at each 256 ms
+ * The wheel owns no memory per node: a slot is a head and a tail, linked through the node's own _next/_prev, and
+ * the node's level is kept in two bits of its _flags (bits 24-25, meaningful only while armed), so the slot is
+ * found again from (level, key) and the node needs no pointer to its list. The caller's _list is left alone: an
+ * armed delayed work's _list names where its timer will queue it (timer-list.ts). Arm: compute the slot, link
+ * (O(1)). Cancel: unlink from the slot (level, key) names (O(1)). Expiry: walk cur up to now; at each 256 ms
  * boundary the wheel-1 slot that starts there is re-filed ("cascaded") into wheel 0, at each 65 s boundary the
  * wheel-2 slot into wheel 1, at each 2^24 ms boundary the far list. Empty wheels are jumped over, so an idle
  * stretch costs a few steps, not one per millisecond. Each node is cascaded at most three times.
+ *
+ * Sub-millisecond expiry without a fractional field per node: each wheel-0 slot keeps the latest exact due time
+ * (now + delay) of the nodes filed into it (`due0`, a Float64Array: no boxing), and the slot is handed over as soon
+ * as clock.now() reaches that time, possibly before its whole millisecond has begun. So a node never fires before
+ * its own due time, and a lone node (or nodes armed together) fires at its exact time instead of the next whole
+ * millisecond; nodes of one millisecond fire together, at the latest due time among them (under 1 ms late). A
+ * node cascaded from a higher wheel counts as due at its key, the whole millisecond (its exact time is not kept).
  *
  * Expiry is incremental: one callback hands at most EXPIRE_BATCH nodes to `expire` and continues after a
  * setImmediate, so the handlers of the first fired items run (from the CPU loop's microtask) before the next
  * slice is queued, instead of a burst of 100,000 going through queueing in one synchronous batch first.
  *
- * One Node timer, armed for the next event: the earliest key in wheel 0, or the start of the earliest occupied
- * slot of a higher wheel (where its cascade happens). Keys are compared with floor(now), so a node is never handed
- * over before clock.now() >= its key >= arm time + delay.
+ * One clock timer, armed for the next event: the earliest wheel-0 slot's due time, or the start of the earliest
+ * occupied slot of a higher wheel (where its cascade happens). It is armed with the exact remaining time; the
+ * real clock fires it no earlier than that (base/clock.ts), and a clock timer that fires early anyway only
+ * re-arms, as a node is handed over only once now >= its slot's due time.
  *
- * Invariants: `count` is the number of armed nodes; the Node timer exists iff count > 0 and no continuation is
- * scheduled (so an idle base holds no handle); a wheel-0 slot only holds nodes whose key is that slot's next
- * millisecond at or after cur; delays longer than Node's 2^31-1 ms limit re-arm in steps. All arithmetic on keys is
- * division and remainder, not bit operations: keys pass 2^31 after 24 days of uptime or with very long delays.
+ * Invariants: `count` is the number of armed nodes and levelCount[l] those on level l; a wheel-0 slot only holds
+ * nodes whose key is that slot's next millisecond at or after cur, and due0 of a non-empty wheel-0 slot is >= the
+ * due time of each node in it and <= its key (-Infinity for an empty slot); the clock timer exists iff count > 0
+ * and no continuation is scheduled (so an idle base holds no handle); delays longer than Node's 2^31-1 ms limit
+ * re-arm in steps. All arithmetic on keys is division and remainder, not bit operations: keys pass 2^31 after 24
+ * days of uptime or with very long delays (they are then heap numbers: still exact, only larger).
  */
 import type { Clock, TimerHandle } from '../base/clock.js';
 import { TIMER_MAX_MS } from '../base/clock.js';
-import { type ListNode, ListKind, WorkList } from './worklist.js';
 
-export interface TimerNode extends ListNode {
+/** What the timer base links: a node with two links, an expiry key and flag bits it may use 24-25 of. */
+export interface TimerNode {
+  /** @internal (as Work's own link: the wheel slot's next node while armed) */
+  _next: object | null;
+  /** @internal */
+  _prev: object | null;
   /** @internal (as DelayedWork's own field) */
   _expires: number;
+  /** @internal (as Work's own field: bits 24-25 hold the wheel level while armed) */
+  _flags: number;
 }
 
 const SLOTS = 256;
 const SPAN0 = 256; // 2^8 ms: wheel 0's range, and the width of a wheel-1 slot
 const SPAN1 = 65536; // 2^16 ms
 const SPAN2 = 16777216; // 2^24 ms
+const FAR = 3;
+/** Where in a node's _flags its level sits while it is armed. */
+const LEVEL_SHIFT = 24;
+const LEVEL_MASK = 3 << LEVEL_SHIFT;
 /** The most nodes one timer callback hands over before yielding to the loop. */
 export const EXPIRE_BATCH = 256;
 
-/** A wheel slot (or the far list): which level it is on, for the per-level counts. */
-class Slot<T extends TimerNode> extends WorkList<T> {
-  constructor(readonly level: number) {
-    super(ListKind.Timer);
+/** A wheel slot (or the far list): an intrusive FIFO through the nodes' own links. */
+class Slot<T extends TimerNode> {
+  head: T | null = null;
+  tail: T | null = null;
+
+  push(node: T): void {
+    node._next = null;
+    node._prev = this.tail;
+    if (this.tail === null) this.head = node;
+    else this.tail._next = node;
+    this.tail = node;
+  }
+
+  shift(): T {
+    const node = this.head!;
+    this.head = node._next as T | null;
+    if (this.head === null) this.tail = null;
+    else this.head._prev = null;
+    node._next = node._prev = null;
+    return node;
+  }
+
+  remove(node: T): void {
+    const prev = node._prev as T | null;
+    const next = node._next as T | null;
+    if (prev === null) this.head = next;
+    else prev._next = next;
+    if (next === null) this.tail = prev;
+    else next._prev = prev;
+    node._next = node._prev = null;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let n = this.head; n !== null; n = n._next as T | null) yield n;
   }
 }
 
 export class TimerBase<T extends TimerNode> {
-  private readonly wheels: Slot<T>[][] = [0, 1, 2].map((level) =>
-    Array.from({ length: SLOTS }, () => new Slot<T>(level)),
-  );
-  private readonly far = new Slot<T>(3);
+  private readonly wheels: Slot<T>[][] = [0, 1, 2].map(() => Array.from({ length: SLOTS }, () => new Slot<T>()));
+  private readonly far = new Slot<T>();
+  /** Per wheel-0 slot: the latest exact due time of its nodes (-Infinity when empty). */
+  private readonly due0 = new Float64Array(SLOTS).fill(-Infinity);
   /** Nodes per level (wheels 0-2, far). */
   private readonly levelCount = [0, 0, 0, 0];
   /** The first millisecond not processed yet. */
   private cur = 0;
   private handle: TimerHandle | null = null;
-  /** The event the Node timer is armed for (Infinity when none). */
+  /** The event the clock timer is armed for (Infinity when none). */
   private armedFor = Infinity;
   /** A continuation of a long expiry is scheduled (setImmediate): it re-arms when done. */
   private continuing = false;
@@ -76,22 +130,26 @@ export class TimerBase<T extends TimerNode> {
     private readonly expire: (node: T) => void,
   ) {}
 
-  /** Arms node to fire delayMs from now. node must not be on any list. */
+  /** Arms node to fire delayMs (> 0) from now, never earlier. node must not be armed. */
   add(node: T, delayMs: number): void {
     const now = this.clock().now();
     if (this.count === 0) this.cur = Math.floor(now);
-    const key = Math.ceil(now + delayMs);
+    const due = now + delayMs;
+    // Never behind cur: a delay too small to move a float time would otherwise land a lap (256 ms) later.
+    const key = Math.max(Math.ceil(due), this.cur);
     node._expires = key;
     this.count++;
-    const event = this.file(node, key);
+    const event = this.file(node, key, due);
     if (event < this.armedFor && !this.continuing) this.arm(event);
   }
 
-  /** Disarms node, which must be armed here. */
-  remove(node: T): void {
-    const slot = node._list as Slot<T>;
+  /** Disarms node, which must be armed here; key is its _expires (given when the caller has reused the field). */
+  remove(node: T, key = node._expires): void {
+    const level = (node._flags & LEVEL_MASK) >>> LEVEL_SHIFT;
+    const slot = this.slotOf(level, key);
     slot.remove(node);
-    this.levelCount[slot.level]--;
+    this.levelCount[level]--;
+    if (level === 0 && slot.head === null) this.due0[key % SLOTS] = -Infinity;
     if (--this.count === 0) this.disarm();
   }
 
@@ -101,43 +159,58 @@ export class TimerBase<T extends TimerNode> {
     yield* this.far;
   }
 
-  /** Links node into the slot for key (relative to cur) and returns when that slot's event is. */
-  private file(node: T, key: number): number {
+  /** The slot a node of this level and key is on (as file() chose it). */
+  private slotOf(level: number, key: number): Slot<T> {
+    switch (level) {
+      case 0:
+        return this.wheels[0][key % SLOTS];
+      case 1:
+        return this.wheels[1][Math.floor(key / SPAN0) % SLOTS];
+      case 2:
+        return this.wheels[2][Math.floor(key / SPAN1) % SLOTS];
+      default:
+        return this.far;
+    }
+  }
+
+  /**
+   * Links node into the slot for key (relative to cur), due no earlier than due (<= key), and returns when that
+   * slot's event is.
+   */
+  private file(node: T, key: number, due: number): number {
     const delta = key - this.cur;
-    let slot: Slot<T>;
+    let level: number;
     let event: number;
     if (delta < SPAN0) {
-      slot = this.wheels[0][key % SLOTS];
-      event = key;
+      level = 0;
+      const i = key % SLOTS;
+      event = this.due0[i];
+      if (due > event) this.due0[i] = event = due;
     } else if (delta < SPAN1) {
-      const block = Math.floor(key / SPAN0);
-      slot = this.wheels[1][block % SLOTS];
-      event = block * SPAN0;
+      level = 1;
+      event = Math.floor(key / SPAN0) * SPAN0;
     } else if (delta < SPAN2) {
-      const block = Math.floor(key / SPAN1);
-      slot = this.wheels[2][block % SLOTS];
-      event = block * SPAN1;
+      level = 2;
+      event = Math.floor(key / SPAN1) * SPAN1;
     } else {
-      slot = this.far;
+      level = FAR;
       event = (Math.floor(this.cur / SPAN2) + 1) * SPAN2;
     }
-    slot.push(node);
-    this.levelCount[slot.level]++;
+    node._flags = (node._flags & ~LEVEL_MASK) | (level << LEVEL_SHIFT);
+    this.slotOf(level, key).push(node);
+    this.levelCount[level]++;
     return event;
   }
 
-  /** Re-files every node of slot (a cascade: cur has reached the slot's start). */
-  private cascade(slot: Slot<T>): void {
+  /** Re-files every node of slot, on level (a cascade: cur has reached the slot's start). */
+  private cascade(slot: Slot<T>, level: number): void {
     // Detach the whole list first: a node of a later lap goes back into this very slot.
     let node = slot.head;
-    this.levelCount[slot.level] -= slot.length;
     slot.head = slot.tail = null;
-    slot.length = 0;
     while (node !== null) {
       const next = node._next as T | null;
-      node._next = node._prev = null;
-      node._list = null;
-      this.file(node, node._expires);
+      this.levelCount[level]--;
+      this.file(node, node._expires, node._expires);
       node = next;
     }
   }
@@ -145,19 +218,19 @@ export class TimerBase<T extends TimerNode> {
   /** cur moved onto a boundary: cascade the higher slots that start here, outermost first. */
   private boundary(): void {
     const cur = this.cur;
-    if (cur % SPAN2 === 0 && this.levelCount[3] > 0) this.cascade(this.far);
-    if (cur % SPAN1 === 0 && this.levelCount[2] > 0) this.cascade(this.wheels[2][Math.floor(cur / SPAN1) % SLOTS]);
-    if (this.levelCount[1] > 0) this.cascade(this.wheels[1][Math.floor(cur / SPAN0) % SLOTS]);
+    if (cur % SPAN2 === 0 && this.levelCount[FAR] > 0) this.cascade(this.far, FAR);
+    if (cur % SPAN1 === 0 && this.levelCount[2] > 0) this.cascade(this.wheels[2][Math.floor(cur / SPAN1) % SLOTS], 2);
+    if (this.levelCount[1] > 0) this.cascade(this.wheels[1][Math.floor(cur / SPAN0) % SLOTS], 1);
   }
 
-  /** The next event: the earliest wheel-0 key, or the start of the earliest occupied higher slot. */
+  /** The next event: the earliest wheel-0 slot's due time, or the start of the earliest occupied higher slot. */
   private nextEvent(): number {
     const cur = this.cur;
     let best = Infinity;
     if (this.levelCount[0] > 0) {
       for (let k = cur; k < cur + SPAN0; k++) {
-        if (this.wheels[0][k % SLOTS].length > 0) {
-          best = k;
+        if (this.wheels[0][k % SLOTS].head !== null) {
+          best = this.due0[k % SLOTS];
           break;
         }
       }
@@ -169,13 +242,13 @@ export class TimerBase<T extends TimerNode> {
       const first = Math.floor(cur / span) + 1;
       for (let b = first; b < first + SLOTS; b++) {
         if (b * span >= best) break;
-        if (this.wheels[level][b % SLOTS].length > 0) {
+        if (this.wheels[level][b % SLOTS].head !== null) {
           best = b * span;
           break;
         }
       }
     }
-    if (this.levelCount[3] > 0) best = Math.min(best, (Math.floor(cur / SPAN2) + 1) * SPAN2);
+    if (this.levelCount[FAR] > 0) best = Math.min(best, (Math.floor(cur / SPAN2) + 1) * SPAN2);
     return best;
   }
 
@@ -189,8 +262,8 @@ export class TimerBase<T extends TimerNode> {
     const clock = this.clock();
     if (this.handle !== null) clock.clearTimer(this.handle);
     this.armedFor = event;
-    // Whole milliseconds, rounded up: Node's timers count in them, and a timer that fires early costs a re-arm.
-    const wait = Math.min(Math.max(Math.ceil(event - clock.now()), 1), TIMER_MAX_MS);
+    // The exact remaining time: the clock rounds it as its timers need, and never fires before it.
+    const wait = Math.min(Math.max(event - clock.now(), 0), TIMER_MAX_MS);
     this.handle = clock.setTimer(this.onTimer, wait, true);
   }
 
@@ -205,37 +278,48 @@ export class TimerBase<T extends TimerNode> {
     this.run();
   };
 
-  /** Processes every millisecond up to now: cascades, and hands due nodes over, EXPIRE_BATCH at most. */
+  /**
+   * Processes every millisecond up to now: cascades, and hands due nodes over, EXPIRE_BATCH at most; then the
+   * slot of the millisecond now is in, if its due time has come.
+   */
   private run(): void {
-    const now = Math.floor(this.clock().now());
+    const now = this.clock().now();
+    const nowMs = Math.floor(now);
     let budget = EXPIRE_BATCH;
     const wheel0 = this.wheels[0];
+    const due0 = this.due0;
     const counts = this.levelCount;
-    while (this.cur <= now && this.count > 0) {
-      const slot = wheel0[this.cur % SLOTS];
-      while (slot.length > 0) {
+    while (this.count > 0) {
+      const cur = this.cur;
+      const i = cur % SLOTS;
+      const slot = wheel0[i];
+      // A slot of a whole past millisecond is due entirely (due0 <= key <= now); the slot of the millisecond now
+      // is in (cur = nowMs + 1) once now has reached its latest due time.
+      while (slot.head !== null && due0[i] <= now) {
         if (budget-- === 0) {
           this.continuing = true;
           setImmediate(this.onContinue);
           return;
         }
-        const node = slot.shift()!;
+        const node = slot.shift();
+        if (slot.head === null) due0[i] = -Infinity;
         counts[0]--;
         this.count--;
         this.expire(node);
       }
+      if (cur > nowMs) break;
       // Next millisecond; over an empty wheel 0 (and empty wheel 1) jump straight to the next boundary.
-      let next = this.cur + 1;
+      let next = cur + 1;
       if (counts[0] === 0) {
         const span = counts[1] > 0 ? SPAN0 : counts[2] > 0 ? SPAN1 : SPAN2;
-        next = (Math.floor(this.cur / span) + 1) * span;
-        if (next > now + 1) next = now + 1;
+        next = (Math.floor(cur / span) + 1) * span;
+        if (next > nowMs + 1) next = nowMs + 1;
       }
       this.cur = next;
       if (next % SPAN0 === 0) this.boundary();
     }
     if (this.count === 0) {
-      this.cur = now + 1;
+      if (this.cur <= nowMs) this.cur = nowMs + 1;
       this.disarm();
       return;
     }

@@ -22,7 +22,8 @@
  *   _color     the id of the workqueue flush color the pending instance counts in (-1 when not pending).
  *   _worker    the worker executing it, null when not running. One pointer, so a work never runs twice at once.
  *
- * DelayedWork adds the workqueue and CPU its timer will queue it on; its expiry is kept in _color while armed.
+ * DelayedWork adds no fields: while armed, _list is a TimerList naming the workqueue and CPU its timer queues on,
+ * _color holds its expiry key and bits 24-25 of _flags its timer wheel level (timer-list.ts, timer-base.ts).
  */
 import type { Transferable } from 'node:worker_threads';
 import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING } from '../base/constants.js';

@@ -34,7 +34,8 @@
  * - PENDING is set iff the item is on exactly one list: a timer wheel slot, an inactive list, a worklist or a
  *   worker's scheduled list (work._list says which). An item is never on two lists.
  * - A Work has nine fields (func, data, _flags, _pwq, _next, _prev, _list, _color, _worker); its priority, disable
- *   depth and function record live in flag bits and side tables. An armed DelayedWork keeps its expiry in _color.
+ *   depth and function record live in flag bits and side tables. A DelayedWork adds none: while armed, its _list
+ *   is a TimerList (the workqueue and CPU its timer queues on) and _color holds its expiry.
  * - work._worker !== null iff its handler is executing; one pointer, so an item never runs twice at once, across
  *   every workqueue and pool of the thread.
  * - pwq.nrActive = items of the pwq on a worklist or a scheduled list or executing; it exceeds maxActive only
@@ -60,7 +61,7 @@
  *
  * Where Node and the kernel differ, docs/design.md says what cmwq does and why.
  */
-import { __WQ_ORDERED, WQ_BH, WQ_FREEZABLE, WQ_HIGHPRI, WQ_UNBOUND } from '../base/constants.js';
+import { __WQ_ORDERED, WORK_CPU_UNBOUND, WQ_BH, WQ_FREEZABLE, WQ_HIGHPRI, WQ_UNBOUND } from '../base/constants.js';
 import { describe, invalidArg, WorkqueueError } from '../base/errors.js';
 import type { Rescuer } from './executor.js';
 import { FlushColor } from './flush-color.js';
@@ -68,6 +69,7 @@ import { freezer } from './freezer.js';
 import { PoolWorkqueue } from './pool-workqueue.js';
 import { cpuPool, getUnboundPool } from './pools.js';
 import { SharedWorkqueue } from './shared.js';
+import { TimerList } from './timer-list.js';
 import type { Work } from './work.js';
 
 /**
@@ -141,6 +143,8 @@ export class Workqueue {
   destroyed = false;
   /** @internal Delayed works whose timer will queue them here. */
   nrArmed = 0;
+  /** @internal The `_list` of delayed works armed for this workqueue (timer-list.ts). */
+  readonly timerList: TimerList = new TimerList(this, WORK_CPU_UNBOUND);
   /** System workqueues cannot be destroyed. */
   readonly system: boolean;
   /** @internal The rescuer of a WQ_MEM_RECLAIM workqueue (on the thread that owns the threads). */

@@ -422,6 +422,7 @@ test('bad input throws a WorkqueueError where it is made and queues nothing', as
   assert.throws(() => workqueueCongested(-1, wq as never), unsupported);
   assert.throws(() => workOnWorkqueue(wq as never, run, {}), unsupported);
   assert.throws(() => workqueueSetMaxActive(wq, -1), code('ERR_WQ_INVALID_ARG'));
+  await flushWorkqueue(wq); // waits for the queue's row, written in the background since allocWorkqueue
   const { items } = (await backend.queueStats()).find((q) => q.name === 'badin')!;
   assert.equal(items, 0, 'nothing queued');
 });

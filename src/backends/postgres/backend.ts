@@ -30,9 +30,9 @@ export type PostgresBackendOptions = (
   /** The slow poll that backs up LISTEN/NOTIFY, ms (default 1000). */
   pollMs?: number;
   /**
-   * Pool size when cmwq makes the pool (default 10). Every shared workqueue this process attaches to with
-   * `nodeMaxActive > 0` keeps one client checked out for its round trips, and a drain one more while it drains:
-   * size the pool well above the number of such queues, or calls wait for a client that never comes back.
+   * Pool size when cmwq makes the pool (default 10). Each shared workqueue this process runs items of
+   * (`nodeMaxActive > 0`) also has a connection of its own for its round trips, outside the pool, and a drain
+   * holds one pool client while it drains.
    */
   max?: number;
 };

@@ -35,54 +35,75 @@ export async function run<R extends pg.QueryResultRow>(
 }
 
 /**
- * One pool client kept checked out for a caller that runs one statement at a time (a node's round trips): a
- * wake-up goes straight into a claim on a connection that is open and has the claim function planned, never
- * waiting for a free pool client or for a new connection to be made (the pool closes clients idle for 10 s, and
- * a fresh one costs a connection set-up and a plan of the function: the slow tail of the queue-to-start latency).
- * A failed statement gives the client back destroyed; the next call takes a fresh one.
+ * One connection of its own for a caller that runs one statement at a time (a node's round trips): a wake-up goes
+ * straight into a claim on a connection that is open and has the claim function planned, never waiting for a free
+ * pool client or for a new connection to be made (the pool closes clients idle for 10 s, and a fresh one costs a
+ * connection set-up and a plan of the function: the slow tail of the queue-to-start latency).
+ * Why not a client checked out of the pool: every attached shared workqueue keeps one for good, so ten of them
+ * would hold a default pool of ten and every pooled call (queueing, flush, stats) would wait forever. The
+ * connection is made from the pool's settings, outside it. A failed statement closes it; the next call opens a
+ * fresh one.
  */
 export class PinnedClient {
-  private client: pg.PoolClient | null = null;
+  private client: pg.Client | null = null;
+  private connecting: Promise<pg.Client> | null = null;
+  private released = false;
 
   constructor(private readonly pool: pg.Pool) {}
 
   /**
-   * Runs one statement on the pinned client (taking one from the pool first when it has none).
+   * Runs one statement on the pinned connection (opening it first when there is none).
    * @param what what is being done, for the error message.
    * @param text the SQL.
    * @param values its parameters.
    * @returns the result.
-   * @throws WorkqueueError ERR_WQ_BACKEND when the client cannot be had or the statement fails.
+   * @throws WorkqueueError ERR_WQ_BACKEND when the connection cannot be made or the statement fails.
    */
   async query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
-    let client = this.client;
-    if (client === null) {
-      try {
-        client = await this.pool.connect();
-      } catch (error) {
-        throw backendError(what, error);
-      }
-      // A checked-out client that loses its connection while idle emits 'error': drop it, the next call reconnects.
-      client.on('error', () => this.drop(client!, true));
-      this.client = client;
+    let client: pg.Client;
+    try {
+      client = this.client ?? (await (this.connecting ??= this.open()));
+    } catch (error) {
+      throw backendError(what, error);
     }
     try {
       return await client.query<R>(text, values);
     } catch (error) {
-      this.drop(client, true);
+      this.drop(client);
       throw backendError(what, error);
     }
   }
 
-  private drop(client: pg.PoolClient, broken: boolean): void {
-    if (this.client !== client) return;
-    this.client = null;
-    client.release(broken);
+  private async open(): Promise<pg.Client> {
+    const client = new pg.Client(this.pool.options as pg.ClientConfig);
+    // A connection lost while idle emits 'error': drop it, the next call reconnects.
+    client.on('error', () => this.drop(client));
+    try {
+      await client.connect();
+    } catch (error) {
+      client.end().catch(() => {});
+      throw error;
+    } finally {
+      this.connecting = null;
+    }
+    if (this.released) {
+      // Released while the connection was being made: close it, or it would keep the process alive.
+      client.end().catch(() => {});
+      throw new Error('the connection was released');
+    }
+    this.client = client;
+    return client;
   }
 
-  /** Gives the client back to the pool (call once nothing more will run on it). */
+  private drop(client: pg.Client): void {
+    if (this.client === client) this.client = null;
+    client.end().catch(() => {});
+  }
+
+  /** Closes the connection (call once nothing more will run on it). */
   release(): void {
-    if (this.client !== null) this.drop(this.client, false);
+    this.released = true;
+    if (this.client !== null) this.drop(this.client);
   }
 }
 

@@ -228,6 +228,13 @@ test('drainWorkqueue is cluster-wide: other nodes are refused, chained work on a
   }
   assert.equal((refused as { code?: string }).code, 'ERR_WQ_DRAINING', String(refused));
   const at = await drained;
+  // The nodes' reports come over their own channel, maybe after the drain's answer: wait for them, then compare
+  // the times the runner took (every end at or before the drain resolved).
+  await waitFor(
+    () => eventsOf('end', 'chain').length >= 4 && early.every((key) => eventsOf('end', key).length > 0),
+    20_000,
+    `the runs report their ends (errors: ${JSON.stringify(eventsOf('error'))})`,
+  );
   const ends = eventsOf('end', 'chain');
   assert.equal(ends.length, 4, 'the drain waited for the chained runs');
   assert.ok(ends.every((e) => e.t <= at));

@@ -10,6 +10,7 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, errorMessage, invalidArg, WorkqueueError } from '../base/errors.js';
+import { running } from './current.js';
 
 /** Where a module function lives. */
 export interface ModuleRef {
@@ -111,7 +112,18 @@ export function workFunc(specifier: string | URL, exportName = 'default'): Modul
   const func = function (this: unknown, arg: unknown): unknown {
     const target = ref.target;
     if (target !== null) return target(arg);
-    return load(ref).then((loaded) => loaded(arg));
+    // First call on this thread: the export runs once its module is loaded, outside the run loop's synchronous
+    // part, so it runs as the work that called it (currentWork() there, as on every later call).
+    const caller = running.work;
+    return load(ref).then((loaded) => {
+      const outer = running.work;
+      running.work = caller;
+      try {
+        return loaded(arg);
+      } finally {
+        running.work = outer;
+      }
+    });
   } as ModuleFunc;
   Object.defineProperty(func, 'name', { value: exportName });
   Object.defineProperty(func, MODULE, { value: ref });

@@ -31,7 +31,6 @@ import {
   heading,
   median,
   newReport,
-  percentileSorted,
   printTable,
   type RoundsOptions,
   rounds,
@@ -39,7 +38,7 @@ import {
   scaled,
 } from './harness.js';
 import { type RedisServer, startRedis } from './redis-server.js';
-import { Child, type Cluster, clusterOf, withCluster } from './shared.js';
+import { Child, type Cluster, clusterOf, LAT_N, LAT_RATE, latencyRun, withCluster } from './shared.js';
 import type { Reply, RunMode } from './tasks/shared-protocol.js';
 
 type Name = 'cmwq' | 'bullmq';
@@ -47,8 +46,6 @@ const NAMES: readonly Name[] = ['cmwq', 'bullmq'];
 
 const THROUGHPUT_N: Record<Name, number> = { cmwq: scaled(20_000), bullmq: scaled(20_000) };
 const BATCH = 1000;
-const LAT_RATE = 50;
-const LAT_N = scaled(150);
 const KEYS = Math.min(1000, scaled(1000));
 const COALESCE_N = scaled(10_000);
 const COALESCE_HANDLER_MS = 5;
@@ -168,21 +165,10 @@ async function latency(stores: Stores, report: ScenarioReport): Promise<void> {
     name,
     run: () =>
       withContender(stores, name, UNKEYED, async (c) => {
-        await new Promise((resolve) => setTimeout(resolve, 200)); // let the workers settle into waiting
-        const q = await c.producer.ask<Extract<Reply, { op: 'queued' }>>(
-          { op: 'steady', n: LAT_N, rate: LAT_RATE },
-          'queued',
-        );
-        callP50s.get(name)!.push(percentileSorted(Float64Array.from(q.calls).sort(), 50));
-        await c.runsReach(LAT_N);
-        const samples: number[] = [];
-        for (const w of c.workers) {
-          const r = await w.ask<Extract<Reply, { op: 'latencies' }>>({ op: 'latencies' }, 'latencies');
-          samples.push(...r.values);
-        }
-        const sorted = Float64Array.from(samples).sort();
-        p99s.get(name)!.push(percentileSorted(sorted, 99));
-        return percentileSorted(sorted, 50);
+        const run = await latencyRun(c);
+        callP50s.get(name)!.push(run.callP50);
+        p99s.get(name)!.push(run.p99);
+        return run.p50;
       }),
   }));
   const got = await rounds(contenders, { ...opts, between: () => {} });

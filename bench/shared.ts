@@ -84,8 +84,8 @@ const THROUGHPUT_N = per(100_000, 100_000, 100_000, 20_000);
 const THROUGHPUT_RUNS = per(5, 5, 5, 3, false);
 const THROUGHPUT_WARMUP = per(1, 1, 1, 0, false);
 const BATCH = 1000;
-const LAT_RATE = 50;
-const LAT_N = scaled(150);
+export const LAT_RATE = 50;
+export const LAT_N = scaled(150);
 const KEYS = Math.min(1000, scaled(1000));
 const COALESCE_N = scaled(FULL ? 100_000 : 10_000);
 const COALESCE_HANDLER_MS = 5;
@@ -439,6 +439,30 @@ async function throughput(server: TestPostgres, names: ContenderName[], report: 
   );
 }
 
+/**
+ * One latency run on a cluster: the producer queues LAT_N jobs at LAT_RATE a second; returns the p50 and p99 of
+ * queue-to-handler-start across the workers, and the p50 of the producer's queue call.
+ */
+export async function latencyRun(c: Cluster): Promise<{ p50: number; p99: number; callP50: number }> {
+  await new Promise((resolve) => setTimeout(resolve, 200)); // let the workers settle into waiting
+  const q = await c.producer.ask<Extract<Reply, { op: 'queued' }>>(
+    { op: 'steady', n: LAT_N, rate: LAT_RATE },
+    'queued',
+  );
+  await c.runsReach(LAT_N);
+  const samples: number[] = [];
+  for (const w of c.workers) {
+    const r = await w.ask<Extract<Reply, { op: 'latencies' }>>({ op: 'latencies' }, 'latencies');
+    samples.push(...r.values);
+  }
+  const sorted = Float64Array.from(samples).sort();
+  return {
+    p50: percentileSorted(sorted, 50),
+    p99: percentileSorted(sorted, 99),
+    callP50: percentileSorted(Float64Array.from(q.calls).sort(), 50),
+  };
+}
+
 async function latency(server: TestPostgres, names: ContenderName[], report: ScenarioReport): Promise<void> {
   const opts: RoundsOptions = { runs: 5, warmup: 1 };
   const p99s = new Map<string, number[]>(names.map((n) => [n, []]));
@@ -448,21 +472,10 @@ async function latency(server: TestPostgres, names: ContenderName[], report: Sce
     name,
     run: () =>
       withCluster(server, name, UNKEYED, async (c) => {
-        await new Promise((resolve) => setTimeout(resolve, 200)); // let the workers settle into waiting
-        const q = await c.producer.ask<Extract<Reply, { op: 'queued' }>>(
-          { op: 'steady', n: LAT_N, rate: LAT_RATE },
-          'queued',
-        );
-        callP50s.get(name)!.push(percentileSorted(Float64Array.from(q.calls).sort(), 50));
-        await c.runsReach(LAT_N);
-        const samples: number[] = [];
-        for (const w of c.workers) {
-          const r = await w.ask<Extract<Reply, { op: 'latencies' }>>({ op: 'latencies' }, 'latencies');
-          samples.push(...r.values);
-        }
-        const sorted = Float64Array.from(samples).sort();
-        p99s.get(name)!.push(percentileSorted(sorted, 99));
-        return percentileSorted(sorted, 50);
+        const run = await latencyRun(c);
+        callP50s.get(name)!.push(run.callP50);
+        p99s.get(name)!.push(run.p99);
+        return run.p50;
       }),
   }));
   const got = await rounds(contenders, { ...opts, between: () => {} });

@@ -38,14 +38,23 @@ import {
   scaled,
 } from './harness.js';
 import { type RedisServer, startRedis } from './redis-server.js';
-import { Child, type Cluster, clusterOf, LAT_N, LAT_RATE, latencyRun, withCluster } from './shared.js';
-import type { Reply, RunMode } from './tasks/shared-protocol.js';
+import {
+  BATCH,
+  Child,
+  type Cluster,
+  clusterOf,
+  LAT_N,
+  LAT_RATE,
+  latencyRun,
+  throughputRun,
+  withCluster,
+} from './shared.js';
+import type { RunMode } from './tasks/shared-protocol.js';
 
 type Name = 'cmwq' | 'bullmq';
 const NAMES: readonly Name[] = ['cmwq', 'bullmq'];
 
 const THROUGHPUT_N: Record<Name, number> = { cmwq: scaled(20_000), bullmq: scaled(20_000) };
-const BATCH = 1000;
 const KEYS = Math.min(1000, scaled(1000));
 const COALESCE_N = scaled(10_000);
 const COALESCE_HANDLER_MS = 5;
@@ -122,15 +131,9 @@ async function throughput(stores: Stores, report: ScenarioReport): Promise<void>
     name,
     run: () =>
       withContender(stores, name, UNKEYED, async (c) => {
-        const N = THROUGHPUT_N[name];
-        const queued = c.producer.ask<Extract<Reply, { op: 'queued' }>>(
-          { op: 'burst', n: N, batch: BATCH, keys: 0 },
-          'queued',
-        );
-        const end = await c.runsReach(N);
-        const q = await queued;
-        queueRates.get(name)!.push((N * 1000) / (q.t1 - q.t0));
-        return (N * 1000) / (end - q.t0);
+        const run = await throughputRun(c, THROUGHPUT_N[name]);
+        queueRates.get(name)!.push(run.queueRate);
+        return run.rate;
       }),
   }));
   const got = await rounds(contenders, { ...opts, between: () => {} });

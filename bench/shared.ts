@@ -83,7 +83,7 @@ const THROUGHPUT_N = per(100_000, 100_000, 100_000, 20_000);
 /** Measured throughput runs, and warm-up runs before them. */
 const THROUGHPUT_RUNS = per(5, 5, 5, 3, false);
 const THROUGHPUT_WARMUP = per(1, 1, 1, 0, false);
-const BATCH = 1000;
+export const BATCH = 1000;
 export const LAT_RATE = 50;
 export const LAT_N = scaled(150);
 const KEYS = Math.min(1000, scaled(1000));
@@ -378,6 +378,17 @@ export async function run(): Promise<ScenarioReport> {
   return report;
 }
 
+/**
+ * One throughput run on a cluster: the producer queues n tiny jobs in batches of BATCH while the workers run;
+ * returns jobs/s from the first queue call to the last handler's start, and the rate of the queueing alone.
+ */
+export async function throughputRun(c: Cluster, n: number): Promise<{ rate: number; queueRate: number }> {
+  const queued = c.producer.ask<Extract<Reply, { op: 'queued' }>>({ op: 'burst', n, batch: BATCH, keys: 0 }, 'queued');
+  const end = await c.runsReach(n);
+  const q = await queued;
+  return { rate: (n * 1000) / (end - q.t0), queueRate: (n * 1000) / (q.t1 - q.t0) };
+}
+
 async function throughput(server: TestPostgres, names: ContenderName[], report: ScenarioReport): Promise<void> {
   const opts: RoundsOptions = { runs: 5, warmup: 1 };
   const queueRates = new Map<string, number[]>(names.map((n) => [n, []]));
@@ -389,17 +400,11 @@ async function throughput(server: TestPostgres, names: ContenderName[], report: 
     warmup: THROUGHPUT_WARMUP[name],
     run: () =>
       withCluster(server, name, UNKEYED, async (c) => {
-        const N = THROUGHPUT_N[name];
-        const queued = c.producer.ask<Extract<Reply, { op: 'queued' }>>(
-          { op: 'burst', n: N, batch: BATCH, keys: 0 },
-          'queued',
-        );
-        const end = await c.runsReach(N);
-        const q = await queued;
-        queueRates.get(name)!.push((N * 1000) / (q.t1 - q.t0));
+        const run = await throughputRun(c, THROUGHPUT_N[name]);
+        queueRates.get(name)!.push(run.queueRate);
         await c.quiet(500); // completions are written after the handlers return
         rowsLeft.get(name)!.push((await tableSize(c.url)).rows);
-        return (N * 1000) / (end - q.t0);
+        return run.rate;
       }),
   }));
   const got = await rounds(contenders, { ...opts, between: () => {} });

@@ -362,24 +362,35 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   }
 
   /**
-   * Clears key's pending bit and, when an instance runs (on any node), flags it (its work.signal aborts) and waits
-   * for it to end. Resolves whether an instance was pending.
+   * Clears key's pending bit and, when an instance holds a lease (on any node), flags it and waits for it to end:
+   * a running one has its work.signal aborted, one waiting in a node's backlog is skipped. Resolves whether an
+   * instance was pending, which a backlog item was from the caller's view: it resolves true when the instance it
+   * waited for ended with a completion written and no run counted (the row's `runs` as before, the lease gone),
+   * which is what a skip writes; a run counts one, and a lease that expired (its node died) proves nothing.
    */
   private async cancelAndWait(db: pg.Pool | pg.ClientBase, key: string, what: string): Promise<boolean> {
-    const { rows } = await run<{ was_pending: boolean; lease: string | null }>(db, what, sql.CANCEL_SYNC, [
-      this.name,
-      key,
-      `c:${this.name}:${key}`,
-    ]);
+    const { rows } = await run<{ was_pending: boolean; lease: string | null; runs: string; keyless: boolean }>(
+      db,
+      what,
+      sql.CANCEL_SYNC,
+      [this.name, key, `c:${this.name}:${key}`],
+    );
     const row = rows[0];
     if (row === undefined) return false;
-    if (row.lease !== null) {
-      await this.waitUntil(async () => {
-        const live = await run(db, what, sql.LEASE_LIVE, [this.name, key, row.lease]);
-        return live.rows.length === 0;
-      });
-    }
-    return row.was_pending;
+    if (row.lease === null) return row.was_pending;
+    let ended: { live: boolean; held: boolean; runs: string } | undefined;
+    await this.waitUntil(async () => {
+      const now = await run<{ live: boolean; held: boolean; runs: string }>(db, what, sql.CANCEL_ENDED, [
+        this.name,
+        key,
+        row.lease,
+      ]);
+      ended = now.rows[0];
+      return ended === undefined || !ended.live;
+    });
+    if (row.keyless) await run(db, what, sql.CANCEL_KEYLESS_END, [this.name, key]);
+    const skipped = ended !== undefined && !ended.held && ended.runs === row.runs;
+    return row.was_pending || skipped;
   }
 
   private checkNotSelf(work: Work<any>, what: string): void {
@@ -414,8 +425,9 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
     this.checkNotSelf(work, 'disableWorkSync');
     return this.db(undefined).then(async (db) => {
       const wasPending = await this.disable(db, work, key, 'disableWorkSync');
-      await this.cancelAndWait(db, key, 'disableWorkSync');
-      return wasPending;
+      // An instance waiting in a node's backlog was pending too, from the caller's view (cancelAndWait tells).
+      const skipped = await this.cancelAndWait(db, key, 'disableWorkSync');
+      return wasPending || skipped;
     });
   }
 

@@ -117,20 +117,41 @@ export const CANCEL = `
 
 /**
  * cancelWorkSync's first step: $1 queue, $2 key, $3 cancel-notify payload. Clears pending and, when an instance
- * runs, flags it (queueing then fails until it ends, and its node aborts work.signal). Returns was_pending and
- * the running instance's lease (null when none).
+ * holds a live lease (running, or waiting in a node's backlog), flags it (queueing then fails until it ends, and
+ * its node skips it or aborts work.signal). Returns was_pending, that instance's lease (null when none), and
+ * what CANCEL_ENDED compares with once the lease ended: the row's `runs` and whether it was keyless. A keyless row
+ * with a live lease is kept (keyless cleared) until then, so the completion cannot delete what the canceller
+ * reads; CANCEL_KEYLESS_END puts it back.
  */
 export const CANCEL_SYNC = `
-  WITH old AS (SELECT i.pending, CASE WHEN ${LIVE} THEN i.lease END AS lease
+  WITH old AS (SELECT i.pending, CASE WHEN ${LIVE} THEN i.lease END AS lease, i.runs, i.keyless
                FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 FOR UPDATE),
-  c AS (UPDATE cmwq.items i SET pending = false, cancel = (${LIVE})
+  c AS (UPDATE cmwq.items i SET pending = false, cancel = (${LIVE}), keyless = i.keyless AND NOT (${LIVE})
         WHERE i.queue = $1 AND i.key = $2 AND (SELECT count(*) FROM old) >= 0 RETURNING i.lease)
-  SELECT old.pending AS was_pending, old.lease FROM old
+  SELECT old.pending AS was_pending, old.lease, old.runs::text AS runs, old.keyless FROM old
   LEFT JOIN LATERAL (SELECT pg_notify('cmwq', $3) WHERE old.lease IS NOT NULL) n ON true`;
 
-/** Whether the instance holding lease $3 of ($1, $2) still runs. */
-export const LEASE_LIVE = `SELECT 1 AS live FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 AND i.lease = $3
-  AND ${LIVE}`;
+/**
+ * cancelWorkSync's wait: $1 queue, $2 key, $3 the lease CANCEL_SYNC saw. live: that instance still holds it;
+ * held: the row still names that lease (live or expired: no completion was written for it); runs: the row's run
+ * count. Once not live, an instance whose completion was written (not held) with no run counted was skipped
+ * before it started (the `s` completion of a node's backlog); no row: the queue was removed.
+ */
+export const CANCEL_ENDED = `
+  SELECT (${LIVE} AND i.lease = $3) AS live, coalesce(i.lease = $3, false) AS held, i.runs::text AS runs
+  FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2`;
+
+/**
+ * cancelWorkSync's last step for a keyless row CANCEL_SYNC kept: $1 queue, $2 key. Deleted when nothing holds it
+ * (idle, enabled, never failed: as a completion would have), else marked keyless again. l locks the row first.
+ */
+export const CANCEL_KEYLESS_END = `
+  WITH l AS (SELECT i.key, (NOT i.pending AND i.lease IS NULL AND i.disabled = 0 AND i.failures = 0) AS idle
+             FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2 FOR UPDATE),
+  g AS (DELETE FROM cmwq.items i USING l WHERE i.queue = $1 AND i.key = l.key AND l.idle RETURNING 1),
+  k AS (UPDATE cmwq.items i SET keyless = true FROM l WHERE i.queue = $1 AND i.key = l.key AND NOT l.idle
+        RETURNING 1)
+  SELECT (SELECT count(*) FROM g)::int AS deleted, (SELECT count(*) FROM k)::int AS kept`;
 
 /** disableWork: $1 queue, $2 key, $3 func, $4 export. Depth + 1 and pending cleared; returns was_pending. */
 export const DISABLE = `

@@ -227,7 +227,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   private checkQueueable(
     work: Work<any>,
     what: string,
-  ): { spec: string; exportName: string; key: string; keyless: boolean } {
+  ): { spec: string; exportName: string; key: string; keyless: boolean; fresh: boolean } {
     checkWork(work);
     this.checkAlive(what);
     if (this.draining > 0 && !this.chained()) throw this.drainingError(what);
@@ -242,8 +242,10 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
       );
     }
     checkJson(work.data ?? null, 'data', new Set());
-    const keyless = work.key === undefined || keylessWorks.has(work);
-    return { spec: ref.specifier, exportName: ref.exportName, key: work.key ?? randomUUID(), keyless };
+    // fresh: the key is made up here, so no row can hold it yet (the batch statement inserts it without a probe).
+    const fresh = work.key === undefined;
+    const keyless = fresh || keylessWorks.has(work);
+    return { spec: ref.specifier, exportName: ref.exportName, key: work.key ?? randomUUID(), keyless, fresh };
   }
 
   private bind(work: Work<any>, key: string, keyless: boolean): void {
@@ -322,6 +324,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
         `q:${this.name}`,
         idx.map((i) => checked[i]!.keyless),
         chained,
+        idx.map((i) => checked[i]!.fresh),
       ]);
       if (rows.some((r) => r.key === null)) throw this.drainingError('queueWorks');
       const queued = new Set(rows.map((r) => r.key));

@@ -261,7 +261,8 @@ const MIGRATIONS: readonly string[] = [
   // batch (tens of ms for a thousand rows) and the claimers waited for each other. FOR NO KEY UPDATE still
   // serializes the claimers (it conflicts with itself and with the FOR UPDATE of cmwq.claim()) but lets inserts
   // through. A claim that took all it could returns 0 as its due time instead of reading the leased rows to
-  // find the next one.
+  // find the next one. The claims that skip locked rows update the rows they locked by their tuple id (the row
+  // lock keeps it from moving) instead of looking each up again by (queue, key) in the primary key.
   `
   CREATE OR REPLACE FUNCTION cmwq.complete_claim(p_queue text, p_node text,
     p_keys text[], p_leases bigint[], p_errors text[], p_kinds text[],
@@ -278,7 +279,7 @@ const MIGRATIONS: readonly string[] = [
   AS $$
   DECLARE
     v_max integer; v_ordered boolean; v_running integer; v_mine integer; v_room integer; v_run integer;
-    v_n integer := 0; v_want integer; v_got integer; v_accepted bigint[]; v_gone bigint[];
+    v_n integer := 0; v_want integer; v_got integer; v_accepted bigint[]; v_gone bigint[]; v_tkeys text[]; v_tids tid[];
     v_until timestamptz := now() + p_lease_ms * interval '1 millisecond';
   BEGIN
     -- The queue's row lock serializes claimers; it is held until the commit, so it is taken as late as it may be:
@@ -299,14 +300,19 @@ const MIGRATIONS: readonly string[] = [
     IF cardinality(p_keys) > 0 THEN
       -- The rows are locked in key order first, the order of every statement that locks several items of a
       -- queue (queueWorks' batch, renewals): two such statements never wait on each other in a cycle.
-      PERFORM 1 FROM cmwq.items i WHERE i.queue = p_queue AND i.key = ANY(p_keys) ORDER BY i.key FOR UPDATE;
+      -- Their tuple ids (locked rows stay put) let the delete below reach them without a primary-key lookup; a row
+      -- a tid does not match is left to the update, which finds it by key.
+      SELECT array_agg(l.key), array_agg(l.tid) INTO v_tkeys, v_tids FROM (SELECT i.key, i.ctid AS tid
+        FROM cmwq.items i WHERE i.queue = p_queue AND i.key = ANY(p_keys) ORDER BY i.key FOR UPDATE) l;
       -- A keyless item nothing holds any more (idle, enabled, never failed: no record worth keeping) leaves no
       -- row: deleted at once, not updated first. A queueing that changed the row since this statement's snapshot
       -- (pending again) is seen when the row is locked, and the row is then completed by the update below.
       WITH d AS (SELECT * FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)),
+      t AS (SELECT * FROM unnest(v_tkeys, v_tids) AS t (key, tid)),
       g AS (
-        DELETE FROM cmwq.items i USING d
-        WHERE i.queue = p_queue AND i.key = d.key AND i.lease = d.lease AND d.kind <> 'h' AND d.error IS NULL
+        DELETE FROM cmwq.items i USING d JOIN t ON t.key = d.key
+        WHERE i.ctid = t.tid AND i.queue = p_queue AND i.key = d.key AND i.lease = d.lease AND d.kind <> 'h'
+          AND d.error IS NULL
           AND i.keyless AND NOT i.pending AND i.disabled = 0 AND i.failures = 0
         RETURNING d.lease)
       SELECT array_agg(g.lease) INTO v_gone FROM g;
@@ -357,13 +363,13 @@ const MIGRATIONS: readonly string[] = [
     v_want := v_n;
     IF v_n > 0 THEN
       RETURN QUERY WITH c AS (
-        SELECT i.key FROM cmwq.items i
+        SELECT i.ctid AS tid FROM cmwq.items i
         WHERE i.queue = p_queue AND i.lease IS NOT NULL AND i.lease_until <= now() AND NOT i.cancel
           AND i.disabled = 0
         ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
       UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
         lease_until = v_until, run_seq = i.seq
-      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      FROM c WHERE i.ctid = c.tid AND i.queue = p_queue
       RETURNING 'c'::text, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless, NULL::double precision;
       GET DIAGNOSTICS v_got = ROW_COUNT;
       v_n := v_n - v_got;
@@ -382,13 +388,13 @@ const MIGRATIONS: readonly string[] = [
       v_n := v_n - v_got;
     ELSIF v_n > 0 THEN
       RETURN QUERY WITH c AS (
-        SELECT i.key FROM cmwq.items i
+        SELECT i.ctid AS tid FROM cmwq.items i
         WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 AND i.run_at <= now()
           AND (i.lease IS NULL OR i.lease_until <= now())
         ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
       UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
         lease_until = v_until, run_seq = i.seq, cancel = false
-      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      FROM c WHERE i.ctid = c.tid AND i.queue = p_queue
       RETURNING 'c'::text, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless, NULL::double precision;
       GET DIAGNOSTICS v_got = ROW_COUNT;
       v_n := v_n - v_got;

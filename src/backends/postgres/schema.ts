@@ -263,7 +263,13 @@ const MIGRATIONS: readonly string[] = [
   // through. A claim that took all it could returns 0 as its due time instead of reading the leased rows to
   // find the next one. The claims that skip locked rows update the rows they locked by their tuple id (the row
   // lock keeps it from moving) instead of looking each up again by (queue, key) in the primary key.
+  //
+  // Items are written at half-full pages (fillfactor 50): a claim's new row version (every claim is a non-HOT
+  // update) then fits on the page of the old one, so the live leases sit on a few pages in queueing order
+  // instead of each on a page of its own. The lease count under the queue's lock read ~470 buffers a claim in a
+  // 20,000-job burst; at fillfactor 50, ~140. Only pages written from now on are affected.
   `
+  ALTER TABLE cmwq.items SET (fillfactor = 50);
   CREATE OR REPLACE FUNCTION cmwq.complete_claim(p_queue text, p_node text,
     p_keys text[], p_leases bigint[], p_errors text[], p_kinds text[],
     p_attempts integer, p_delay_ms integer, p_max_delay_ms integer, p_notify text,

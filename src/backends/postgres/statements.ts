@@ -1,5 +1,5 @@
 /**
- * The SQL of the shared-workqueue operations, one short atomic statement each (the claim is cmwq.claim(), in
+ * The SQL of the shared-workqueue operations, one short atomic statement each (the claim is cmwq.complete_claim(), in
  * schema.ts). Parameters are positional; every statement touches one queue's rows.
  *
  * Every scan names `pending` or `lease IS NOT NULL` alone in its WHERE so that it walks that partial index, not

@@ -262,7 +262,9 @@ const MIGRATIONS: readonly string[] = [
   // serializes the claimers (it conflicts with itself and with the FOR UPDATE of cmwq.claim()) but lets inserts
   // through. A claim that took all it could returns 0 as its due time instead of reading the leased rows to
   // find the next one. The claims that skip locked rows update the rows they locked by their tuple id (the row
-  // lock keeps it from moving) instead of looking each up again by (queue, key) in the primary key.
+  // lock keeps it from moving) instead of looking each up again by (queue, key) in the primary key; as
+  // `ctid = ANY(ARRAY(...))` it is a Tid Scan whatever the estimates (a join on ctid became a hash join over the
+  // whole table once a generic plan guessed 10% of the rows for LIMIT).
   //
   // Items are written at half-full pages (fillfactor 50): a claim's new row version (every claim is a non-HOT
   // update) then fits on the page of the old one, so the live leases sit on a few pages in queueing order
@@ -282,10 +284,6 @@ const MIGRATIONS: readonly string[] = [
   -- planner then reads every pending row and sorts them (tens of ms per claim at 20,000 rows). No sort is needed
   -- when the index gives the order, so sorting is made the last resort here.
   SET enable_sort = off
-  -- Its statements are planned once per connection (generic plans) instead of again on many calls: half the
-  -- calls of a busy node planned the lease count and the claims afresh, inside the queue's lock (~1 ms a round
-  -- trip). With sorting the last resort, the generic claim walks items_pending in order as the custom one did.
-  SET plan_cache_mode = force_generic_plan
   AS $$
   DECLARE
     v_max integer; v_ordered boolean; v_running integer; v_mine integer; v_room integer; v_run integer;
@@ -379,7 +377,7 @@ const MIGRATIONS: readonly string[] = [
         ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
       UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
         lease_until = v_until, run_seq = i.seq
-      FROM c WHERE i.ctid = c.tid AND i.queue = p_queue
+      WHERE i.ctid = ANY(ARRAY(SELECT c.tid FROM c)) AND i.queue = p_queue
       RETURNING 'c'::text, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless, NULL::double precision;
       GET DIAGNOSTICS v_got = ROW_COUNT;
       v_n := v_n - v_got;
@@ -404,7 +402,7 @@ const MIGRATIONS: readonly string[] = [
         ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
       UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
         lease_until = v_until, run_seq = i.seq, cancel = false
-      FROM c WHERE i.ctid = c.tid AND i.queue = p_queue
+      WHERE i.ctid = ANY(ARRAY(SELECT c.tid FROM c)) AND i.queue = p_queue
       RETURNING 'c'::text, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless, NULL::double precision;
       GET DIAGNOSTICS v_got = ROW_COUNT;
       v_n := v_n - v_got;

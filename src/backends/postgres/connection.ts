@@ -20,7 +20,25 @@ export function backendError(what: string, error: unknown): WorkqueueError {
   return new WorkqueueError('ERR_WQ_BACKEND', `${what}: database call failed: ${message}`, { cause: error });
 }
 
-/** Runs query and maps a failure to ERR_WQ_BACKEND. */
+/** The name each statement text is prepared under (one name per distinct text). */
+const statementNames = new Map<string, string>();
+
+/**
+ * The query config of a statement run on the backend's pool or a node's own connection: a named
+ * prepared statement, parsed and planned once per connection. Unnamed, the single-item queue statement spent as
+ * long being planned as being run (0.19 of 0.53 ms on a warm connection), on every call. A caller's own client
+ * (`{ tx }`) gets unnamed statements: cmwq leaves nothing behind on a connection it does not own.
+ */
+export function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `cmwq_${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
+
+/** Runs query and maps a failure to ERR_WQ_BACKEND; on a pool (the backend's, made or given) it is prepared (prepared()). */
 export async function run<R extends pg.QueryResultRow>(
   db: pg.Pool | pg.ClientBase,
   what: string,
@@ -28,7 +46,7 @@ export async function run<R extends pg.QueryResultRow>(
   values: unknown[],
 ): Promise<pg.QueryResult<R>> {
   try {
-    return await db.query<R>(text, values);
+    return await db.query<R>(db instanceof pg.Pool ? prepared(text, values) : { text, values });
   } catch (error) {
     throw backendError(what, error);
   }
@@ -67,7 +85,7 @@ export class PinnedClient {
       throw backendError(what, error);
     }
     try {
-      return await client.query<R>(text, values);
+      return await client.query<R>(prepared(text, values));
     } catch (error) {
       this.drop(client);
       throw backendError(what, error);

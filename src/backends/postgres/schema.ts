@@ -256,6 +256,179 @@ const MIGRATIONS: readonly string[] = [
           WHERE i.queue = p_queue AND i.lease IS NOT NULL)) - now()) * 1000)::double precision;
   END $$;
   `,
+  // Claims no longer shut producers out, and a full claim skips the next-due lookup. Every insert into cmwq.items
+  // checks its foreign key with FOR KEY SHARE on the queue's row, which conflicts with FOR UPDATE: a producer's
+  // batch (tens of ms for a thousand rows) and the claimers waited for each other. FOR NO KEY UPDATE still
+  // serializes the claimers (it conflicts with itself and with the FOR UPDATE of cmwq.claim()) but lets inserts
+  // through. A claim that took all it could returns 0 as its due time instead of reading the leased rows to
+  // find the next one. The claims that skip locked rows update the rows they locked by their tuple id (the row
+  // lock keeps it from moving) instead of looking each up again by (queue, key) in the primary key; as
+  // `ctid = ANY(ARRAY(...))` it is a Tid Scan whatever the estimates (a join on ctid became a hash join over the
+  // whole table once a generic plan guessed 10% of the rows for LIMIT).
+  //
+  // Items are written at half-full pages (fillfactor 50): a claim's new row version (every claim is a non-HOT
+  // update) then fits on the page of the old one, so the live leases sit on a few pages in queueing order
+  // instead of each on a page of its own. The lease count under the queue's lock read ~470 buffers a claim in a
+  // 20,000-job burst; at fillfactor 50, ~140. Only pages written from now on are affected.
+  `
+  ALTER TABLE cmwq.items SET (fillfactor = 50);
+  CREATE OR REPLACE FUNCTION cmwq.complete_claim(p_queue text, p_node text,
+    p_keys text[], p_leases bigint[], p_errors text[], p_kinds text[],
+    p_attempts integer, p_delay_ms integer, p_max_delay_ms integer, p_notify text,
+    p_free integer, p_ahead integer, p_reserve integer, p_min integer, p_lease_ms integer)
+  RETURNS TABLE (kind text, key text, func text, export text, data jsonb, lease bigint, attempt integer,
+    keyless boolean, due_ms double precision)
+  LANGUAGE plpgsql VOLATILE
+  -- The claims must walk items_pending in queueing order and stop after LIMIT rows. A table that filled faster
+  -- than autovacuum analyzes it (a burst into a fresh queue) has statistics saying "a few pending rows", and the
+  -- planner then reads every pending row and sorts them (tens of ms per claim at 20,000 rows). No sort is needed
+  -- when the index gives the order, so sorting is made the last resort here.
+  SET enable_sort = off
+  AS $$
+  DECLARE
+    v_max integer; v_ordered boolean; v_running integer; v_mine integer; v_room integer; v_run integer;
+    v_n integer := 0; v_want integer; v_got integer; v_accepted bigint[]; v_gone bigint[]; v_tkeys text[]; v_tids tid[];
+    v_until timestamptz := now() + p_lease_ms * interval '1 millisecond';
+  BEGIN
+    -- The queue's row lock serializes claimers; it is held until the commit, so it is taken as late as it may be:
+    -- after the completions, except on an ordered queue, whose claimers wait on item rows (plain FOR UPDATE)
+    -- while holding it: there the queue's row comes first, the lock order of every such claimer, so a
+    -- completion batch never holds an item row such a claimer waits for while itself waiting for the queue.
+    IF p_free + p_ahead > 0 THEN
+      SELECT q.ordered INTO v_ordered FROM cmwq.queues q WHERE q.name = p_queue;
+      IF NOT FOUND THEN p_free := 0; p_ahead := 0;
+      ELSIF v_ordered THEN
+        SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue
+          FOR NO KEY UPDATE;
+      END IF;
+    END IF;
+    -- Completions, fenced by the lease: kind r ran (error null: success), s skipped (cancelled before it
+    -- started: no run counted), h handed back (the node detached before starting it: pending again, in its
+    -- place). A failed run with attempts left is queued again after its back-off unless re-queued or cancelled.
+    IF cardinality(p_keys) > 0 THEN
+      -- The rows are locked in key order first, the order of every statement that locks several items of a
+      -- queue (queueWorks' batch, renewals): two such statements never wait on each other in a cycle.
+      -- Their tuple ids (locked rows stay put) let the delete below reach them without a primary-key lookup; a row
+      -- a tid does not match is left to the update, which finds it by key.
+      SELECT array_agg(l.key), array_agg(l.tid) INTO v_tkeys, v_tids FROM (SELECT i.key, i.ctid AS tid
+        FROM cmwq.items i WHERE i.queue = p_queue AND i.key = ANY(p_keys) ORDER BY i.key FOR UPDATE) l;
+      -- A keyless item nothing holds any more (idle, enabled, never failed: no record worth keeping) leaves no
+      -- row: deleted at once, not updated first. A queueing that changed the row since this statement's snapshot
+      -- (pending again) is seen when the row is locked, and the row is then completed by the update below.
+      WITH d AS (SELECT * FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)),
+      t AS (SELECT * FROM unnest(v_tkeys, v_tids) AS t (key, tid)),
+      g AS (
+        DELETE FROM cmwq.items i USING d JOIN t ON t.key = d.key
+        WHERE i.ctid = t.tid AND i.queue = p_queue AND i.key = d.key AND i.lease = d.lease AND d.kind <> 'h'
+          AND d.error IS NULL
+          AND i.keyless AND NOT i.pending AND i.disabled = 0 AND i.failures = 0
+        RETURNING d.lease)
+      SELECT array_agg(g.lease) INTO v_gone FROM g;
+      WITH d AS (SELECT * FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)
+        WHERE v_gone IS NULL OR NOT (d.lease = ANY(v_gone))),
+      u AS (
+        UPDATE cmwq.items i SET lease = NULL, lease_node = NULL, lease_until = NULL, cancel = false,
+          runs = i.runs + (d.kind = 'r')::int,
+          failures = i.failures + (d.error IS NOT NULL)::int,
+          last_error = coalesce(d.error, i.last_error),
+          last_error_at = CASE WHEN d.error IS NOT NULL THEN now() ELSE i.last_error_at END,
+          pending = i.pending OR (d.kind = 'h' AND NOT i.cancel AND i.disabled = 0)
+            OR (d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel AND i.disabled = 0),
+          run_at = CASE WHEN NOT i.pending AND d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel
+            THEN now() + least(p_delay_ms * power(2, i.attempt), p_max_delay_ms) * interval '1 millisecond'
+            ELSE i.run_at END,
+          seq = CASE WHEN i.pending THEN i.seq
+            WHEN d.kind = 'h' THEN i.run_seq
+            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN nextval('cmwq.queue_seq')
+            ELSE i.seq END,
+          attempt = CASE WHEN i.pending OR d.kind = 'h' THEN i.attempt
+            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
+        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.lease = d.lease
+        RETURNING d.lease)
+      SELECT array_agg(u.lease) INTO v_accepted FROM u;
+      v_accepted := coalesce(v_accepted, '{}') || coalesce(v_gone, '{}');
+      IF cardinality(v_accepted) > 0 THEN
+        IF p_notify IS NOT NULL THEN PERFORM pg_notify('cmwq', p_notify); END IF;
+        RETURN QUERY SELECT 'a'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, a.l, NULL::integer,
+          NULL::boolean, NULL::double precision FROM unnest(v_accepted) AS a (l);
+      END IF;
+    END IF;
+    IF p_free + p_ahead <= 0 THEN RETURN; END IF;
+    IF NOT v_ordered THEN
+      SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue
+          FOR NO KEY UPDATE;
+      IF NOT FOUND THEN RETURN; END IF;
+    END IF;
+    -- Claimed items hold leases and count against max_active whether they run or wait on the node, so an
+    -- observer never sees more than max_active running. Free slots first (or up to the node's floor p_min);
+    -- claiming ahead takes at most half of the room left once another node's p_reserve slots are set aside.
+    SELECT count(*), count(*) FILTER (WHERE i.lease_node = p_node) INTO v_running, v_mine FROM cmwq.items i
+      WHERE i.queue = p_queue AND i.lease IS NOT NULL AND i.lease_until > now();
+    v_room := v_max - v_running;
+    v_run := greatest(least(p_free, v_room), least(p_free, p_min - v_mine), 0);
+    v_n := v_run + greatest(0, least(p_ahead, (v_room - v_run - p_reserve) / 2));
+    IF v_ordered THEN v_n := least(v_n, 1 - v_running); END IF;
+    v_want := v_n;
+    IF v_n > 0 THEN
+      RETURN QUERY WITH c AS (
+        SELECT i.ctid AS tid FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.lease IS NOT NULL AND i.lease_until <= now() AND NOT i.cancel
+          AND i.disabled = 0
+        ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq
+      WHERE i.ctid = ANY(ARRAY(SELECT c.tid FROM c)) AND i.queue = p_queue
+      RETURNING 'c'::text, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless, NULL::double precision;
+      GET DIAGNOSTICS v_got = ROW_COUNT;
+      v_n := v_n - v_got;
+    END IF;
+    IF v_n > 0 AND v_ordered THEN
+      RETURN QUERY WITH c AS (
+        SELECT i.key FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 AND i.run_at <= now()
+          AND (i.lease IS NULL OR i.lease_until <= now())
+        ORDER BY i.seq LIMIT v_n FOR UPDATE)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq, cancel = false
+      FROM c WHERE i.queue = p_queue AND i.key = c.key
+      RETURNING 'c'::text, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless, NULL::double precision;
+      GET DIAGNOSTICS v_got = ROW_COUNT;
+      v_n := v_n - v_got;
+    ELSIF v_n > 0 THEN
+      RETURN QUERY WITH c AS (
+        SELECT i.ctid AS tid FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 AND i.run_at <= now()
+          AND (i.lease IS NULL OR i.lease_until <= now())
+        ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED)
+      UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+        lease_until = v_until, run_seq = i.seq, cancel = false
+      WHERE i.ctid = ANY(ARRAY(SELECT c.tid FROM c)) AND i.queue = p_queue
+      RETURNING 'c'::text, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless, NULL::double precision;
+      GET DIAGNOSTICS v_got = ROW_COUNT;
+      v_n := v_n - v_got;
+    END IF;
+    -- A claim that got every item it could take (what the node asked for, or all the room max_active left) may
+    -- have left due items behind, so the next due time is not looked up: 0 says "due now", which is what the
+    -- lookup finds on a busy queue, and the node claims again when it has room (a claim that then finds nothing
+    -- looks it up). The lookup read the leased rows (up to max_active) on every round trip of a busy node.
+    IF v_n = 0 AND v_want > 0 THEN
+      RETURN QUERY SELECT 't'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
+        NULL::boolean, 0::double precision;
+      RETURN;
+    END IF;
+    -- When the next pending item comes due (ms from now; null: none): the first entry of items_due, or an item
+    -- re-queued while leased (few: at most max_active). items_due leaves leased rows out so that the claims above,
+    -- which also take expired leases, cannot use it and walk items_pending in queueing order instead (a scan of
+    -- items_due would read every due row and sort them).
+    RETURN QUERY SELECT 't'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
+      NULL::boolean,
+      (extract(epoch FROM least(
+        (SELECT i.run_at FROM cmwq.items i WHERE i.queue = p_queue AND i.pending AND i.disabled = 0
+          AND i.lease IS NULL ORDER BY i.run_at LIMIT 1),
+        (SELECT min(CASE WHEN i.pending AND i.disabled = 0 THEN i.run_at END) FROM cmwq.items i
+          WHERE i.queue = p_queue AND i.lease IS NOT NULL)) - now()) * 1000)::double precision;
+  END $$;
+  `,
 ];
 
 /** The schema version this code needs. */

@@ -15,7 +15,7 @@
  * refuses, atomically, a call that does not come from a handler of this queue (chained work, on any node) while
  * it is held; the call rejects with ERR_WQ_DRAINING. On the draining node the refusal is also synchronous.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING, __WQ_ORDERED } from '../../base/constants.js';
 import { describe, invalidArg, WorkqueueError } from '../../base/errors.js';
 import { currentWork } from '../../core/current.js';
@@ -38,6 +38,19 @@ import { keylessWorks, Runner, wrapped } from './claim.js';
 import { backendError, run } from './connection.js';
 import { DrainLock } from './drain-lock.js';
 import * as sql from './statements.js';
+
+/** This process's part of the keys it makes up: 72 random bits, so no two processes share it. */
+const KEY_PREFIX = `~${randomBytes(9).toString('base64url')}.`;
+let keysMade = 0;
+
+/**
+ * A key for a `new Work()` queued without one: unique in the cluster (this process's random prefix and a count),
+ * short, and increasing within a process, so a producer's rows go next to each other in the primary key instead
+ * of to random pages (a random UUID sent every insert, claim and completion to a leaf of its own).
+ */
+function madeUpKey(): string {
+  return KEY_PREFIX + (keysMade++).toString(36).padStart(9, '0');
+}
 
 /** What a shared workqueue needs from its backend. */
 export interface BackendContext {
@@ -227,7 +240,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
   private checkQueueable(
     work: Work<any>,
     what: string,
-  ): { spec: string; exportName: string; key: string; keyless: boolean } {
+  ): { spec: string; exportName: string; key: string; keyless: boolean; fresh: boolean } {
     checkWork(work);
     this.checkAlive(what);
     if (this.draining > 0 && !this.chained()) throw this.drainingError(what);
@@ -242,8 +255,10 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
       );
     }
     checkJson(work.data ?? null, 'data', new Set());
-    const keyless = work.key === undefined || keylessWorks.has(work);
-    return { spec: ref.specifier, exportName: ref.exportName, key: work.key ?? randomUUID(), keyless };
+    // fresh: the key is made up here, so no row can hold it yet (the batch statement inserts it without a probe).
+    const fresh = work.key === undefined;
+    const keyless = fresh || keylessWorks.has(work);
+    return { spec: ref.specifier, exportName: ref.exportName, key: work.key ?? madeUpKey(), keyless, fresh };
   }
 
   private bind(work: Work<any>, key: string, keyless: boolean): void {
@@ -322,6 +337,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
         `q:${this.name}`,
         idx.map((i) => checked[i]!.keyless),
         chained,
+        idx.map((i) => checked[i]!.fresh),
       ]);
       if (rows.some((r) => r.key === null)) throw this.drainingError('queueWorks');
       const queued = new Set(rows.map((r) => r.key));

@@ -1,5 +1,5 @@
 /**
- * The SQL of the shared-workqueue operations, one short atomic statement each (the claim is cmwq.claim(), in
+ * The SQL of the shared-workqueue operations, one short atomic statement each (the claim is cmwq.complete_claim(), in
  * schema.ts). Parameters are positional; every statement touches one queue's rows.
  *
  * Every scan names `pending` or `lease IS NOT NULL` alone in its WHERE so that it walks that partial index, not
@@ -62,21 +62,33 @@ export const QUEUE = `
 
 /**
  * Queues many items in one statement: $1 queue, $2 keys, $3 funcs, $4 exports, $5 data (JSON texts), $6 delay
- * ms, $7 notify payload, $8 keyless flags, $9 chained; the keys are distinct. Same rules as QUEUE, per item;
- * returns the keys it queued, or one null key when the queue is draining (nothing queued). One notification for
- * the statement (n, a CTE with a volatile call: evaluated once), not one per row. Sequence numbers follow the
- * given order (s); rows are written, and so locked, in key order, the order every statement that locks several
- * items of a queue uses (completions, renewals), so two of them never deadlock.
+ * ms, $7 notify payload, $8 keyless flags, $9 chained, $10 fresh flags (the key was made up by this call: no row
+ * can hold it); the keys are distinct. Same rules as QUEUE, per item; returns the keys it queued, or one null
+ * key when the queue is draining (nothing queued). One notification for the statement (n, a CTE with a volatile
+ * call: evaluated once), not one per row. Sequence numbers follow the given order (s).
+ *
+ * Fresh rows (f) are plain inserts: no probe, no conflict check, no lock anyone else could wait for. The others
+ * (q) are upserts, written, and so locked, in key order, the order every statement that locks several items of
+ * a queue uses (completions, renewals), so two of them never deadlock. Their pending probe is a scalar subquery,
+ * one primary-key lookup per row: written as NOT EXISTS, the planner turned it into an anti join that read and
+ * sorted every pending row of the queue on each batch (13 of 31 ms for a batch of 1,000 with 19,000 pending).
  */
 export const QUEUE_BATCH = `
-  WITH b AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $8::boolean[])
-    WITH ORDINALITY AS b (key, func, export, data, keyless, ord)),
+  WITH b AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $8::boolean[], $10::boolean[])
+    WITH ORDINALITY AS b (key, func, export, data, keyless, fresh, ord)),
   s AS (SELECT b.*, nextval('cmwq.queue_seq') AS seq FROM b ORDER BY b.ord),
+  ok AS (SELECT ${ALLOWED} AS allowed),
+  f AS (
+    INSERT INTO cmwq.items (queue, key, func, export, data, pending, seq, run_at, keyless)
+    SELECT $1, s.key, s.func, s.export, s.data::jsonb, true, s.seq, now() + $6 * interval '1 millisecond', s.keyless
+    FROM s WHERE s.fresh AND (SELECT allowed FROM ok)
+    RETURNING key),
   q AS (
     INSERT INTO cmwq.items AS i (queue, key, func, export, data, pending, seq, run_at, keyless)
     SELECT $1, s.key, s.func, s.export, s.data::jsonb, true, s.seq, now() + $6 * interval '1 millisecond', s.keyless
-    FROM s WHERE NOT EXISTS (SELECT 1 FROM cmwq.items p WHERE p.queue = $1 AND p.key = s.key AND p.pending)
-      AND (SELECT ${ALLOWED})
+    FROM s WHERE NOT s.fresh
+      AND NOT coalesce((SELECT p.pending FROM cmwq.items p WHERE p.queue = $1 AND p.key = s.key), false)
+      AND (SELECT allowed FROM ok)
     ORDER BY s.key
     ON CONFLICT (queue, key) DO UPDATE SET pending = true, func = EXCLUDED.func, export = EXCLUDED.export,
       data = EXCLUDED.data, seq = EXCLUDED.seq, run_at = EXCLUDED.run_at, attempt = 0,
@@ -84,9 +96,10 @@ export const QUEUE_BATCH = `
       cancel = CASE WHEN ${LIVE} THEN i.cancel ELSE false END
     WHERE NOT i.pending AND i.disabled = 0 AND NOT (i.cancel AND ${LIVE})
     RETURNING i.key),
-  n AS (SELECT pg_notify('cmwq', $7) WHERE EXISTS (SELECT 1 FROM q))
-  SELECT q.key FROM q LEFT JOIN n ON true
-  UNION ALL SELECT NULL WHERE NOT ${ALLOWED}`;
+  n AS (SELECT pg_notify('cmwq', $7) WHERE EXISTS (SELECT 1 FROM f) OR EXISTS (SELECT 1 FROM q))
+  SELECT f.key FROM f LEFT JOIN n ON true
+  UNION ALL SELECT q.key FROM q LEFT JOIN n ON true
+  UNION ALL SELECT NULL WHERE NOT (SELECT allowed FROM ok)`;
 
 /**
  * modDelayedWork: $1..$9 as QUEUE. (`old` is read, and locked, before the upsert: the upsert's WHERE refers to

@@ -8,9 +8,9 @@
  * node's field); `cur` is the first millisecond not yet processed. A node goes, by how far its key is from cur,
  * into one of three wheels of 256 slots, or the far list:
  *
- *   wheel 0  key - cur < 2^8     slot key % 256           one millisecond per slot: all its nodes share a key
- *   wheel 1  key - cur < 2^16    slot (key >> 8) % 256    256 ms per slot
- *   wheel 2  key - cur < 2^24    slot (key >> 16) % 256   65 s per slot (4.6 h in all)
+ *   wheel 0  key - cur < 2^8     slot key & 255           one millisecond per slot: all its nodes share a key
+ *   wheel 1  key - cur < 2^16    slot (key >>> 8) & 255   256 ms per slot
+ *   wheel 2  key - cur < 2^24    slot (key >>> 16) & 255  65 s per slot (4.6 h in all)
  *   far      beyond              one list
  *
  * The wheel owns no memory per node: a slot is a head and a tail, linked through the node's own _next/_prev, and
@@ -42,8 +42,9 @@
  * nodes whose key is that slot's next millisecond at or after cur, and due0 of a non-empty wheel-0 slot is >= the
  * due time of each node in it and <= its key (-Infinity for an empty slot); the clock timer exists iff count > 0
  * and no continuation is scheduled (so an idle base holds no handle); delays longer than Node's 2^31-1 ms limit
- * re-arm in steps. All arithmetic on keys is division and remainder, not bit operations: keys pass 2^31 after 24
- * days of uptime or with very long delays (they are then heap numbers: still exact, only larger).
+ * re-arm in steps. Keys pass 2^31 after 24 days of uptime or with very long delays (they are then heap numbers:
+ * still exact, only larger): a slot index takes bits 0-23 of a key with >>> and &, which keep its low 32 bits
+ * exactly, and expiry times are computed with division and floor, never with a shift of the whole key.
  */
 import type { Clock, TimerHandle } from '../base/clock.js';
 import { TIMER_MAX_MS } from '../base/clock.js';

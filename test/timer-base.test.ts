@@ -14,8 +14,8 @@ function node(id: number): Node {
   return { id, _next: null, _prev: null, _flags: 0, _expires: 0 };
 }
 
-function setup(onExpire?: (n: Node, base: TimerBase<Node>, clock: ManualClock) => void) {
-  const clock = new ManualClock(1000);
+function setup(onExpire?: (n: Node, base: TimerBase<Node>, clock: ManualClock) => void, start = 1000) {
+  const clock = new ManualClock(start);
   const fired: { id: number; at: number }[] = [];
   const base: TimerBase<Node> = new TimerBase<Node>(
     () => clock,
@@ -327,13 +327,14 @@ test('timer wheel: a burst due at one instant is handed over in slices, in armin
   assert.equal(clock.pendingTimers, 0);
 });
 
-test('timer wheel: random long delays, cancels and jumps match a reference model', () => {
+/** Random adds (1 ms .. 5.5 h), removes and clock jumps from start, against a model of exact expiries. */
+function randomLongRun(start: number): void {
   let seed = 77;
   const rnd = (n: number): number => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed % n;
   };
-  const { clock, base, fired } = setup();
+  const { clock, base, fired } = setup(undefined, start);
   const nodes = Array.from({ length: 300 }, (_, i) => node(i));
   const armed = new Map<number, number>();
   const seqOf = new Map<number, number>();
@@ -370,4 +371,15 @@ test('timer wheel: random long delays, cancels and jumps match a reference model
     assert.equal(base.count, armed.size, `step ${step}: count`);
   }
   assert.deepEqual(fired, expected);
+}
+
+test('timer wheel: random long delays, cancels and jumps match a reference model', () => {
+  randomLongRun(1000);
+});
+
+test('timer wheel: slots are found right for keys past 2^31 and 2^32 (days of uptime) and near 2^52', () => {
+  // Slot indices are bits of the key read with >>> and &, which keep its low 32 bits: exact for any integer key.
+  randomLongRun(2 ** 31 - 3_000_000);
+  randomLongRun(2 ** 32 - 3_000_000);
+  randomLongRun(2 ** 52);
 });

@@ -8,9 +8,9 @@
  * node's field); `cur` is the first millisecond not yet processed. A node goes, by how far its key is from cur,
  * into one of three wheels of 256 slots, or the far list:
  *
- *   wheel 0  key - cur < 2^8     slot key % 256           one millisecond per slot: all its nodes share a key
- *   wheel 1  key - cur < 2^16    slot (key >> 8) % 256    256 ms per slot
- *   wheel 2  key - cur < 2^24    slot (key >> 16) % 256   65 s per slot (4.6 h in all)
+ *   wheel 0  key - cur < 2^8     slot key & 255           one millisecond per slot: all its nodes share a key
+ *   wheel 1  key - cur < 2^16    slot (key >>> 8) & 255   256 ms per slot
+ *   wheel 2  key - cur < 2^24    slot (key >>> 16) & 255  65 s per slot (4.6 h in all)
  *   far      beyond              one list
  *
  * The wheel owns no memory per node: a slot is a head and a tail, linked through the node's own _next/_prev, and
@@ -42,8 +42,9 @@
  * nodes whose key is that slot's next millisecond at or after cur, and due0 of a non-empty wheel-0 slot is >= the
  * due time of each node in it and <= its key (-Infinity for an empty slot); the clock timer exists iff count > 0
  * and no continuation is scheduled (so an idle base holds no handle); delays longer than Node's 2^31-1 ms limit
- * re-arm in steps. All arithmetic on keys is division and remainder, not bit operations: keys pass 2^31 after 24
- * days of uptime or with very long delays (they are then heap numbers: still exact, only larger).
+ * re-arm in steps. Keys pass 2^31 after 24 days of uptime or with very long delays (they are then heap numbers:
+ * still exact, only larger): a slot index takes bits 0-23 of a key with >>> and &, which keep its low 32 bits
+ * exactly, and expiry times are computed with division and floor, never with a shift of the whole key.
  */
 import type { Clock, TimerHandle } from '../base/clock.js';
 import { TIMER_MAX_MS } from '../base/clock.js';
@@ -70,6 +71,16 @@ const LEVEL_SHIFT = 24;
 const LEVEL_MASK = 3 << LEVEL_SHIFT;
 /** The most nodes one timer callback hands over before yielding to the loop. */
 export const EXPIRE_BATCH = 256;
+
+/**
+ * A slot index from a key: the 8 bits of key that name its slot on wheel `level`, `(key >>> shift) & 255`. Keys are
+ * doubles to V8 (Math.ceil of a fractional time), and `%` on a double compiles to a call into C (fmod), dozens of
+ * instructions; a bit operation truncates to the low 32 bits first, which are exact for every integer key below
+ * 2^53 (keys pass 2^31 after 24 days), so bits 0-23 read this way are always right, and inline.
+ */
+const SLOT_MASK = SLOTS - 1;
+/** Where the bits naming a slot start in a key, per wheel. */
+const SLOT_SHIFT = [0, 8, 16];
 
 /** A wheel slot (or the far list): an intrusive FIFO through the nodes' own links. */
 class Slot<T extends TimerNode> {
@@ -110,6 +121,10 @@ class Slot<T extends TimerNode> {
 
 export class TimerBase<T extends TimerNode> {
   private readonly wheels: Slot<T>[][] = [0, 1, 2].map(() => Array.from({ length: SLOTS }, () => new Slot<T>()));
+  // The same wheels by name, for the arm and cancel paths (a field load instead of an indexed one).
+  private readonly wheel0 = this.wheels[0];
+  private readonly wheel1 = this.wheels[1];
+  private readonly wheel2 = this.wheels[2];
   private readonly far = new Slot<T>();
   /** Per wheel-0 slot: the latest exact due time of its nodes (-Infinity when empty). */
   private readonly due0 = new Float64Array(SLOTS).fill(-Infinity);
@@ -146,10 +161,13 @@ export class TimerBase<T extends TimerNode> {
   /** Disarms node, which must be armed here; key is its _expires (given when the caller has reused the field). */
   remove(node: T, key = node._expires): void {
     const level = (node._flags & LEVEL_MASK) >>> LEVEL_SHIFT;
-    const slot = this.slotOf(level, key);
-    slot.remove(node);
     this.levelCount[level]--;
-    if (level === 0 && slot.head === null) this.due0[key % SLOTS] = -Infinity;
+    if (level === 0) {
+      const i = key & SLOT_MASK;
+      const slot = this.wheel0[i];
+      slot.remove(node);
+      if (slot.head === null) this.due0[i] = -Infinity;
+    } else this.slotOf(level, key).remove(node);
     if (--this.count === 0) this.disarm();
   }
 
@@ -161,16 +179,7 @@ export class TimerBase<T extends TimerNode> {
 
   /** The slot a node of this level and key is on (as file() chose it). */
   private slotOf(level: number, key: number): Slot<T> {
-    switch (level) {
-      case 0:
-        return this.wheels[0][key % SLOTS];
-      case 1:
-        return this.wheels[1][Math.floor(key / SPAN0) % SLOTS];
-      case 2:
-        return this.wheels[2][Math.floor(key / SPAN1) % SLOTS];
-      default:
-        return this.far;
-    }
+    return level === FAR ? this.far : this.wheels[level][(key >>> SLOT_SHIFT[level]) & SLOT_MASK];
   }
 
   /**
@@ -181,23 +190,31 @@ export class TimerBase<T extends TimerNode> {
     const delta = key - this.cur;
     let level: number;
     let event: number;
+    let slot: Slot<T>;
+    // Each branch finds its slot itself: one division per level, no second dispatch on the level.
     if (delta < SPAN0) {
       level = 0;
-      const i = key % SLOTS;
+      const i = key & SLOT_MASK;
+      slot = this.wheel0[i];
       event = this.due0[i];
       if (due > event) this.due0[i] = event = due;
     } else if (delta < SPAN1) {
       level = 1;
-      event = Math.floor(key / SPAN0) * SPAN0;
+      const b = Math.floor(key / SPAN0);
+      slot = this.wheel1[(key >>> 8) & SLOT_MASK];
+      event = b * SPAN0;
     } else if (delta < SPAN2) {
       level = 2;
-      event = Math.floor(key / SPAN1) * SPAN1;
+      const b = Math.floor(key / SPAN1);
+      slot = this.wheel2[(key >>> 16) & SLOT_MASK];
+      event = b * SPAN1;
     } else {
       level = FAR;
+      slot = this.far;
       event = (Math.floor(this.cur / SPAN2) + 1) * SPAN2;
     }
     node._flags = (node._flags & ~LEVEL_MASK) | (level << LEVEL_SHIFT);
-    this.slotOf(level, key).push(node);
+    slot.push(node);
     this.levelCount[level]++;
     return event;
   }
@@ -218,9 +235,9 @@ export class TimerBase<T extends TimerNode> {
   /** cur moved onto a boundary: cascade the higher slots that start here, outermost first. */
   private boundary(): void {
     const cur = this.cur;
-    if (cur % SPAN2 === 0 && this.levelCount[FAR] > 0) this.cascade(this.far, FAR);
-    if (cur % SPAN1 === 0 && this.levelCount[2] > 0) this.cascade(this.wheels[2][Math.floor(cur / SPAN1) % SLOTS], 2);
-    if (this.levelCount[1] > 0) this.cascade(this.wheels[1][Math.floor(cur / SPAN0) % SLOTS], 1);
+    if ((cur & (SPAN2 - 1)) === 0 && this.levelCount[FAR] > 0) this.cascade(this.far, FAR);
+    if ((cur & (SPAN1 - 1)) === 0 && this.levelCount[2] > 0) this.cascade(this.wheel2[(cur >>> 16) & SLOT_MASK], 2);
+    if (this.levelCount[1] > 0) this.cascade(this.wheel1[(cur >>> 8) & SLOT_MASK], 1);
   }
 
   /** The next event: the earliest wheel-0 slot's due time, or the start of the earliest occupied higher slot. */
@@ -229,8 +246,8 @@ export class TimerBase<T extends TimerNode> {
     let best = Infinity;
     if (this.levelCount[0] > 0) {
       for (let k = cur; k < cur + SPAN0; k++) {
-        if (this.wheels[0][k % SLOTS].head !== null) {
-          best = this.due0[k % SLOTS];
+        if (this.wheel0[k & SLOT_MASK].head !== null) {
+          best = this.due0[k & SLOT_MASK];
           break;
         }
       }
@@ -242,7 +259,7 @@ export class TimerBase<T extends TimerNode> {
       const first = Math.floor(cur / span) + 1;
       for (let b = first; b < first + SLOTS; b++) {
         if (b * span >= best) break;
-        if (this.wheels[level][b % SLOTS].head !== null) {
+        if (this.wheels[level][b & SLOT_MASK].head !== null) {
           best = b * span;
           break;
         }
@@ -291,7 +308,7 @@ export class TimerBase<T extends TimerNode> {
     const counts = this.levelCount;
     while (this.count > 0) {
       const cur = this.cur;
-      const i = cur % SLOTS;
+      const i = cur & SLOT_MASK;
       const slot = wheel0[i];
       // A slot of a whole past millisecond is due entirely (due0 <= key <= now); the slot of the millisecond now
       // is in (cur = nowMs + 1) once now has reached its latest due time.
@@ -316,7 +333,7 @@ export class TimerBase<T extends TimerNode> {
         if (next > nowMs + 1) next = nowMs + 1;
       }
       this.cur = next;
-      if (next % SPAN0 === 0) this.boundary();
+      if ((next & (SPAN0 - 1)) === 0) this.boundary();
     }
     if (this.count === 0) {
       if (this.cur <= nowMs) this.cur = nowMs + 1;

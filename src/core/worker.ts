@@ -293,18 +293,18 @@ function finishWork(
   }
   work._worker = null;
   worker.current = null;
-  // An abort controller, flushers waiting and a one-shot carrier are rare: one test of the flags.
+  // An abort controller and flushers waiting are rare: one test of the flags.
   const flags = work._flags;
-  if ((flags & (WorkFlag.SIGNAL | WorkFlag.FLUSHED | WorkFlag.ONESHOT)) !== 0) endMarked(work, flags);
+  if ((flags & (WorkFlag.SIGNAL | WorkFlag.FLUSHED)) !== 0) endMarked(work, flags);
+  if ((flags & WorkFlag.ONESHOT) !== 0) recycleCarrier(work);
   pwq.decActive(color);
 }
 
-/** finishWork() for an item with an abort controller, flushers waiting, or a one-shot carrier. */
+/** finishWork() for an item with an abort controller or flushers waiting. */
 function endMarked(work: Work<any>, flags: number): void {
   if ((flags & WorkFlag.SIGNAL) !== 0) {
     work._flags &= ~WorkFlag.SIGNAL;
     controllers.delete(work);
   }
   if ((flags & WorkFlag.FLUSHED) !== 0) flushersRunEnded(work);
-  if ((flags & WorkFlag.ONESHOT) !== 0) recycleCarrier(work);
 }

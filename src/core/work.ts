@@ -214,7 +214,7 @@ export class Work<T = unknown> {
     return id;
   }
 
-  /** @internal PENDING, ASYNC, FLUSHED, SAMPLED, ONESHOT, PRIORITY, SHARED; the disable depth in bits 8-23. */
+  /** @internal PENDING, ASYNC, FLUSHED, SAMPLED, ONESHOT, PRIORITY, SHARED, SIGNAL; the disable depth in bits 8-23. */
   _flags: number;
   /** @internal */ _pwq: PoolWorkqueue | null = null;
   /** @internal */ _next: Work<any> | null = null;

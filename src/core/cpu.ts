@@ -30,7 +30,7 @@
  * pool workqueues, and a 1 ms segment is measured to a few microseconds. Tiny items pay one comparison each.
  */
 import { performance } from 'node:perf_hooks';
-import { Hb, heartbeat, watchdogHooks } from './heartbeat.js';
+import { Hb, heartbeat, kickWatchdog } from './heartbeat.js';
 import type { PoolWorkqueue } from './pool-workqueue.js';
 import type { WorkerPool } from './worker-pool.js';
 
@@ -87,7 +87,7 @@ export class Cpu {
     if (this.scheduled === false) {
       this.scheduled = true;
       heartbeat[Hb.PENDING] = 1;
-      watchdogHooks.kick();
+      kickWatchdog();
       void resolved.then(this.run);
     }
   }
@@ -111,7 +111,7 @@ export class Cpu {
       this.settleKicked = false;
       if (this.scheduled === false) {
         heartbeat[Hb.PENDING] = 1;
-        watchdogHooks.kick();
+        kickWatchdog();
         this.loop();
       }
     }

@@ -50,6 +50,11 @@ export const heartbeat = new Int32Array(new SharedArrayBuffer(HB_SLOTS * 4));
  * without a watchdog (a thread cmwq started) runs as well.
  */
 export const watchdogHooks = {
+  /**
+   * Set once the watchdog has started (or is starting) its thread: from then on kick() has something to do only
+   * while the thread sleeps (Hb.ASLEEP), so the loop calls it only then (see kickWatchdog()).
+   */
+  started: false,
   /** The loop has work: make sure the thread watches. */
   kick: (): void => {},
   /** New names are waiting in unsentNames. */
@@ -59,6 +64,14 @@ export const watchdogHooks = {
   /** The state printed under a lockup report (showAllWorkqueues(), set by observe/monitor.ts). */
   stateText: (): string => '',
 };
+
+/**
+ * The loop has work (it was scheduled): lets the watchdog know if it needs to (its thread is not started yet, or
+ * sleeps). A settle that runs the next item kicks once per item, so the common case is two loads, not a call.
+ */
+export function kickWatchdog(): void {
+  if (watchdogHooks.started === false || heartbeat[Hb.ASLEEP] === 1) watchdogHooks.kick();
+}
 
 /**
  * Per-function record: a small id for the heartbeat, and the CPU-hog count behind the kernel-style warning. Keyed

@@ -132,7 +132,9 @@ export function queueWorkOn(
   options?: SharedQueueOptions,
 ): boolean | Promise<boolean> {
   checkCpu(cpu);
-  if (!(wq instanceof Workqueue) && wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
+  if (wq instanceof Workqueue) return queue(cpu, wq, work);
+  if (wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
+  checkWorkqueue(wq); // throws
   return queue(cpu, wq, work);
 }
 
@@ -178,13 +180,14 @@ export function queueWork(
   options?: SharedQueueOptions,
 ): boolean | Promise<boolean> {
   // The local workqueue first: it is the hot path, and one prototype check tells it.
-  if (!(wq instanceof Workqueue) && wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
+  if (wq instanceof Workqueue) return queue(WORK_CPU_UNBOUND, wq, work);
+  if (wq instanceof SharedWorkqueue) return wq.queueWork(work, options);
+  checkWorkqueue(wq); // throws
   return queue(WORK_CPU_UNBOUND, wq, work);
 }
 
-/** queueWorkOn() once cpu is known to be valid. */
+/** queueWorkOn() once cpu is known to be valid and wq to be a local workqueue. */
 function queue(cpu: number, wq: Workqueue, work: Work<any>): boolean {
-  checkWorkqueue(wq);
   checkWork(work);
   // `=== true`, here and on the rest of the hot path: V8 compiles a boolean field's truthiness test as a generic
   // ToBoolean (about ten instructions), a strict comparison as one.

@@ -15,7 +15,8 @@
  *              table too: one item in 64, and a field holding a fractional time would box a number per item).
  *              ONESHOT for a queueFunc() carrier; PRIORITY when the item has a non-zero priority (a side table).
  *              SHARED when the item has a shared-workqueue key or owner (`key`, `_shared`: a side table, since
- *              local items, nearly all of them, have neither).
+ *              local items, nearly all of them, have neither). SIGNAL while the running instance has an abort
+ *              controller (`controllers`: the end of a run tests the bit, not the table).
  *   _disable   disableWork() depth; while > 0 every queue call fails. Kept in bits 8-23 of _flags.
  *   _pwq       the pool workqueue it is queued on (valid while PENDING) or last ran on.
  *   _list      the list it is linked on, with _next/_prev; null when not linked.
@@ -73,6 +74,8 @@ export const enum WorkFlag {
   PRIORITY = 32,
   /** The item has a shared-workqueue key or owner, kept in `sharedIdentities` (local items have neither). */
   SHARED = 64,
+  /** The running instance has an abort controller in `controllers` (its handler asked for work.signal). */
+  SIGNAL = 128,
   /** The disable depth's bits: queueing tests PENDING and these in one mask. */
   DISABLE_MASK = 0xffff00,
 }
@@ -131,7 +134,10 @@ export const controllers = new Map<Work<any>, AbortController>();
 /** Aborts the signal of work's running instance (made now if the handler has not asked for it yet). */
 export function abortInstance(work: Work<any>): void {
   let controller = controllers.get(work);
-  if (controller === undefined) controllers.set(work, (controller = new AbortController()));
+  if (controller === undefined) {
+    controllers.set(work, (controller = new AbortController()));
+    work._flags |= WorkFlag.SIGNAL;
+  }
   controller.abort();
 }
 
@@ -208,7 +214,7 @@ export class Work<T = unknown> {
     return id;
   }
 
-  /** @internal PENDING, ASYNC, FLUSHED, SAMPLED, ONESHOT, PRIORITY, SHARED; the disable depth in bits 8-23. */
+  /** @internal PENDING, ASYNC, FLUSHED, SAMPLED, ONESHOT, PRIORITY, SHARED, SIGNAL; the disable depth in bits 8-23. */
   _flags: number;
   /** @internal */ _pwq: PoolWorkqueue | null = null;
   /** @internal */ _next: Work<any> | null = null;
@@ -289,7 +295,10 @@ export class Work<T = unknown> {
     let controller = controllers.get(this);
     if (controller === undefined) {
       controller = new AbortController();
-      if (this._worker !== null) controllers.set(this, controller);
+      if (this._worker !== null) {
+        controllers.set(this, controller);
+        this._flags |= WorkFlag.SIGNAL;
+      }
     }
     return controller.signal;
   }

@@ -12,10 +12,10 @@ import { WorkqueueError } from '../base/errors.js';
 import { running, workContext } from './current.js';
 import { config } from '../base/init.js';
 import { cpuHog } from './cpu-intensive.js';
-import { Hb, heartbeat, registerWorker } from './heartbeat.js';
+import { funcInfo, Hb, heartbeat, registerWorker } from './heartbeat.js';
 import { flushersRunEnded, flushersStarted } from './barrier.js';
 import { type PoolWorkqueue, takeSample } from './pool-workqueue.js';
-import type { Work } from './work.js';
+import type { Work, WorkFunc } from './work.js';
 import { controllers, WorkFlag } from './work.js';
 import { recycleCarrier } from './carrier.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -81,18 +81,24 @@ export class Worker {
  */
 function beginWork(worker: Worker, work: Work<any>, pwq: PoolWorkqueue): number {
   work._worker = worker;
-  work._flags &= ~WorkFlag.PENDING;
+  const flags = work._flags & ~WorkFlag.PENDING;
+  work._flags = flags;
   worker.current = work;
   if (worker.currentPwq !== pwq) worker.currentPwq = pwq; // mostly the same: a comparison, not a barriered store
-  if ((work._flags & WorkFlag.FLUSHED) !== 0) flushersStarted(work);
-  pwq.stats.started++;
-  let startedAt = -1;
-  if ((work._flags & WorkFlag.SAMPLED) !== 0) {
-    const queuedAt = takeSample(work);
-    startedAt = config.clock.now();
-    if (queuedAt >= 0) pwq.waitHist.record(startedAt - queuedAt);
-  }
+  pwq.started++;
+  // Flushers waiting and sampling are rare: one test of the flags on the common path.
+  const startedAt = (flags & (WorkFlag.FLUSHED | WorkFlag.SAMPLED)) === 0 ? -1 : beginMarked(work, pwq, flags);
   if (chExecuteStart.hasSubscribers) chExecuteStart.publish(workEvent(work, pwq, -1));
+  return startedAt;
+}
+
+/** beginWork() for an item that has flushers waiting or is sampled: returns when it started if sampled, else -1. */
+function beginMarked(work: Work<any>, pwq: PoolWorkqueue, flags: number): number {
+  if ((flags & WorkFlag.FLUSHED) !== 0) flushersStarted(work);
+  if ((flags & WorkFlag.SAMPLED) === 0) return -1;
+  const queuedAt = takeSample(work);
+  const startedAt = config.clock.now();
+  if (queuedAt >= 0) pwq.waitHist.record(startedAt - queuedAt);
   return startedAt;
 }
 
@@ -173,7 +179,12 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   let ret: unknown;
   const hb = heartbeat;
   const seq = (hb[Hb.SEQ] + 1) | 0;
-  hb[Hb.FUNC] = work._fn.id;
+  const func = work.func;
+  if (func !== hbFunc) {
+    hbFunc = func;
+    hbFuncId = funcInfo(func).id;
+  }
+  hb[Hb.FUNC] = hbFuncId;
   hb[Hb.PWQ] = pwq.hbId;
   hb[Hb.WORKER] = worker.hbId;
   hb[Hb.SEQ] = seq;
@@ -186,8 +197,8 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
     const arg = (work._flags & WorkFlag.ONESHOT) !== 0 ? work.data : work;
     ret =
       (work._flags & WorkFlag.ASYNC) !== 0 && config.asyncContext === true
-        ? workContext().run(work, work.func, arg)
-        : work.func(arg);
+        ? workContext().run(work, func, arg)
+        : func(arg);
     // Reading `then` runs user code too (a getter): a throw there is the handler's failure, as await would see it.
     if (ret !== undefined && ret !== null) then = (ret as PromiseLike<unknown>).then;
   } catch (error) {
@@ -233,6 +244,10 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
 
 const nativeThen = Promise.prototype.then;
 
+/** The function whose heartbeat id was looked up last, and that id: items mostly share their function. */
+let hbFunc: WorkFunc<any> | null = null;
+let hbFuncId = 0;
+
 /** worker's sleeping item settled: finish it, and let its CPU run what that makes ready (cpu.ts settled()). */
 function workerSettled(worker: Worker, error: unknown, failed: boolean): void {
   worker.outcome = error;
@@ -268,7 +283,7 @@ function finishWork(
   failed: boolean,
   startedAt: number,
 ): void {
-  pwq.stats.completed++;
+  pwq.completed++;
   if (startedAt >= 0) pwq.runHist.record(config.clock.now() - startedAt);
   if (failed) reportFailure(pwq, work, error);
   if (chExecuteEnd.hasSubscribers) {
@@ -278,8 +293,18 @@ function finishWork(
   }
   work._worker = null;
   worker.current = null;
-  if (controllers.size > 0) controllers.delete(work);
-  if ((work._flags & WorkFlag.FLUSHED) !== 0) flushersRunEnded(work);
-  if ((work._flags & WorkFlag.ONESHOT) !== 0) recycleCarrier(work);
+  // An abort controller and flushers waiting are rare: one test of the flags.
+  const flags = work._flags;
+  if ((flags & (WorkFlag.SIGNAL | WorkFlag.FLUSHED)) !== 0) endMarked(work, flags);
+  if ((flags & WorkFlag.ONESHOT) !== 0) recycleCarrier(work);
   pwq.decActive(color);
+}
+
+/** finishWork() for an item with an abort controller or flushers waiting. */
+function endMarked(work: Work<any>, flags: number): void {
+  if ((flags & WorkFlag.SIGNAL) !== 0) {
+    work._flags &= ~WorkFlag.SIGNAL;
+    controllers.delete(work);
+  }
+  if ((flags & WorkFlag.FLUSHED) !== 0) flushersRunEnded(work);
 }

@@ -77,7 +77,7 @@ function livePwqs(wq: Workqueue): PoolWorkqueue[] {
  */
 export function workqueueCounts(wq: Workqueue): { infl: number; pending: number } {
   let infl = 0;
-  for (const pwq of livePwqs(wq)) infl += pwq.stats.started - pwq.stats.completed;
+  for (const pwq of livePwqs(wq)) infl += pwq.started - pwq.completed;
   let instances = 0;
   for (const color of wq.colors) instances += color.count;
   return { infl, pending: instances - infl };
@@ -121,9 +121,9 @@ function monitorRow(wq: Workqueue): WqMonitorRow {
     runP50: 0,
     runP99: 0,
   };
-  for (const { stats } of pwqs) {
-    row.total += stats.started;
-    row.infl += stats.started - stats.completed;
+  for (const { started, completed, stats } of pwqs) {
+    row.total += started;
+    row.infl += started - completed;
     row.cpuTime += stats.cpuTime;
     row.cpuIntensive += stats.cpuIntensive;
     row.cmWakeup += stats.cmWakeup;

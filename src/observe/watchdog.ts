@@ -87,6 +87,7 @@ function watchdogKick(): void {
     // Starting a thread takes milliseconds: not inside the queueing call that got here first.
     if (!starting && wanted()) {
       starting = true;
+      watchdogHooks.started = true;
       setImmediate(startThread).unref();
     }
   } else if (heartbeat[HB_ASLEEP] === 1) {

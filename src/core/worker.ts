@@ -15,7 +15,7 @@ import { cpuHog } from './cpu-intensive.js';
 import { funcInfo, Hb, heartbeat, registerWorker } from './heartbeat.js';
 import { flushersRunEnded, flushersStarted } from './barrier.js';
 import { type PoolWorkqueue, takeSample } from './pool-workqueue.js';
-import type { Work, WorkFunc } from './work.js';
+import type { Work } from './work.js';
 import { controllers, WorkFlag } from './work.js';
 import { recycleCarrier } from './carrier.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -180,11 +180,7 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   const hb = heartbeat;
   const seq = (hb[Hb.SEQ] + 1) | 0;
   const func = work.func;
-  if (func !== hbFunc) {
-    hbFunc = func;
-    hbFuncId = funcInfo(func).id;
-  }
-  hb[Hb.FUNC] = hbFuncId;
+  hb[Hb.FUNC] = funcInfo(func).id;
   hb[Hb.PWQ] = pwq.hbId;
   hb[Hb.WORKER] = worker.hbId;
   hb[Hb.SEQ] = seq;
@@ -243,10 +239,6 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
 }
 
 const nativeThen = Promise.prototype.then;
-
-/** The function whose heartbeat id was looked up last, and that id: items mostly share their function. */
-let hbFunc: WorkFunc<any> | null = null;
-let hbFuncId = 0;
 
 /** worker's sleeping item settled: finish it, and let its CPU run what that makes ready (cpu.ts settled()). */
 function workerSettled(worker: Worker, error: unknown, failed: boolean): void {

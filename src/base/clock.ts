@@ -9,8 +9,9 @@
 export type TimerHandle = unknown;
 
 /**
- * The time source delayed work and idle-thread culling are measured on. cmwq uses performance.now() and Node timers
- * unless {@link workqueueInit} is given another clock, normally a {@link ManualClock} in tests.
+ * The time source delayed work and idle-thread culling are measured on. cmwq uses the monotonic clock (performance.now()'s,
+ * read through process.hrtime()) and Node timers unless {@link workqueueInit} is given another clock, normally a
+ * {@link ManualClock} in tests.
  */
 export interface Clock {
   /**

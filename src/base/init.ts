@@ -16,7 +16,7 @@ export interface WorkqueueInitOptions {
   cpuIntensiveThreshMs?: number;
   /** The watchdog reports a pool stuck this long; 0 turns it off. Default 30 s. */
   watchdogThreshS?: number;
-  /** The clock delays are measured on (a ManualClock in tests). Default: performance.now() and Node timers. */
+  /** The clock delays are measured on (a ManualClock in tests). Default: the monotonic clock and Node timers. */
   clock?: Clock;
   /**
    * Run `async function` handlers inside AsyncLocalStorage, so that currentWork() (and the deadlock and

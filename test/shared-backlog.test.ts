@@ -23,7 +23,7 @@ import {
 } from 'cmwq';
 import { postgresBackend, type PostgresBackend, queueWorks } from 'cmwq/postgres';
 import { startPostgres, type TestPostgres } from './pg-server.js';
-import { eventsOf, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
+import { eventsOf, onQueue, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
 
 let server: TestPostgres;
 let backend: PostgresBackend;
@@ -49,10 +49,7 @@ after(async () => {
 async function attach(queue: string, index: number, init: Record<string, unknown>): Promise<TestNode> {
   const node = pool[index]!;
   await node.call('init', { url: server.url, queue, maxActive: MAX_ACTIVE, pollMs: 200, ...init });
-  return {
-    ...node,
-    call: <T>(cmd: string, args: Record<string, unknown> = {}) => node.call<T>(cmd, { queue, ...args }),
-  };
+  return onQueue(node, queue);
 }
 
 /** This process as a producer-only node of queue (it runs nothing: the forked nodes do). */

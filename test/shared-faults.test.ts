@@ -13,7 +13,7 @@ import { allocWorkqueue, queueWork, Work, WorkqueueError, WQ_UNBOUND, workFunc }
 import { postgresBackend, type PostgresBackend } from 'cmwq/postgres';
 import { runNode, startServing } from './helpers.js';
 import { startPostgres, type TestPostgres } from './pg-server.js';
-import { eventsOf, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
+import { eventsOf, onQueue, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
 
 let server: TestPostgres;
 let backend: PostgresBackend;
@@ -41,8 +41,7 @@ after(async () => {
 async function node(queue: string, init: Record<string, unknown> = {}): Promise<TestNode> {
   const n = await startNode({ url: server.url, queue, leaseMs: 1000, pollMs: 200, ...init });
   nodes.push(n);
-  const call = n.call;
-  return { ...n, call: <T>(cmd: string, args: Record<string, unknown> = {}) => call<T>(cmd, { queue, ...args }) };
+  return onQueue(n, queue);
 }
 
 test('SIGKILL a node mid-item: its item and the ones it had claimed run again on another node', async () => {

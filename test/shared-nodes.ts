@@ -100,6 +100,14 @@ export async function startNode(init?: Record<string, unknown>): Promise<TestNod
   return node;
 }
 
+/** node with its call() acting on queue: the `queue` argument of every command filled in (a call may override it). */
+export function onQueue(node: TestNode, queue: unknown): TestNode {
+  return {
+    ...node,
+    call: <T>(cmd: string, args: Record<string, unknown> = {}) => node.call<T>(cmd, { queue, ...args }),
+  };
+}
+
 /** Ends every node given: a clean exit when it answers, SIGKILL otherwise. */
 export async function stopNodes(nodes: TestNode[]): Promise<void> {
   await Promise.all(

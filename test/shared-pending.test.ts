@@ -27,7 +27,7 @@ import {
 } from 'cmwq';
 import { type PgSharedWorkqueue, postgresBackend, type PostgresBackend, queueWorks } from 'cmwq/postgres';
 import { startPostgres, type TestPostgres } from './pg-server.js';
-import { type NodeEvent, eventsOf, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
+import { type NodeEvent, eventsOf, onQueue, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
 
 let server: TestPostgres;
 let backend: PostgresBackend;
@@ -50,10 +50,7 @@ after(async () => {
 async function start(init: Record<string, unknown>, n = 1, offset = 0): Promise<TestNode[]> {
   const picked = pool.slice(offset, offset + n);
   await Promise.all(picked.map((node) => node.call('init', { url: server.url, ...init })));
-  return picked.map((node) => ({
-    ...node,
-    call: <T>(cmd: string, args: Record<string, unknown> = {}) => node.call<T>(cmd, { queue: init.queue, ...args }),
-  }));
+  return picked.map((node) => onQueue(node, init.queue));
 }
 
 /** The most handlers of `keys` running at once, from the start/end events' timestamps. */

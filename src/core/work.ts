@@ -131,14 +131,22 @@ export function funcFlags(func: WorkFunc<any>): number {
  */
 export const controllers = new Map<Work<any>, AbortController>();
 
-/** Aborts the signal of work's running instance (made now if the handler has not asked for it yet). */
-export function abortInstance(work: Work<any>): void {
+/**
+ * The abort controller of work's running instance, made and put in `controllers` on first need; WorkFlag.SIGNAL
+ * says it is there (finishWork() tests the bit, then takes both away).
+ */
+function instanceController(work: Work<any>): AbortController {
   let controller = controllers.get(work);
   if (controller === undefined) {
     controllers.set(work, (controller = new AbortController()));
     work._flags |= WorkFlag.SIGNAL;
   }
-  controller.abort();
+  return controller;
+}
+
+/** Aborts the signal of work's running instance (made now if the handler has not asked for it yet). */
+export function abortInstance(work: Work<any>): void {
+  instanceController(work).abort();
 }
 
 /** Work ids, given on first read (Work.id). */
@@ -292,15 +300,9 @@ export class Work<T = unknown> {
    * and stop early (cmwq never interrupts a handler). A new signal for each instance that asks for one.
    */
   get signal(): AbortSignal {
-    let controller = controllers.get(this);
-    if (controller === undefined) {
-      controller = new AbortController();
-      if (this._worker !== null) {
-        controllers.set(this, controller);
-        this._flags |= WorkFlag.SIGNAL;
-      }
-    }
-    return controller.signal;
+    // Not running and never given one: a signal nothing will abort.
+    if (this._worker === null && !controllers.has(this)) return new AbortController().signal;
+    return instanceController(this).signal;
   }
 
   /** The handler's name, as tracepoints and reports print it. */

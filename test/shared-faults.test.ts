@@ -178,6 +178,33 @@ async function helloEvent(url: string): Promise<any> {
   }
 }
 
+test('backend.clusterView() reads the figures and the running items from one snapshot: infl is the number listed', async () => {
+  const a = await node('viewq', { nodeMaxActive: 4 });
+  const queueing = a.call('queueSeq', { prefix: 'cv', n: 120, ms: 3 });
+  let busyReads = 0;
+  for (let i = 0; i < 400 && busyReads < 40; i++) {
+    const { queues, running } = await backend.clusterView();
+    const row = queues.find((q) => q.name === 'viewq');
+    const listed = running.filter((r) => r.queue === 'viewq');
+    if (row === undefined) continue; // the queue's row is made by the node's first queueing
+    assert.equal(row.infl, listed.length, `one snapshot: ${JSON.stringify({ row, listed })}`);
+    assert.ok(listed.every((r) => r.key.startsWith('cv-') && r.func === 'run' && r.node.includes(`:${a.pid}:`)));
+    if (listed.length > 0) busyReads++;
+  }
+  assert.ok(busyReads > 0, 'some reads saw items running');
+  assert.equal(await queueing, 120);
+  await a.call('flush');
+  const { queues, running } = await backend.clusterView(1);
+  assert.deepEqual(
+    [queues.find((q) => q.name === 'viewq')?.infl, running.filter((r) => r.queue === 'viewq').length],
+    [0, 0],
+  );
+  assert.throws(
+    () => backend.clusterView(0),
+    (e: unknown) => e instanceof WorkqueueError && e.code === 'ERR_WQ_INVALID_ARG',
+  );
+});
+
 test('cmwq web --backend <url> serves a cluster (state, event stream, /metrics), attached to no process', async () => {
   // the dashboard and the node start side by side (each is a process start)
   const serving = startServing([cli, 'web', '--backend', server.url, '--interval', '100']);

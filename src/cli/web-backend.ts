@@ -3,11 +3,11 @@
  * process is attached, as for `cmwq top --backend`). A DashboardSource (web-source.ts): the server and the page
  * are those of `cmwq web -- <command>`.
  *
- * How: every interval it reads each queue's cluster-wide figures (backend.queueStats()) and the items running now
- * (backend.runningItems(), the live leases). The figures become wqMonitor rows (started = runs completed + in
- * flight, failed, pending, in flight; the columns only a process measures, CPU time, CMW, rescues and the
- * percentiles, are 0). Each node holding leases is a pool (an unbound one: cpu -1) and each item it runs a
- * worker lane `<pool id>/<node>#<slot>`; slots are reused as items end, so lanes stay put. An item seen running
+ * How: every interval it reads each queue's cluster-wide figures and the items running now (the live leases),
+ * both from one snapshot (backend.clusterView()), so a row's in-flight count is the number of its lanes. The
+ * figures become wqMonitor rows (started = runs completed + in flight, failed, pending, in flight; the columns only
+ * a process measures, CPU time, CMW, rescues and the percentiles, are 0). Each node holding leases is a pool (an
+ * unbound one: cpu -1) and each item it runs a worker lane `<pool id>/<node>#<slot>`; slots are reused as items end, so lanes stay put. An item seen running
  * at one read and gone (or running under another lease) at the next becomes an execution on the timeline, from
  * the read that first saw it to the read that saw it gone: the timeline has the interval's resolution, and items
  * shorter than an interval may not appear at all (the counts in the table are exact). A failed read is logged on
@@ -129,7 +129,7 @@ export class BackendSource implements DashboardSource {
     let queues: SharedQueueRow[];
     let running: SharedRunningItem[];
     try {
-      [queues, running] = await Promise.all([backend.queueStats(), backend.runningItems(MAX_RUNNING)]);
+      ({ queues, running } = await backend.clusterView(MAX_RUNNING));
     } catch (error) {
       const log: WebLogEntry[] = [{ time: Date.now(), kind: 'warning', text: (error as Error).message }];
       sink.update({ time: Date.now(), final: false, rows: [], snapshot: this.snapshot(Date.now(), [], log) });

@@ -14,7 +14,7 @@ import { invalidArg, describe } from '../../base/errors.js';
 import { backendError, Listener, run } from './connection.js';
 import { migrate } from './schema.js';
 import { PgSharedWorkqueue, type BackendContext } from './shared-workqueue.js';
-import { ALL_STATS, ITEM_RECORD, REMOVE_QUEUE, RUNNING } from './statements.js';
+import { ALL_STATS, CLUSTER_VIEW, ITEM_RECORD, REMOVE_QUEUE, RUNNING } from './statements.js';
 
 /** Options of postgresBackend(): a connection string, or a pg Pool of the caller's (not ended by close()). */
 export type PostgresBackendOptions = (
@@ -89,6 +89,37 @@ export interface SharedItemRecord {
   lastError: string | null;
   /** When the last failure was recorded (database clock), or null. */
   lastErrorAt: Date | null;
+}
+
+/** A row of ALL_STATS as a SharedQueueRow (bigint sums arrive as strings, JSON numbers as numbers). */
+function queueRow(r: Record<string, unknown>): SharedQueueRow {
+  return {
+    name: String(r.name),
+    maxActive: Number(r.max_active),
+    ordered: Boolean(r.ordered),
+    pending: Number(r.pending),
+    infl: Number(r.infl),
+    runs: Number(r.runs),
+    failures: Number(r.failures),
+    items: Number(r.items),
+  };
+}
+
+/** A row of RUNNING as a SharedRunningItem. */
+function runningItem(r: Record<string, unknown>): SharedRunningItem {
+  return {
+    queue: String(r.queue),
+    key: String(r.key),
+    func: String(r.export),
+    module: String(r.func),
+    lease: String(r.lease),
+    node: String(r.lease_node),
+  };
+}
+
+/** Refuses a running-item limit that is not an integer >= 1. */
+function checkLimit(limit: number): void {
+  if (!(Number.isInteger(limit) && limit >= 1)) invalidArg(`limit must be an integer >= 1, got ${describe(limit)}`);
 }
 
 /** A PostgreSQL database holding shared workqueues. Pass it as `attrs.backend` to allocWorkqueue(). */
@@ -207,16 +238,7 @@ export class PostgresBackend implements SharedBackend {
   /** Every shared workqueue in the database with its cluster-wide figures. */
   async queueStats(): Promise<SharedQueueRow[]> {
     const { rows } = await run<Record<string, unknown>>(this.pool, 'queueStats', ALL_STATS, []);
-    return rows.map((r) => ({
-      name: String(r.name),
-      maxActive: Number(r.max_active),
-      ordered: Boolean(r.ordered),
-      pending: Number(r.pending),
-      infl: Number(r.infl),
-      runs: Number(r.runs),
-      failures: Number(r.failures),
-      items: Number(r.items),
-    }));
+    return rows.map(queueRow);
   }
 
   /**
@@ -224,19 +246,31 @@ export class PostgresBackend implements SharedBackend {
    *
    * @param limit - The most rows to return (default 1000).
    * @returns One row per running item.
-   * @throws WorkqueueError ERR_WQ_INVALID_ARG for a bad limit; the promise rejects with ERR_WQ_BACKEND when the
-   *   database cannot be reached.
+   * @throws WorkqueueError ERR_WQ_INVALID_ARG for a bad limit, at the call; the promise rejects with
+   *   ERR_WQ_BACKEND when the database cannot be reached.
    */
-  async runningItems(limit = 1000): Promise<SharedRunningItem[]> {
-    if (!(Number.isInteger(limit) && limit >= 1)) invalidArg(`limit must be an integer >= 1, got ${describe(limit)}`);
-    const { rows } = await run<Record<string, unknown>>(this.pool, 'runningItems', RUNNING, [limit]);
-    return rows.map((r) => ({
-      queue: String(r.queue),
-      key: String(r.key),
-      func: String(r.export),
-      module: String(r.func),
-      lease: String(r.lease),
-      node: String(r.lease_node),
+  runningItems(limit = 1000): Promise<SharedRunningItem[]> {
+    checkLimit(limit);
+    return run<Record<string, unknown>>(this.pool, 'runningItems', RUNNING, [limit]).then(({ rows }) =>
+      rows.map(runningItem),
+    );
+  }
+
+  /**
+   * queueStats() and runningItems() read together from one snapshot of the database, so the figures count
+   * exactly the items listed as running (`cmwq web --backend` reads this).
+   *
+   * @param limit - The most running items to return (default 1000).
+   * @returns The queues' figures and the items running, as queueStats() and runningItems() return them.
+   * @throws WorkqueueError ERR_WQ_INVALID_ARG for a bad limit, at the call; the promise rejects with
+   *   ERR_WQ_BACKEND when the database cannot be reached.
+   */
+  clusterView(limit = 1000): Promise<{ queues: SharedQueueRow[]; running: SharedRunningItem[] }> {
+    checkLimit(limit);
+    type Row = { queues: Record<string, unknown>[]; running: Record<string, unknown>[] };
+    return run<Row>(this.pool, 'clusterView', CLUSTER_VIEW, [limit]).then(({ rows: [view] }) => ({
+      queues: view!.queues.map(queueRow),
+      running: view!.running.map(runningItem),
     }));
   }
 

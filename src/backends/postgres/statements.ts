@@ -268,6 +268,15 @@ export const RUNNING = `
   SELECT i.queue, i.key, i.func, i.export, i.lease, i.lease_node FROM cmwq.items i
   WHERE i.lease IS NOT NULL AND i.lease_until > now() ORDER BY i.lease LIMIT $1`;
 
+/**
+ * `cmwq web --backend`'s read: ALL_STATS and RUNNING ($1 limit) as one statement, so both come from one snapshot
+ * (two statements, even run side by side, may see a lease the figures do not count yet).
+ */
+export const CLUSTER_VIEW = `
+  SELECT (SELECT coalesce(json_agg(s ORDER BY s.name), '[]') FROM (${ALL_STATS}) s) AS queues,
+    (SELECT coalesce(json_agg(json_build_object('queue', r.queue, 'key', r.key, 'func', r.func, 'export', r.export,
+      'lease', r.lease::text, 'lease_node', r.lease_node) ORDER BY r.lease), '[]') FROM (${RUNNING}) r) AS running`;
+
 /** Removes a queue's rows for good: $1 queue. */
 export const REMOVE_QUEUE = `DELETE FROM cmwq.queues WHERE name = $1`;
 

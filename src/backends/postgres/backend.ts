@@ -73,6 +73,14 @@ export interface SharedRunningItem {
   node: string;
 }
 
+/** The figures and the running items of a cluster, read from one snapshot (PostgresBackend.clusterView()). */
+export interface SharedClusterView {
+  /** Every shared workqueue with its cluster-wide figures, as queueStats() returns them. */
+  queues: SharedQueueRow[];
+  /** The items running now, oldest lease first, as runningItems() returns them. */
+  running: SharedRunningItem[];
+}
+
 /** The failure record and state of one item. */
 export interface SharedItemRecord {
   /** Whether an instance waits to start (queued or armed). */
@@ -265,7 +273,7 @@ export class PostgresBackend implements SharedBackend {
    * @throws WorkqueueError ERR_WQ_INVALID_ARG for a bad limit, at the call; the promise rejects with
    *   ERR_WQ_BACKEND when the database cannot be reached.
    */
-  clusterView(limit = 1000): Promise<{ queues: SharedQueueRow[]; running: SharedRunningItem[] }> {
+  clusterView(limit = 1000): Promise<SharedClusterView> {
     checkLimit(limit);
     type Row = { queues: Record<string, unknown>[]; running: Record<string, unknown>[] };
     return run<Row>(this.pool, 'clusterView', CLUSTER_VIEW, [limit]).then(({ rows: [view] }) => ({

@@ -9,6 +9,7 @@ export {
   type PostgresBackendOptions,
   type SharedQueueRow,
   type SharedItemRecord,
+  type SharedClusterView,
   type SharedRunningItem,
 } from './backend.js';
 export { PgSharedWorkqueue } from './shared-workqueue.js';

@@ -429,6 +429,194 @@ const MIGRATIONS: readonly string[] = [
           WHERE i.queue = p_queue AND i.lease IS NOT NULL)) - now()) * 1000)::double precision;
   END $$;
   `,
+  // The claim's exclusive section no longer grows with the batch. The queue's row lock used to be taken before
+  // the live-lease count and held through the claim's item updates to the commit, so two nodes' round trips ran
+  // one after the other (~92 items each). Now an unordered claim counts without the lock, claims what that count
+  // allows (SKIP LOCKED), and only then locks the queue's row, counts again with a fresh snapshot (which sees
+  // every claim committed under the lock before and its own) and hands back, in the same transaction, whatever
+  // the exact grant does not cover: the lock is held for one count and the commit. max_active stays exact: every
+  // claimer does its final count under the lock, so the last one to commit has counted everyone committed before.
+  // (Ordered queues keep the queue's lock first: their claimers wait on item rows while holding it.)
+  // cmwq.claim_grant() is the grant, shared by the optimistic and the final count.
+  //
+  // Completions are decided on the row as locked: one locking read (in key order) joins the batch and returns
+  // each matched row's tuple id and whether it goes; the deletes and the updates then reach the rows by tuple id,
+  // with no second lookup by key and no matching of the update's batch against the deleted leases.
+  `
+  CREATE FUNCTION cmwq.claim_grant(p_max integer, p_running integer, p_mine integer, p_free integer,
+    p_ahead integer, p_reserve integer, p_min integer)
+  RETURNS integer LANGUAGE sql IMMUTABLE AS $$
+    SELECT r.run + greatest(0, least(p_ahead, (p_max - p_running - r.run - p_reserve) / 2))
+    FROM (SELECT greatest(least(p_free, p_max - p_running), least(p_free, p_min - p_mine), 0) AS run) r
+  $$;
+  CREATE OR REPLACE FUNCTION cmwq.complete_claim(p_queue text, p_node text,
+    p_keys text[], p_leases bigint[], p_errors text[], p_kinds text[],
+    p_attempts integer, p_delay_ms integer, p_max_delay_ms integer, p_notify text,
+    p_free integer, p_ahead integer, p_reserve integer, p_min integer, p_lease_ms integer)
+  RETURNS TABLE (kind text, key text, func text, export text, data jsonb, lease bigint, attempt integer,
+    keyless boolean, due_ms double precision)
+  LANGUAGE plpgsql VOLATILE
+  -- The claims must walk items_pending in queueing order and stop after LIMIT rows (see migration 3).
+  SET enable_sort = off
+  AS $$
+  DECLARE
+    v_max integer; v_ordered boolean; v_running integer; v_mine integer;
+    v_n integer := 0; v_want integer; v_got integer := 0; v_keep integer;
+    v_gone tid[]; v_done tid[]; v_accepted bigint[];
+    c_tid tid[] := '{}'; c_key text[] := '{}'; c_func text[] := '{}'; c_export text[] := '{}';
+    c_data jsonb[] := '{}'; c_lease bigint[] := '{}'; c_attempt integer[] := '{}'; c_keyless boolean[] := '{}';
+    v_until timestamptz := now() + p_lease_ms * interval '1 millisecond';
+  BEGIN
+    -- An ordered queue's claimers wait on item rows (plain FOR UPDATE) while holding the queue's row, so there
+    -- the queue's row comes first, the lock order of every such claimer: a completion batch never holds an item
+    -- row such a claimer waits for while itself waiting for the queue.
+    IF p_free + p_ahead > 0 THEN
+      SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue;
+      IF NOT FOUND THEN p_free := 0; p_ahead := 0;
+      ELSIF v_ordered THEN
+        SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue
+          FOR NO KEY UPDATE;
+      END IF;
+    END IF;
+    -- Completions, fenced by the lease: kind r ran (error null: success), s skipped (cancelled before it
+    -- started: no run counted), h handed back (the node detached before starting it: pending again, in its
+    -- place). A failed run with attempts left is queued again after its back-off unless re-queued or cancelled.
+    IF cardinality(p_keys) > 0 THEN
+      -- The rows are locked in key order, the order of every statement that locks several items of a queue
+      -- (queueWorks' batch, renewals): two such statements never wait on each other in a cycle. What is read is
+      -- the row as locked (a queueing that made it pending since is seen), and a locked row stays put, so its
+      -- tuple id reaches it below. A keyless item nothing holds any more (idle, enabled, never failed: no record
+      -- worth keeping) leaves no row: deleted at once, not updated first.
+      SELECT array_agg(l.tid) FILTER (WHERE l.gone), array_agg(l.tid) FILTER (WHERE NOT l.gone),
+          array_agg(l.lease)
+        INTO v_gone, v_done, v_accepted
+        FROM (SELECT i.ctid AS tid, i.lease, d.kind <> 'h' AND d.error IS NULL AND i.keyless AND NOT i.pending
+                AND i.disabled = 0 AND i.failures = 0 AS gone
+              FROM cmwq.items i JOIN unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)
+                ON i.key = d.key AND i.lease = d.lease
+              WHERE i.queue = p_queue AND i.key = ANY(p_keys) ORDER BY i.key FOR UPDATE OF i) l;
+      IF v_gone IS NOT NULL THEN
+        DELETE FROM cmwq.items i WHERE i.ctid = ANY(v_gone) AND i.queue = p_queue;
+      END IF;
+      IF v_done IS NOT NULL THEN
+        UPDATE cmwq.items i SET lease = NULL, lease_node = NULL, lease_until = NULL, cancel = false,
+          runs = i.runs + (d.kind = 'r')::int,
+          failures = i.failures + (d.error IS NOT NULL)::int,
+          last_error = coalesce(d.error, i.last_error),
+          last_error_at = CASE WHEN d.error IS NOT NULL THEN now() ELSE i.last_error_at END,
+          pending = i.pending OR (d.kind = 'h' AND NOT i.cancel AND i.disabled = 0)
+            OR (d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel AND i.disabled = 0),
+          run_at = CASE WHEN NOT i.pending AND d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel
+            THEN now() + least(p_delay_ms * power(2, i.attempt), p_max_delay_ms) * interval '1 millisecond'
+            ELSE i.run_at END,
+          seq = CASE WHEN i.pending THEN i.seq
+            WHEN d.kind = 'h' THEN i.run_seq
+            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN nextval('cmwq.queue_seq')
+            ELSE i.seq END,
+          attempt = CASE WHEN i.pending OR d.kind = 'h' THEN i.attempt
+            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
+        FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)
+        WHERE i.ctid = ANY(v_done) AND i.queue = p_queue AND i.key = d.key AND i.lease = d.lease;
+      END IF;
+      IF v_accepted IS NOT NULL THEN
+        IF p_notify IS NOT NULL THEN PERFORM pg_notify('cmwq', p_notify); END IF;
+        RETURN QUERY SELECT 'a'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, a.l, NULL::integer,
+          NULL::boolean, NULL::double precision FROM unnest(v_accepted) AS a (l);
+      END IF;
+    END IF;
+    IF p_free + p_ahead <= 0 THEN RETURN; END IF;
+    -- Claimed items hold leases and count against max_active whether they run or wait on the node, so an
+    -- observer never sees more than max_active running. Free slots first (or up to the node's floor p_min);
+    -- claiming ahead takes at most half of the room left once another node's p_reserve slots are set aside.
+    -- On an unordered queue this count is a guess (no lock yet): the exact one comes after the claim.
+    SELECT count(*), count(*) FILTER (WHERE i.lease_node = p_node) INTO v_running, v_mine FROM cmwq.items i
+      WHERE i.queue = p_queue AND i.lease IS NOT NULL AND i.lease_until > now();
+    v_n := cmwq.claim_grant(v_max, v_running, v_mine, p_free, p_ahead, p_reserve, p_min);
+    IF v_ordered THEN v_n := least(v_n, 1 - v_running); END IF;
+    v_want := v_n;
+    -- First items whose lease expired (their node died or froze; not those being cancelled), then pending due
+    -- items in queueing order; an ordered queue waits for a locked row instead of skipping it (skipping would
+    -- reorder). Each claims by tuple id what it locked (a Tid Scan: see migration 4).
+    IF v_n > 0 THEN
+      WITH c AS (
+        SELECT i.ctid AS tid FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.lease IS NOT NULL AND i.lease_until <= now() AND NOT i.cancel
+          AND i.disabled = 0
+        ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED),
+      u AS (
+        UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+          lease_until = v_until, run_seq = i.seq
+        WHERE i.ctid = ANY(ARRAY(SELECT c.tid FROM c)) AND i.queue = p_queue
+        RETURNING i.ctid, i.seq, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless)
+      SELECT c_tid || array_agg(u.ctid ORDER BY u.seq), c_key || array_agg(u.key ORDER BY u.seq),
+        c_func || array_agg(u.func ORDER BY u.seq), c_export || array_agg(u.export ORDER BY u.seq),
+        c_data || array_agg(u.data ORDER BY u.seq), c_lease || array_agg(u.lease ORDER BY u.seq),
+        c_attempt || array_agg(u.attempt ORDER BY u.seq), c_keyless || array_agg(u.keyless ORDER BY u.seq)
+      INTO c_tid, c_key, c_func, c_export, c_data, c_lease, c_attempt, c_keyless FROM u;
+      v_n := v_want - cardinality(c_tid);
+    END IF;
+    IF v_n > 0 THEN
+      WITH c AS (
+        SELECT i.ctid AS tid FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 AND i.run_at <= now()
+          AND (i.lease IS NULL OR i.lease_until <= now()) AND NOT v_ordered
+        ORDER BY i.seq LIMIT v_n FOR UPDATE SKIP LOCKED),
+      o AS (
+        SELECT i.ctid AS tid FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.pending AND i.disabled = 0 AND i.run_at <= now()
+          AND (i.lease IS NULL OR i.lease_until <= now()) AND v_ordered
+        ORDER BY i.seq LIMIT v_n FOR UPDATE),
+      u AS (
+        UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
+          lease_until = v_until, run_seq = i.seq, cancel = false
+        WHERE i.ctid = ANY(ARRAY(SELECT c.tid FROM c UNION ALL SELECT o.tid FROM o)) AND i.queue = p_queue
+        RETURNING i.ctid, i.seq, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless)
+      SELECT c_tid || array_agg(u.ctid ORDER BY u.seq), c_key || array_agg(u.key ORDER BY u.seq),
+        c_func || array_agg(u.func ORDER BY u.seq), c_export || array_agg(u.export ORDER BY u.seq),
+        c_data || array_agg(u.data ORDER BY u.seq), c_lease || array_agg(u.lease ORDER BY u.seq),
+        c_attempt || array_agg(u.attempt ORDER BY u.seq), c_keyless || array_agg(u.keyless ORDER BY u.seq)
+      INTO c_tid, c_key, c_func, c_export, c_data, c_lease, c_attempt, c_keyless FROM u;
+    END IF;
+    v_got := cardinality(c_tid);
+    v_keep := v_got;
+    -- The exact count, under the queue's lock (taken last, held to the commit; an ordered claimer holds it
+    -- already): a fresh snapshot sees every claim committed under the lock before this one and this one's own.
+    -- What the grant does not cover is handed back: pending again, in its place (the last claimed go first).
+    IF v_got > 0 AND NOT v_ordered THEN
+      SELECT coalesce(max(q.max_active), v_max) INTO v_max FROM (SELECT q.max_active FROM cmwq.queues q
+        WHERE q.name = p_queue FOR NO KEY UPDATE) q;
+      SELECT count(*), count(*) FILTER (WHERE i.lease_node = p_node) INTO v_running, v_mine FROM cmwq.items i
+        WHERE i.queue = p_queue AND i.lease IS NOT NULL AND i.lease_until > now();
+      v_keep := least(v_got,
+        cmwq.claim_grant(v_max, v_running - v_got, v_mine - v_got, p_free, p_ahead, p_reserve, p_min));
+      IF v_keep < v_got THEN
+        UPDATE cmwq.items i SET pending = true, lease = NULL, lease_node = NULL, lease_until = NULL
+        WHERE i.ctid = ANY(c_tid[v_keep + 1:]) AND i.queue = p_queue;
+      END IF;
+    END IF;
+    IF v_keep > 0 THEN
+      RETURN QUERY SELECT 'c'::text, r.key, r.func, r.export, r.data, r.lease, r.attempt, r.keyless,
+        NULL::double precision
+      FROM unnest(c_key[:v_keep], c_func[:v_keep], c_export[:v_keep], c_data[:v_keep], c_lease[:v_keep],
+        c_attempt[:v_keep], c_keyless[:v_keep]) AS r (key, func, export, data, lease, attempt, keyless);
+    END IF;
+    -- A claim that got every item it could take (what the node asked for, or all the room max_active left) may
+    -- have left due items behind, so the next due time is not looked up: 0 says "due now" (see migration 4).
+    IF (v_got = v_want AND v_want > 0) OR v_keep < v_got THEN
+      RETURN QUERY SELECT 't'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
+        NULL::boolean, 0::double precision;
+      RETURN;
+    END IF;
+    -- When the next pending item comes due (ms from now; null: none): see migration 3.
+    RETURN QUERY SELECT 't'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
+      NULL::boolean,
+      (extract(epoch FROM least(
+        (SELECT i.run_at FROM cmwq.items i WHERE i.queue = p_queue AND i.pending AND i.disabled = 0
+          AND i.lease IS NULL ORDER BY i.run_at LIMIT 1),
+        (SELECT min(CASE WHEN i.pending AND i.disabled = 0 THEN i.run_at END) FROM cmwq.items i
+          WHERE i.queue = p_queue AND i.lease IS NOT NULL)) - now()) * 1000)::double precision;
+  END $$;
+  `,
 ];
 
 /** The schema version this code needs. */

@@ -1,8 +1,8 @@
 /**
  * The schema of shared workqueues and its versioned migrations.
  *
- * Tables: `cmwq.queues` (one row per shared workqueue: max_active, ordered; its row lock serializes claims so the
- * cluster-wide count check cannot race) and `cmwq.items` (ONE row per work item, keyed by (queue, key), reused by
+ * Tables: `cmwq.queues` (one row per shared workqueue: max_active, ordered; every claim makes its final count of
+ * live leases under this row's lock, taken last and held to the commit, so the cluster-wide check cannot race) and `cmwq.items` (ONE row per work item, keyed by (queue, key), reused by
  * every queueing: the pending bit, the queueing sequence number, the expiry on the database clock, the lease with
  * its fencing token, the cancel flag, the disable depth and the failure record). Tables never grow with traffic:
  * a keyed item has one row for good; a keyless one (a key made up for `new Work()`) has a row from its queueing
@@ -16,6 +16,29 @@ import type pg from 'pg';
 
 /** Key of the advisory lock that serializes migrations (any constant unlikely to collide: 'cmwq' in ASCII). */
 const MIGRATION_LOCK = 0x636d7771;
+
+/**
+ * The completion's update of an item row i from its batch entry d (key, lease, error, kind): the lease cleared, the
+ * run and the failure counted, and pending again (with its back-off, or in its place for a hand-back) when it is
+ * owed another run. Shared, character for character, by the completion of migrations 3, 4 and 5: never edited.
+ */
+const COMPLETED_ROW = `        UPDATE cmwq.items i SET lease = NULL, lease_node = NULL, lease_until = NULL, cancel = false,
+          runs = i.runs + (d.kind = 'r')::int,
+          failures = i.failures + (d.error IS NOT NULL)::int,
+          last_error = coalesce(d.error, i.last_error),
+          last_error_at = CASE WHEN d.error IS NOT NULL THEN now() ELSE i.last_error_at END,
+          pending = i.pending OR (d.kind = 'h' AND NOT i.cancel AND i.disabled = 0)
+            OR (d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel AND i.disabled = 0),
+          run_at = CASE WHEN NOT i.pending AND d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel
+            THEN now() + least(p_delay_ms * power(2, i.attempt), p_max_delay_ms) * interval '1 millisecond'
+            ELSE i.run_at END,
+          seq = CASE WHEN i.pending THEN i.seq
+            WHEN d.kind = 'h' THEN i.run_seq
+            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN nextval('cmwq.queue_seq')
+            ELSE i.seq END,
+          attempt = CASE WHEN i.pending OR d.kind = 'h' THEN i.attempt
+            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
+`;
 
 /**
  * The live leases of p_queue (lease_node of each), for the claim's counts. The order is the items_leased index's,
@@ -178,23 +201,7 @@ const MIGRATIONS: readonly string[] = [
       WITH d AS (SELECT * FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)
         WHERE v_gone IS NULL OR NOT (d.lease = ANY(v_gone))),
       u AS (
-        UPDATE cmwq.items i SET lease = NULL, lease_node = NULL, lease_until = NULL, cancel = false,
-          runs = i.runs + (d.kind = 'r')::int,
-          failures = i.failures + (d.error IS NOT NULL)::int,
-          last_error = coalesce(d.error, i.last_error),
-          last_error_at = CASE WHEN d.error IS NOT NULL THEN now() ELSE i.last_error_at END,
-          pending = i.pending OR (d.kind = 'h' AND NOT i.cancel AND i.disabled = 0)
-            OR (d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel AND i.disabled = 0),
-          run_at = CASE WHEN NOT i.pending AND d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel
-            THEN now() + least(p_delay_ms * power(2, i.attempt), p_max_delay_ms) * interval '1 millisecond'
-            ELSE i.run_at END,
-          seq = CASE WHEN i.pending THEN i.seq
-            WHEN d.kind = 'h' THEN i.run_seq
-            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN nextval('cmwq.queue_seq')
-            ELSE i.seq END,
-          attempt = CASE WHEN i.pending OR d.kind = 'h' THEN i.attempt
-            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
-        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.lease = d.lease
+${COMPLETED_ROW}        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.lease = d.lease
         RETURNING d.lease)
       SELECT array_agg(u.lease) INTO v_accepted FROM u;
       v_accepted := coalesce(v_accepted, '{}') || coalesce(v_gone, '{}');
@@ -336,23 +343,7 @@ const MIGRATIONS: readonly string[] = [
       WITH d AS (SELECT * FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)
         WHERE v_gone IS NULL OR NOT (d.lease = ANY(v_gone))),
       u AS (
-        UPDATE cmwq.items i SET lease = NULL, lease_node = NULL, lease_until = NULL, cancel = false,
-          runs = i.runs + (d.kind = 'r')::int,
-          failures = i.failures + (d.error IS NOT NULL)::int,
-          last_error = coalesce(d.error, i.last_error),
-          last_error_at = CASE WHEN d.error IS NOT NULL THEN now() ELSE i.last_error_at END,
-          pending = i.pending OR (d.kind = 'h' AND NOT i.cancel AND i.disabled = 0)
-            OR (d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel AND i.disabled = 0),
-          run_at = CASE WHEN NOT i.pending AND d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel
-            THEN now() + least(p_delay_ms * power(2, i.attempt), p_max_delay_ms) * interval '1 millisecond'
-            ELSE i.run_at END,
-          seq = CASE WHEN i.pending THEN i.seq
-            WHEN d.kind = 'h' THEN i.run_seq
-            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN nextval('cmwq.queue_seq')
-            ELSE i.seq END,
-          attempt = CASE WHEN i.pending OR d.kind = 'h' THEN i.attempt
-            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
-        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.lease = d.lease
+${COMPLETED_ROW}        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.lease = d.lease
         RETURNING d.lease)
       SELECT array_agg(u.lease) INTO v_accepted FROM u;
       v_accepted := coalesce(v_accepted, '{}') || coalesce(v_gone, '{}');
@@ -514,23 +505,7 @@ const MIGRATIONS: readonly string[] = [
         DELETE FROM cmwq.items i WHERE i.ctid = ANY(v_gone);
       END IF;
       IF v_done IS NOT NULL THEN
-        UPDATE cmwq.items i SET lease = NULL, lease_node = NULL, lease_until = NULL, cancel = false,
-          runs = i.runs + (d.kind = 'r')::int,
-          failures = i.failures + (d.error IS NOT NULL)::int,
-          last_error = coalesce(d.error, i.last_error),
-          last_error_at = CASE WHEN d.error IS NOT NULL THEN now() ELSE i.last_error_at END,
-          pending = i.pending OR (d.kind = 'h' AND NOT i.cancel AND i.disabled = 0)
-            OR (d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel AND i.disabled = 0),
-          run_at = CASE WHEN NOT i.pending AND d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel
-            THEN now() + least(p_delay_ms * power(2, i.attempt), p_max_delay_ms) * interval '1 millisecond'
-            ELSE i.run_at END,
-          seq = CASE WHEN i.pending THEN i.seq
-            WHEN d.kind = 'h' THEN i.run_seq
-            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN nextval('cmwq.queue_seq')
-            ELSE i.seq END,
-          attempt = CASE WHEN i.pending OR d.kind = 'h' THEN i.attempt
-            WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
-        FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)
+${COMPLETED_ROW}        FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (key, lease, error, kind)
         WHERE i.ctid = ANY(v_done) AND i.key = d.key AND i.lease = d.lease;
       END IF;
       IF v_accepted IS NOT NULL THEN

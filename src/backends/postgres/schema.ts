@@ -18,6 +18,28 @@ import type pg from 'pg';
 const MIGRATION_LOCK = 0x636d7771;
 
 /**
+ * cmwq.complete_claim()'s parameters and result, the nodes' contract since migration 3 (a node of any version
+ * calls the one in force). Shared, character for character, by migrations 3, 4 and 5: never edited.
+ */
+const COMPLETE_CLAIM_SIGNATURE = `cmwq.complete_claim(p_queue text, p_node text,
+    p_keys text[], p_leases bigint[], p_errors text[], p_kinds text[],
+    p_attempts integer, p_delay_ms integer, p_max_delay_ms integer, p_notify text,
+    p_free integer, p_ahead integer, p_reserve integer, p_min integer, p_lease_ms integer)
+  RETURNS TABLE (kind text, key text, func text, export text, data jsonb, lease bigint, attempt integer,
+    keyless boolean, due_ms double precision)
+  LANGUAGE plpgsql VOLATILE
+`;
+
+/**
+ * The completion's reply: the done notification (p_notify) and one 'a' row per accepted lease (v_accepted).
+ * Shared, character for character, by migrations 3, 4 and 5: never edited.
+ */
+const ACCEPTED = `        IF p_notify IS NOT NULL THEN PERFORM pg_notify('cmwq', p_notify); END IF;
+        RETURN QUERY SELECT 'a'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, a.l, NULL::integer,
+          NULL::boolean, NULL::double precision FROM unnest(v_accepted) AS a (l);
+`;
+
+/**
  * The completion's update of an item row i from its batch entry d (key, lease, error, kind): the lease cleared, the
  * run and the failure counted, and pending again (with its back-off, or in its place for a hand-back) when it is
  * owed another run. Shared, character for character, by the completion of migrations 3, 4 and 5: never edited.
@@ -39,6 +61,30 @@ const COMPLETED_ROW = `        UPDATE cmwq.items i SET lease = NULL, lease_node 
           attempt = CASE WHEN i.pending OR d.kind = 'h' THEN i.attempt
             WHEN d.error IS NOT NULL AND i.attempt + 1 < p_attempts AND NOT i.cancel THEN i.attempt + 1 ELSE 0 END
 `;
+
+/**
+ * The claim's last row when it took less than it could: 't' and in how many ms the next pending item of p_queue
+ * comes due (null: none). Shared, character for character, by migrations 3, 4 and 5: never edited.
+ */
+const NEXT_DUE = `    RETURN QUERY SELECT 't'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
+      NULL::boolean,
+      (extract(epoch FROM least(
+        (SELECT i.run_at FROM cmwq.items i WHERE i.queue = p_queue AND i.pending AND i.disabled = 0
+          AND i.lease IS NULL ORDER BY i.run_at LIMIT 1),
+        (SELECT min(CASE WHEN i.pending AND i.disabled = 0 THEN i.run_at END) FROM cmwq.items i
+          WHERE i.queue = p_queue AND i.lease IS NOT NULL)) - now()) * 1000)::double precision;
+`;
+
+/**
+ * The end of migration 5's two claim statements: the claimed rows (update u) appended, in queueing order, to the
+ * arrays the claim keeps until its final count decides how many it keeps. Part of migration 5's text: never edited.
+ */
+const CLAIMED_INTO = `RETURNING i.ctid, i.seq, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless)
+      SELECT c_tid || array_agg(u.ctid ORDER BY u.seq), c_key || array_agg(u.key ORDER BY u.seq),
+        c_func || array_agg(u.func ORDER BY u.seq), c_export || array_agg(u.export ORDER BY u.seq),
+        c_data || array_agg(u.data ORDER BY u.seq), c_lease || array_agg(u.lease ORDER BY u.seq),
+        c_attempt || array_agg(u.attempt ORDER BY u.seq), c_keyless || array_agg(u.keyless ORDER BY u.seq)
+      INTO c_tid, c_key, c_func, c_export, c_data, c_lease, c_attempt, c_keyless FROM u;`;
 
 /**
  * The live leases of p_queue (lease_node of each), for the claim's counts. The order is the items_leased index's,
@@ -152,14 +198,7 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE cmwq.items ADD COLUMN keyless boolean NOT NULL DEFAULT false;
   CREATE INDEX items_due ON cmwq.items (queue, run_at) WHERE pending AND disabled = 0 AND lease IS NULL;
-  CREATE FUNCTION cmwq.complete_claim(p_queue text, p_node text,
-    p_keys text[], p_leases bigint[], p_errors text[], p_kinds text[],
-    p_attempts integer, p_delay_ms integer, p_max_delay_ms integer, p_notify text,
-    p_free integer, p_ahead integer, p_reserve integer, p_min integer, p_lease_ms integer)
-  RETURNS TABLE (kind text, key text, func text, export text, data jsonb, lease bigint, attempt integer,
-    keyless boolean, due_ms double precision)
-  LANGUAGE plpgsql VOLATILE
-  -- The claims must walk items_pending in queueing order and stop after LIMIT rows. A table that filled faster
+  CREATE FUNCTION ${COMPLETE_CLAIM_SIGNATURE}  -- The claims must walk items_pending in queueing order and stop after LIMIT rows. A table that filled faster
   -- than autovacuum analyzes it (a burst into a fresh queue) has statistics saying "a few pending rows", and the
   -- planner then reads every pending row and sorts them (tens of ms per claim at 20,000 rows). No sort is needed
   -- when the index gives the order, so sorting is made the last resort here.
@@ -206,10 +245,7 @@ ${COMPLETED_ROW}        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.l
       SELECT array_agg(u.lease) INTO v_accepted FROM u;
       v_accepted := coalesce(v_accepted, '{}') || coalesce(v_gone, '{}');
       IF cardinality(v_accepted) > 0 THEN
-        IF p_notify IS NOT NULL THEN PERFORM pg_notify('cmwq', p_notify); END IF;
-        RETURN QUERY SELECT 'a'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, a.l, NULL::integer,
-          NULL::boolean, NULL::double precision FROM unnest(v_accepted) AS a (l);
-      END IF;
+${ACCEPTED}      END IF;
     END IF;
     IF p_free + p_ahead <= 0 THEN RETURN; END IF;
     IF NOT v_ordered THEN
@@ -263,14 +299,7 @@ ${COMPLETED_ROW}        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.l
     -- re-queued while leased (few: at most max_active). items_due leaves leased rows out so that the claims above,
     -- which also take expired leases, cannot use it and walk items_pending in queueing order instead (a scan of
     -- items_due would read every due row and sort them).
-    RETURN QUERY SELECT 't'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
-      NULL::boolean,
-      (extract(epoch FROM least(
-        (SELECT i.run_at FROM cmwq.items i WHERE i.queue = p_queue AND i.pending AND i.disabled = 0
-          AND i.lease IS NULL ORDER BY i.run_at LIMIT 1),
-        (SELECT min(CASE WHEN i.pending AND i.disabled = 0 THEN i.run_at END) FROM cmwq.items i
-          WHERE i.queue = p_queue AND i.lease IS NOT NULL)) - now()) * 1000)::double precision;
-  END $$;
+${NEXT_DUE}  END $$;
   `,
   // Claims no longer shut producers out, and a full claim skips the next-due lookup. Every insert into cmwq.items
   // checks its foreign key with FOR KEY SHARE on the queue's row, which conflicts with FOR UPDATE: a producer's
@@ -288,14 +317,7 @@ ${COMPLETED_ROW}        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.l
   // 20,000-job burst; at fillfactor 50, ~140. Only pages written from now on are affected.
   `
   ALTER TABLE cmwq.items SET (fillfactor = 50);
-  CREATE OR REPLACE FUNCTION cmwq.complete_claim(p_queue text, p_node text,
-    p_keys text[], p_leases bigint[], p_errors text[], p_kinds text[],
-    p_attempts integer, p_delay_ms integer, p_max_delay_ms integer, p_notify text,
-    p_free integer, p_ahead integer, p_reserve integer, p_min integer, p_lease_ms integer)
-  RETURNS TABLE (kind text, key text, func text, export text, data jsonb, lease bigint, attempt integer,
-    keyless boolean, due_ms double precision)
-  LANGUAGE plpgsql VOLATILE
-  -- The claims must walk items_pending in queueing order and stop after LIMIT rows. A table that filled faster
+  CREATE OR REPLACE FUNCTION ${COMPLETE_CLAIM_SIGNATURE}  -- The claims must walk items_pending in queueing order and stop after LIMIT rows. A table that filled faster
   -- than autovacuum analyzes it (a burst into a fresh queue) has statistics saying "a few pending rows", and the
   -- planner then reads every pending row and sorts them (tens of ms per claim at 20,000 rows). No sort is needed
   -- when the index gives the order, so sorting is made the last resort here.
@@ -348,10 +370,7 @@ ${COMPLETED_ROW}        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.l
       SELECT array_agg(u.lease) INTO v_accepted FROM u;
       v_accepted := coalesce(v_accepted, '{}') || coalesce(v_gone, '{}');
       IF cardinality(v_accepted) > 0 THEN
-        IF p_notify IS NOT NULL THEN PERFORM pg_notify('cmwq', p_notify); END IF;
-        RETURN QUERY SELECT 'a'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, a.l, NULL::integer,
-          NULL::boolean, NULL::double precision FROM unnest(v_accepted) AS a (l);
-      END IF;
+${ACCEPTED}      END IF;
     END IF;
     IF p_free + p_ahead <= 0 THEN RETURN; END IF;
     IF NOT v_ordered THEN
@@ -420,14 +439,7 @@ ${COMPLETED_ROW}        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.l
     -- re-queued while leased (few: at most max_active). items_due leaves leased rows out so that the claims above,
     -- which also take expired leases, cannot use it and walk items_pending in queueing order instead (a scan of
     -- items_due would read every due row and sort them).
-    RETURN QUERY SELECT 't'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
-      NULL::boolean,
-      (extract(epoch FROM least(
-        (SELECT i.run_at FROM cmwq.items i WHERE i.queue = p_queue AND i.pending AND i.disabled = 0
-          AND i.lease IS NULL ORDER BY i.run_at LIMIT 1),
-        (SELECT min(CASE WHEN i.pending AND i.disabled = 0 THEN i.run_at END) FROM cmwq.items i
-          WHERE i.queue = p_queue AND i.lease IS NOT NULL)) - now()) * 1000)::double precision;
-  END $$;
+${NEXT_DUE}  END $$;
   `,
   // The claim's exclusive section no longer grows with the batch. The queue's row lock used to be taken before
   // the live-lease count and held through the claim's item updates to the commit, so two nodes' round trips ran
@@ -454,14 +466,7 @@ ${COMPLETED_ROW}        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.l
     SELECT r.run + greatest(0, least(p_ahead, (p_max - p_running - r.run - p_reserve) / 2))
     FROM (SELECT greatest(least(p_free, p_max - p_running), least(p_free, p_min - p_mine), 0) AS run) r
   $$;
-  CREATE OR REPLACE FUNCTION cmwq.complete_claim(p_queue text, p_node text,
-    p_keys text[], p_leases bigint[], p_errors text[], p_kinds text[],
-    p_attempts integer, p_delay_ms integer, p_max_delay_ms integer, p_notify text,
-    p_free integer, p_ahead integer, p_reserve integer, p_min integer, p_lease_ms integer)
-  RETURNS TABLE (kind text, key text, func text, export text, data jsonb, lease bigint, attempt integer,
-    keyless boolean, due_ms double precision)
-  LANGUAGE plpgsql VOLATILE
-  -- The claims must walk items_pending in queueing order and stop after LIMIT rows (see migration 3).
+  CREATE OR REPLACE FUNCTION ${COMPLETE_CLAIM_SIGNATURE}  -- The claims must walk items_pending in queueing order and stop after LIMIT rows (see migration 3).
   SET enable_sort = off
   AS $$
   DECLARE
@@ -475,17 +480,12 @@ ${COMPLETED_ROW}        FROM d WHERE i.queue = p_queue AND i.key = d.key AND i.l
     -- An ordered queue's claimers wait on item rows (plain FOR UPDATE) while holding the queue's row, so there
     -- the queue's row comes first, the lock order of every such claimer: a completion batch never holds an item
     -- row such a claimer waits for while itself waiting for the queue.
-    IF p_free + p_ahead > 0 THEN
-      SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue;
-      IF NOT FOUND THEN p_free := 0; p_ahead := 0;
-      ELSIF v_ordered THEN
-        SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue
-          FOR NO KEY UPDATE;
-      END IF;
+    SELECT q.max_active, q.ordered INTO v_max, v_ordered FROM cmwq.queues q WHERE q.name = p_queue;
+    IF NOT FOUND THEN p_free := 0; p_ahead := 0;
+    ELSIF v_ordered AND p_free + p_ahead > 0 THEN
+      PERFORM 1 FROM cmwq.queues q WHERE q.name = p_queue FOR NO KEY UPDATE;
     END IF;
-    -- Completions, fenced by the lease: kind r ran (error null: success), s skipped (cancelled before it
-    -- started: no run counted), h handed back (the node detached before starting it: pending again, in its
-    -- place). A failed run with attempts left is queued again after its back-off unless re-queued or cancelled.
+    -- Completions, fenced by the lease (kinds r, s and h and the retry rule as in migration 3).
     IF cardinality(p_keys) > 0 THEN
       -- The rows are locked in key order, the order of every statement that locks several items of a queue
       -- (queueWorks' batch, renewals): two such statements never wait on each other in a cycle. A row is the
@@ -509,10 +509,7 @@ ${COMPLETED_ROW}        FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (k
         WHERE i.ctid = ANY(v_done) AND i.key = d.key AND i.lease = d.lease;
       END IF;
       IF v_accepted IS NOT NULL THEN
-        IF p_notify IS NOT NULL THEN PERFORM pg_notify('cmwq', p_notify); END IF;
-        RETURN QUERY SELECT 'a'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, a.l, NULL::integer,
-          NULL::boolean, NULL::double precision FROM unnest(v_accepted) AS a (l);
-      END IF;
+${ACCEPTED}      END IF;
     END IF;
     IF p_free + p_ahead <= 0 THEN RETURN; END IF;
     -- Claimed items hold leases and count against max_active whether they run or wait on the node, so an
@@ -536,12 +533,7 @@ ${COMPLETED_ROW}        FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (k
         UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
           lease_until = v_until, run_seq = i.seq
         WHERE i.ctid = ANY(ARRAY(SELECT c.tid FROM c))
-        RETURNING i.ctid, i.seq, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless)
-      SELECT c_tid || array_agg(u.ctid ORDER BY u.seq), c_key || array_agg(u.key ORDER BY u.seq),
-        c_func || array_agg(u.func ORDER BY u.seq), c_export || array_agg(u.export ORDER BY u.seq),
-        c_data || array_agg(u.data ORDER BY u.seq), c_lease || array_agg(u.lease ORDER BY u.seq),
-        c_attempt || array_agg(u.attempt ORDER BY u.seq), c_keyless || array_agg(u.keyless ORDER BY u.seq)
-      INTO c_tid, c_key, c_func, c_export, c_data, c_lease, c_attempt, c_keyless FROM u;
+        ${CLAIMED_INTO}
       v_n := v_want - cardinality(c_tid);
     END IF;
     IF v_n > 0 THEN
@@ -559,12 +551,7 @@ ${COMPLETED_ROW}        FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (k
         UPDATE cmwq.items i SET pending = false, lease = nextval('cmwq.lease_seq'), lease_node = p_node,
           lease_until = v_until, run_seq = i.seq, cancel = false
         WHERE i.ctid = ANY(ARRAY(SELECT c.tid FROM c UNION ALL SELECT o.tid FROM o))
-        RETURNING i.ctid, i.seq, i.key, i.func, i.export, i.data, i.lease, i.attempt, i.keyless)
-      SELECT c_tid || array_agg(u.ctid ORDER BY u.seq), c_key || array_agg(u.key ORDER BY u.seq),
-        c_func || array_agg(u.func ORDER BY u.seq), c_export || array_agg(u.export ORDER BY u.seq),
-        c_data || array_agg(u.data ORDER BY u.seq), c_lease || array_agg(u.lease ORDER BY u.seq),
-        c_attempt || array_agg(u.attempt ORDER BY u.seq), c_keyless || array_agg(u.keyless ORDER BY u.seq)
-      INTO c_tid, c_key, c_func, c_export, c_data, c_lease, c_attempt, c_keyless FROM u;
+        ${CLAIMED_INTO}
     END IF;
     v_got := cardinality(c_tid);
     v_keep := v_got;
@@ -596,14 +583,7 @@ ${COMPLETED_ROW}        FROM unnest(p_keys, p_leases, p_errors, p_kinds) AS d (k
       RETURN;
     END IF;
     -- When the next pending item comes due (ms from now; null: none): see migration 3.
-    RETURN QUERY SELECT 't'::text, NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::bigint, NULL::integer,
-      NULL::boolean,
-      (extract(epoch FROM least(
-        (SELECT i.run_at FROM cmwq.items i WHERE i.queue = p_queue AND i.pending AND i.disabled = 0
-          AND i.lease IS NULL ORDER BY i.run_at LIMIT 1),
-        (SELECT min(CASE WHEN i.pending AND i.disabled = 0 THEN i.run_at END) FROM cmwq.items i
-          WHERE i.queue = p_queue AND i.lease IS NOT NULL)) - now()) * 1000)::double precision;
-  END $$;
+${NEXT_DUE}  END $$;
   `,
 ];
 

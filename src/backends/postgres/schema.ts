@@ -593,9 +593,10 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /**
  * Creates or migrates the schema, under an advisory lock so that concurrent callers apply each migration once.
  * @param pool the backend's pool.
+ * @param upTo the version to stop at (default: this code's); a test makes a database of an older version with it.
  * @returns the schema version now in force.
  */
-export async function migrate(pool: pg.Pool): Promise<number> {
+export async function migrate(pool: pg.Pool, upTo: number = MIGRATIONS.length): Promise<number> {
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
@@ -607,7 +608,7 @@ export async function migrate(pool: pg.Pool): Promise<number> {
       );
       const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM cmwq.migrations');
       const current = rows[0]?.v ?? 0;
-      for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+      for (let version = current + 1; version <= upTo; version++) {
         await client.query('BEGIN');
         try {
           await client.query(MIGRATIONS[version - 1]!);
@@ -618,7 +619,7 @@ export async function migrate(pool: pg.Pool): Promise<number> {
           throw error;
         }
       }
-      return Math.max(current, MIGRATIONS.length);
+      return Math.max(current, upTo);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     }

@@ -132,6 +132,44 @@ test('max_active is never exceeded cluster-wide', async () => {
   assert.ok(most >= 2, 'the nodes did run in parallel');
 });
 
+test('claims racing for the last slots: an observer never sees more than max_active live leases, none is lost', async () => {
+  // Three nodes of 8 slots share max_active 10: each node's count before it claims sees room for most of its
+  // slots, so the claims overlap, and the exact count each makes last, under the queue's lock, hands back the
+  // excess (pending again) for a later claim.
+  const ns = await start({ queue: 'race', maxActive: 10, nodeMaxActive: 8, pollMs: 100 }, 3);
+  const wq = allocWorkqueue('race', WQ_UNBOUND, 10, { backend, nodeMaxActive: 0 });
+  const run = workFunc(jobs, 'run');
+  const works = Array.from({ length: 300 }, (_, i) => new Work(run, { ms: 3 }, { key: `race-${i}`, workqueue: wq }));
+  const observer = new pg.Client(server.url);
+  await observer.connect();
+  let most = 0;
+  let looks = 0;
+  let watching = true;
+  const watch = (async () => {
+    while (watching) {
+      const { rows } = await observer.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM cmwq.items WHERE queue = 'race' AND lease IS NOT NULL AND lease_until > now()`,
+      );
+      most = Math.max(most, rows[0]!.n);
+      looks++;
+    }
+  })();
+  try {
+    for (let i = 0; i < works.length; i += 50) assert.ok((await queueWorks(wq, works.slice(i, i + 50))).every(Boolean));
+    await flushWorkqueue(wq);
+  } finally {
+    watching = false;
+    await watch;
+    await observer.end();
+  }
+  for (const w of works) assert.equal(eventsOf('start', w.key).length, 1, `${w.key} ran once`);
+  assert.ok(looks > 10, `the observer looked ${looks} times`);
+  assert.ok(most <= 10 && most >= 2, `${most} live leases at once`);
+  const ran = maxConcurrent((e) => e.key.startsWith('race-'));
+  assert.ok(ran <= 10, `${ran} ran at once`);
+  for (const n of ns) assert.equal((await n.call<{ refused: number }>('stats')).refused, 0);
+});
+
 test('an ordered shared workqueue runs one at a time, in queueing order, whichever nodes queued', async () => {
   const ns = await start({ queue: 'ordered', ordered: true, nodeMaxActive: 2 }, 3);
   await ns[0]!.call('queueSeq', { prefix: 'oa', n: 8, ms: 5 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import {
   allocWorkqueue,
@@ -405,8 +406,12 @@ test('failures are recorded on the item and reported; retried only with the retr
   const [retrying] = await start({ queue: 'fail3', nodeMaxActive: 2, retry: { attempts: 3, delayMs: 50 } }, 1, 1);
   await retrying!.call('queue', { key: 'flaky', data: { fail: true } });
   await waitFor(() => eventsOf('error', 'flaky').length === 3, 20_000, 'three attempts');
-  await retrying!.call('sleep', { ms: 300 });
-  const rec3 = await backend.itemRecord('fail3', 'flaky');
+  // the third failure is recorded by the node's next round trip, after the error event: wait for the record
+  let rec3 = await backend.itemRecord('fail3', 'flaky');
+  for (let i = 0; i < 400 && (rec3?.failures ?? 0) < 3; i++) {
+    await sleep(50);
+    rec3 = await backend.itemRecord('fail3', 'flaky');
+  }
   assert.equal(rec3?.runs, 3);
   assert.equal(rec3?.failures, 3);
   assert.equal(rec3?.pending, false, 'no fourth attempt');

@@ -39,8 +39,8 @@ import { type SharedQueueOptions, SharedWorkqueue, sharedOf, type SharedWork } f
  */
 export class DelayedWork<T = unknown> extends Work<T> {
   // No fields of its own: while armed, _list names the workqueue and CPU the timer queues on (a TimerList), the
-  // wheel slot links it through _next/_prev and _color holds its expiry, none of which an armed work otherwise
-  // uses. So a DelayedWork is exactly as large as a Work.
+  // wheel slot links it through _next/_prev and _pwq holds its expiry, none of which an armed work otherwise uses.
+  // So a DelayedWork is exactly as large as a Work.
 
   /** @internal The workqueue the armed timer queues on (valid while armed). */
   get _wq(): Workqueue {
@@ -53,16 +53,17 @@ export class DelayedWork<T = unknown> extends Work<T> {
   }
 
   /**
-   * @internal The timer's expiry key (clock ms), valid while armed. Kept in _color, which an armed work does not
-   * use (it counts in a flush color only once its timer queues it).
+   * @internal The timer's expiry key (clock ms), valid while armed. Kept in _pwq, which an armed work does not
+   * use: it names a pool workqueue only once its timer queues it (pwq.insert() sets it then), and the code that
+   * reads a running item's pwq reads its worker's currentPwq, so re-arming a running work is safe.
    */
   get _expires(): number {
-    return this._color;
+    return (this as unknown as ArmedWork)._pwq;
   }
 
   /** @internal */
   set _expires(key: number) {
-    this._color = key;
+    (this as unknown as ArmedWork)._pwq = key;
   }
 
   /**
@@ -78,6 +79,11 @@ export class DelayedWork<T = unknown> extends Work<T> {
   constructor(func: WorkFunc<DelayedWork<T>>, data?: T, options?: WorkOptions) {
     super(func as WorkFunc<Work<T>>, data, options);
   }
+}
+
+/** An armed delayed work's view of its _pwq field: the expiry key (see DelayedWork._expires). */
+interface ArmedWork {
+  _pwq: number;
 }
 
 export function checkDelayedWork(dwork: unknown): asserts dwork is DelayedWork {

@@ -16,20 +16,18 @@ import { ListKind } from './worklist.js';
 export function grabPending(work: Work<any>): boolean {
   if ((work._flags & PENDING) === 0) return false;
   const list = work._list!;
-  const color = work._color;
-  work._color = -1;
   switch (list.kind) {
     case ListKind.Timer:
-      delTimer(work as DelayedWork<any>, color); // an armed work's _color held its expiry key
+      delTimer(work as DelayedWork<any>); // armed: no flush color yet (its _pwq holds the expiry key)
       break;
     case ListKind.Inactive: {
       list.remove(work);
-      putColor(work._pwq!.wq, color);
+      putColor(work._pwq!.wq, work._color);
       break;
     }
     default:
       list.remove(work);
-      work._pwq!.decActive(color);
+      work._pwq!.decActive(work._color);
   }
   work._flags &= ~PENDING;
   dropPayload(work);

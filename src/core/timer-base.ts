@@ -158,8 +158,9 @@ export class TimerBase<T extends TimerNode> {
     if (event < this.armedFor && !this.continuing) this.arm(event);
   }
 
-  /** Disarms node, which must be armed here; key is its _expires (given when the caller has reused the field). */
-  remove(node: T, key = node._expires): void {
+  /** Disarms node, which must be armed here. */
+  remove(node: T): void {
+    const key = node._expires;
     const level = (node._flags & LEVEL_MASK) >>> LEVEL_SHIFT;
     this.levelCount[level]--;
     if (level === 0) {

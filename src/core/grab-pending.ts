@@ -9,12 +9,12 @@ import { putColor } from './flush-color.js';
 import { dropPayload } from './payload.js';
 import { takeSample } from './pool-workqueue.js';
 import { delTimer } from './timers.js';
-import { FLUSHED, PENDING, SAMPLED, type Work } from './work.js';
+import { type Work, WorkFlag } from './work.js';
 import { ListKind } from './worklist.js';
 
 /** Takes back work's pending instance, if any. Returns whether it was pending. */
 export function grabPending(work: Work<any>): boolean {
-  if ((work._flags & PENDING) === 0) return false;
+  if ((work._flags & WorkFlag.PENDING) === 0) return false;
   const list = work._list!;
   switch (list.kind) {
     case ListKind.Timer:
@@ -29,9 +29,13 @@ export function grabPending(work: Work<any>): boolean {
       list.remove(work);
       work._pwq!.decActive(work._color);
   }
-  work._flags &= ~PENDING;
+  const flags = work._flags & ~WorkFlag.PENDING;
+  work._flags = flags;
   dropPayload(work);
-  if ((work._flags & SAMPLED) !== 0) takeSample(work);
-  if ((work._flags & FLUSHED) !== 0) flushersPendingCancelled(work);
+  // Sampled and waited-for instances are rare: one test of the flags on the common path.
+  if ((flags & (WorkFlag.SAMPLED | WorkFlag.FLUSHED)) !== 0) {
+    if ((flags & WorkFlag.SAMPLED) !== 0) takeSample(work);
+    if ((flags & WorkFlag.FLUSHED) !== 0) flushersPendingCancelled(work);
+  }
   return true;
 }

@@ -211,3 +211,57 @@ test('§3.9 §4 flushWorkqueue of a workqueue from one of its own handlers throw
   assert.equal(otherFlushed, true);
   await Promise.all([destroyWorkqueue(ordered), destroyWorkqueue(plain), destroyWorkqueue(other)]);
 });
+
+test('§3.9 more overlapping flushes than an item has color bits for: each waits for what was queued before it, in order', async () => {
+  // 100 items, each queued before a flush of its own, all running at once: a color per flush would need 101
+  // colors alive. Items keep 6 color bits, so from the 64th color on, flushes wait on the newest one.
+  const n = 100;
+  const wq = allocWorkqueue('fq-many', 0, n);
+  const gates = Array.from({ length: n }, () => deferred());
+  const finished: number[] = [];
+  const flushes: { done: boolean }[] = [];
+  const resolvedOrder: number[] = [];
+  for (let i = 0; i < n; i++) {
+    queueWork(
+      wq,
+      new Work(async () => {
+        await gates[i].promise;
+        finished.push(i);
+      }),
+    );
+    const state = { done: false };
+    flushes.push(state);
+    void flushWorkqueue(wq).then(() => {
+      state.done = true;
+      resolvedOrder.push(i);
+    });
+  }
+  // Last first: items end while the colors they count in are far from the oldest one, and none may end a flush
+  // before item 0 has finished.
+  for (let i = n - 1; i >= 1; i--) {
+    gates[i].resolve();
+    await settle();
+    assert.equal(finished.length, n - i);
+    assert.deepEqual(resolvedOrder, [], `no flush resolved before item 0 finished (item ${i} just did)`);
+  }
+  gates[0].resolve();
+  await settle();
+  assert.deepEqual(
+    resolvedOrder,
+    Array.from({ length: n }, (_, i) => i),
+    'every flush resolved, in call order',
+  );
+  // The counts are right afterwards: a flush of the idle workqueue resolves at once, and a new item is waited for.
+  const idle = track(flushWorkqueue(wq));
+  await settle();
+  assert.equal(idle.done, true);
+  const gate = deferred();
+  queueWork(wq, new Work(async () => void (await gate.promise)));
+  const last = track(flushWorkqueue(wq));
+  await settle();
+  assert.equal(last.done, false);
+  gate.resolve();
+  await settle();
+  assert.equal(last.done, true);
+  await destroyWorkqueue(wq);
+});

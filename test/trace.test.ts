@@ -20,10 +20,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type TraceEvent,
+  cancelDelayedWork,
+  DelayedWork,
   Work,
   allocWorkqueue,
   destroyWorkqueue,
   flushWork,
+  queueDelayedWork,
   queueWork,
   wqTraceStart,
   wqTraceStop,
@@ -247,4 +250,32 @@ test('wqTraceStart/wqTraceStop in process: failures marked, a running item close
     'an item that never started keeps its queue mark, without a dangling arrow',
   );
   assert.deepEqual(wqTraceStop().traceEvents, [], 'stopping again returns an empty trace');
+});
+
+test('a traced delayed work that re-arms itself from its handler: its slice ends on the workqueue it ran on', async () => {
+  const wq = allocWorkqueue('trace-rearm');
+  let runs = 0;
+  // Queued at once (delay 0), then armed again from its own handler: while armed, the work's pool-workqueue
+  // field holds its expiry, so the end of the run must take the workqueue from the worker, not from the work.
+  const rearms = new DelayedWork(function rearms(work) {
+    runs++;
+    queueDelayedWork(wq, work, 60_000);
+  });
+  wqTraceStart();
+  queueDelayedWork(wq, rearms, 0);
+  await settle();
+  const trace = wqTraceStop();
+  assert.equal(runs, 1);
+  assert.equal(cancelDelayedWork(rearms), true, 'armed again by its handler');
+  await destroyWorkqueue(wq);
+  const slices = validate(trace.traceEvents);
+  assert.deepEqual(
+    slices.map((r) => [r.name, r.args?.unfinished]),
+    [['rearms', undefined]],
+    'one finished slice',
+  );
+  assert.ok(
+    trace.traceEvents.some((e) => e.ph === 'C' && e.ts >= slices[0].ts + slices[0].dur!),
+    "the workqueue's counters were sampled at the end of the run",
+  );
 });

@@ -13,7 +13,7 @@ import { checkCpu, checkDelay, checkQueueable, crosses, crossingPayload, insertW
 import { clonePayload, keepPayload, keptPayload, type Payload } from './payload.js';
 import type { TimerList } from './timer-list.js';
 import { timerBase } from './timers.js';
-import { PENDING, Work, type WorkFunc, type WorkOptions } from './work.js';
+import { Work, WorkFlag, type WorkFunc, type WorkOptions } from './work.js';
 import { checkWorkqueue, type Workqueue } from './workqueue.js';
 import { type SharedQueueOptions, SharedWorkqueue, sharedOf, type SharedWork } from './shared.js';
 
@@ -39,8 +39,8 @@ import { type SharedQueueOptions, SharedWorkqueue, sharedOf, type SharedWork } f
  */
 export class DelayedWork<T = unknown> extends Work<T> {
   // No fields of its own: while armed, _list names the workqueue and CPU the timer queues on (a TimerList), the
-  // wheel slot links it through _next/_prev and _color holds its expiry, none of which an armed work otherwise
-  // uses. So a DelayedWork is exactly as large as a Work.
+  // wheel slot links it through _next/_prev and _pwq holds its expiry, none of which an armed work otherwise uses.
+  // So a DelayedWork is exactly as large as a Work.
 
   /** @internal The workqueue the armed timer queues on (valid while armed). */
   get _wq(): Workqueue {
@@ -53,16 +53,17 @@ export class DelayedWork<T = unknown> extends Work<T> {
   }
 
   /**
-   * @internal The timer's expiry key (clock ms), valid while armed. Kept in _color, which an armed work does not
-   * use (it counts in a flush color only once its timer queues it).
+   * @internal The timer's expiry key (clock ms), valid while armed. Kept in _pwq, which an armed work does not
+   * use: it names a pool workqueue only once its timer queues it (pwq.insert() sets it then), and the code that
+   * reads a running item's pwq reads its worker's currentPwq, so re-arming a running work is safe.
    */
   get _expires(): number {
-    return this._color;
+    return (this as unknown as ArmedWork)._pwq;
   }
 
   /** @internal */
   set _expires(key: number) {
-    this._color = key;
+    (this as unknown as ArmedWork)._pwq = key;
   }
 
   /**
@@ -80,8 +81,19 @@ export class DelayedWork<T = unknown> extends Work<T> {
   }
 }
 
+/** An armed delayed work's view of its _pwq field: the expiry key (see DelayedWork._expires). */
+interface ArmedWork {
+  _pwq: number;
+}
+
 export function checkDelayedWork(dwork: unknown): asserts dwork is DelayedWork {
-  if (!(dwork instanceof DelayedWork)) invalidArg(`expected a DelayedWork, got ${describe(dwork)}`);
+  // The test alone, the message in a function of its own: small enough that V8 always inlines it into the arm and
+  // cancel paths, past its inlining budget.
+  if (!(dwork instanceof DelayedWork)) notDelayedWork(dwork);
+}
+
+function notDelayedWork(dwork: unknown): never {
+  invalidArg(`expected a DelayedWork, got ${describe(dwork)}`);
 }
 
 /**
@@ -98,7 +110,7 @@ export function delayedWorkPending(dwork: DelayedWork<any>): boolean | Promise<b
   checkDelayedWork(dwork);
   const shared = sharedOf(dwork);
   if (shared !== null) return shared.workBusy(dwork).then((busy) => (busy & 1) !== 0);
-  return (dwork._flags & PENDING) !== 0;
+  return (dwork._flags & WorkFlag.PENDING) !== 0;
 }
 
 /** Validates the arguments a shared workqueue's delayed queueing takes from the caller (the rest it checks itself). */
@@ -127,7 +139,7 @@ function queueDelayed(
   delay: number,
   payload: Payload | null,
 ): void {
-  dwork._flags |= PENDING;
+  dwork._flags |= WorkFlag.PENDING;
   if (payload !== null) keepPayload(dwork, payload);
   if (delay === 0) {
     insertWork(cpu, wq, dwork);
@@ -182,7 +194,8 @@ export function queueDelayedWorkOn(
 /** queueDelayedWorkOn() on a local workqueue, once cpu is known to be valid. */
 function armDelayed(cpu: number, wq: Workqueue, dwork: DelayedWork<any>, delay: number): boolean {
   checkDelayedQueueing(cpu, wq, dwork, delay, 'queueDelayedWork');
-  if ((dwork._flags & PENDING) !== 0 || dwork._disable !== 0) return false;
+  // Pending or disabled, in one test.
+  if ((dwork._flags & (WorkFlag.PENDING | WorkFlag.DISABLE_MASK)) !== 0) return false;
   queueDelayed(cpu, wq, dwork, delay, crossingPayload(cpu, wq, dwork));
   return true;
 }

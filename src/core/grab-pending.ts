@@ -9,31 +9,33 @@ import { putColor } from './flush-color.js';
 import { dropPayload } from './payload.js';
 import { takeSample } from './pool-workqueue.js';
 import { delTimer } from './timers.js';
-import { FLUSHED, PENDING, SAMPLED, type Work } from './work.js';
+import { type Work, WorkFlag } from './work.js';
 import { ListKind } from './worklist.js';
 
 /** Takes back work's pending instance, if any. Returns whether it was pending. */
 export function grabPending(work: Work<any>): boolean {
-  if ((work._flags & PENDING) === 0) return false;
+  if ((work._flags & WorkFlag.PENDING) === 0) return false;
   const list = work._list!;
-  const color = work._color;
-  work._color = -1;
   switch (list.kind) {
     case ListKind.Timer:
-      delTimer(work as DelayedWork<any>, color); // an armed work's _color held its expiry key
+      delTimer(work as DelayedWork<any>); // armed: no flush color yet (its _pwq holds the expiry key)
       break;
     case ListKind.Inactive: {
       list.remove(work);
-      putColor(work._pwq!.wq, color);
+      putColor(work._pwq!.wq, work._color);
       break;
     }
     default:
       list.remove(work);
-      work._pwq!.decActive(color);
+      work._pwq!.decActive(work._color);
   }
-  work._flags &= ~PENDING;
+  const flags = work._flags & ~WorkFlag.PENDING;
+  work._flags = flags;
   dropPayload(work);
-  if ((work._flags & SAMPLED) !== 0) takeSample(work);
-  if ((work._flags & FLUSHED) !== 0) flushersPendingCancelled(work);
+  // Sampled and waited-for instances are rare: one test of the flags on the common path.
+  if ((flags & (WorkFlag.SAMPLED | WorkFlag.FLUSHED)) !== 0) {
+    if ((flags & WorkFlag.SAMPLED) !== 0) takeSample(work);
+    if ((flags & WorkFlag.FLUSHED) !== 0) flushersPendingCancelled(work);
+  }
   return true;
 }

@@ -73,14 +73,12 @@ const LEVEL_MASK = 3 << LEVEL_SHIFT;
 export const EXPIRE_BATCH = 256;
 
 /**
- * A slot index from a key: the 8 bits of key that name its slot on wheel `level`, `(key >>> shift) & 255`. Keys are
+ * A slot index from a key: the 8 bits of key that name its slot on wheel `level`, `(key >>> 8 * level) & 255`. Keys are
  * doubles to V8 (Math.ceil of a fractional time), and `%` on a double compiles to a call into C (fmod), dozens of
  * instructions; a bit operation truncates to the low 32 bits first, which are exact for every integer key below
  * 2^53 (keys pass 2^31 after 24 days), so bits 0-23 read this way are always right, and inline.
  */
 const SLOT_MASK = SLOTS - 1;
-/** Where the bits naming a slot start in a key, per wheel. */
-const SLOT_SHIFT = [0, 8, 16];
 
 /** A wheel slot (or the far list): an intrusive FIFO through the nodes' own links. */
 class Slot<T extends TimerNode> {
@@ -158,16 +156,20 @@ export class TimerBase<T extends TimerNode> {
     if (event < this.armedFor && !this.continuing) this.arm(event);
   }
 
-  /** Disarms node, which must be armed here; key is its _expires (given when the caller has reused the field). */
-  remove(node: T, key = node._expires): void {
+  /** Disarms node, which must be armed here. */
+  remove(node: T): void {
+    const key = node._expires;
     const level = (node._flags & LEVEL_MASK) >>> LEVEL_SHIFT;
     this.levelCount[level]--;
+    // Each level finds its slot itself, as file() does: no second dispatch on the level.
     if (level === 0) {
       const i = key & SLOT_MASK;
       const slot = this.wheel0[i];
       slot.remove(node);
       if (slot.head === null) this.due0[i] = -Infinity;
-    } else this.slotOf(level, key).remove(node);
+    } else if (level === 1) this.wheel1[(key >>> 8) & SLOT_MASK].remove(node);
+    else if (level === 2) this.wheel2[(key >>> 16) & SLOT_MASK].remove(node);
+    else this.far.remove(node);
     if (--this.count === 0) this.disarm();
   }
 
@@ -175,11 +177,6 @@ export class TimerBase<T extends TimerNode> {
   *nodes(): IterableIterator<T> {
     for (const wheel of this.wheels) for (const slot of wheel) yield* slot;
     yield* this.far;
-  }
-
-  /** The slot a node of this level and key is on (as file() chose it). */
-  private slotOf(level: number, key: number): Slot<T> {
-    return level === FAR ? this.far : this.wheels[level][(key >>> SLOT_SHIFT[level]) & SLOT_MASK];
   }
 
   /**

@@ -32,12 +32,13 @@ export function fireTimerNow(dwork: DelayedWork<any>): void {
 }
 
 /**
- * Disarms dwork's armed timer (a cancel): off the wheel, no longer armed, nothing queued. key is its expiry key,
- * which grabPending() has taken out of _color already.
+ * Disarms dwork's armed timer (a cancel): off the wheel, no longer armed, nothing queued. Its _pwq, which held the
+ * expiry key, is cleared: it names no pool workqueue until the next queueing sets it.
  */
-export function delTimer(dwork: DelayedWork<any>, key: number): void {
-  timerBase.remove(dwork, key);
+export function delTimer(dwork: DelayedWork<any>): void {
+  timerBase.remove(dwork);
   const target = dwork._list as TimerList;
   dwork._list = null;
+  dwork._pwq = null;
   target.wq.nrArmed--;
 }

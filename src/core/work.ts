@@ -2,10 +2,9 @@
  * Work items: Work and DelayedWork (the kernel's work_struct and delayed_work).
  *
  * A work item is a function plus its data, owned by the caller and reused: queueing it sets its pending bit and
- * links it onto a list; nothing is allocated per queueing. Its state lives in seven fields that only the
- * workqueue core changes (nine in all with func and data: 96 bytes; what most items never use, a priority, the
- * disable depth, the function's record, a shared-workqueue key and owner, lives in flag bits, side tables or a
- * lookup):
+ * links it onto a list; nothing is allocated per queueing. Its state lives in six fields that only the workqueue
+ * core changes (eight in all with func and data: 88 bytes; what most items never use, a priority, the disable
+ * depth, the function's record, a shared-workqueue key and owner, lives in flag bits, side tables or a lookup):
  *
  *   _flags     PENDING while queued (armed, inactive, on a worklist or a worker's scheduled list); cleared just
  *              before the handler is called. ASYNC when func is an `async function` (its handler runs inside
@@ -18,13 +17,18 @@
  *              local items, nearly all of them, have neither). SIGNAL while the running instance has an abort
  *              controller (`controllers`: the end of a run tests the bit, not the table).
  *   _disable   disableWork() depth; while > 0 every queue call fails. Kept in bits 8-23 of _flags.
- *   _pwq       the pool workqueue it is queued on (valid while PENDING) or last ran on.
+ *   _color     the flush color the queued instance counts in, as its id's low 6 bits (flush-color.ts keeps at
+ *              most 64 colors alive, so they name it). Kept in bits 24-29 of _flags, meaningful while queued
+ *              (pending, not armed): an armed delayed work uses bits 24-25 for its timer wheel level instead.
+ *              Bits 30-31 stay clear, so _flags is a small integer (Smi) even with 31-bit Smis.
+ *   _pwq       the pool workqueue it is queued on (valid while queued) or last ran on.
  *   _list      the list it is linked on, with _next/_prev; null when not linked.
- *   _color     the id of the workqueue flush color the pending instance counts in (-1 when not pending).
  *   _worker    the worker executing it, null when not running. One pointer, so a work never runs twice at once.
  *
  * DelayedWork adds no fields: while armed, _list is a TimerList naming the workqueue and CPU its timer queues on,
- * _color holds its expiry key and bits 24-25 of _flags its timer wheel level (timer-list.ts, timer-base.ts).
+ * _pwq holds its expiry key (a number, not a pool workqueue, until its timer queues it) and bits 24-25 of _flags
+ * its timer wheel level (timer-list.ts, timer-base.ts). So code that reads the _pwq of an item that may not be
+ * queued (a running one, say) reads its worker's currentPwq instead.
  */
 import type { Transferable } from 'node:worker_threads';
 import { WORK_BUSY_PENDING, WORK_BUSY_RUNNING } from '../base/constants.js';
@@ -78,6 +82,10 @@ export const enum WorkFlag {
   SIGNAL = 128,
   /** The disable depth's bits: queueing tests PENDING and these in one mask. */
   DISABLE_MASK = 0xffff00,
+  /** Where the flush color of a queued instance starts (bits 24-29: COLOR_MASK). */
+  COLOR_SHIFT = 24,
+  /** The flush color's bits (a color id's low 6 bits; see flush-color.ts). */
+  COLOR_MASK = 0x3f000000,
 }
 
 /** Where the disable depth starts in `_flags` (bits 8-23: WorkFlag.DISABLE_MASK). */
@@ -222,13 +230,15 @@ export class Work<T = unknown> {
     return id;
   }
 
-  /** @internal PENDING, ASYNC, FLUSHED, SAMPLED, ONESHOT, PRIORITY, SHARED, SIGNAL; the disable depth in bits 8-23. */
+  /**
+   * @internal PENDING, ASYNC, FLUSHED, SAMPLED, ONESHOT, PRIORITY, SHARED, SIGNAL; the disable depth in bits 8-23,
+   * the flush color (queued) or the timer wheel level (armed) in bits 24-29.
+   */
   _flags: number;
   /** @internal */ _pwq: PoolWorkqueue | null = null;
   /** @internal */ _next: Work<any> | null = null;
   /** @internal */ _prev: Work<any> | null = null;
   /** @internal */ _list: WorkList<any> | null = null;
-  /** @internal */ _color = -1;
   /** @internal */ _worker: Worker | null = null;
 
   /**
@@ -288,6 +298,19 @@ export class Work<T = unknown> {
   /** @internal */
   set _disable(depth: number) {
     this._flags = (this._flags & ~WorkFlag.DISABLE_MASK) | (depth << DISABLE_SHIFT);
+  }
+
+  /**
+   * @internal The flush color the queued instance counts in (takeColor()'s value: a color id's low 6 bits), kept in
+   * bits 24-29 of _flags. Meaningful only while queued: an armed delayed work keeps its wheel level there.
+   */
+  get _color(): number {
+    return (this._flags & WorkFlag.COLOR_MASK) >>> WorkFlag.COLOR_SHIFT;
+  }
+
+  /** @internal */
+  set _color(color: number) {
+    this._flags = (this._flags & ~WorkFlag.COLOR_MASK) | (color << WorkFlag.COLOR_SHIFT);
   }
 
   /** @internal The function's record (heartbeat id, CPU-hog count), looked up when needed, not kept. */

@@ -122,7 +122,6 @@ export function startRemoteWork(
 ): void {
   const pwq = work._pwq!;
   const color = work._color;
-  work._color = -1;
   const startedAt = beginWork(worker, work, pwq);
   sleep(worker, pwq, color, startedAt, false);
   assign(worker, work);
@@ -173,7 +172,6 @@ export function processOneWork(worker: Worker, work: Work<any>): void {
   const pool = worker.pool;
   pool.loop.account(pwq);
   const color = work._color;
-  work._color = -1;
   const startedAt = beginWork(worker, work, pwq);
 
   let ret: unknown;

@@ -33,9 +33,9 @@
  * ----------
  * - PENDING is set iff the item is on exactly one list: a timer wheel slot, an inactive list, a worklist or a
  *   worker's scheduled list (work._list says which). An item is never on two lists.
- * - A Work has nine fields (func, data, _flags, _pwq, _next, _prev, _list, _color, _worker); its priority, disable
- *   depth and function record live in flag bits and side tables. A DelayedWork adds none: while armed, its _list
- *   is a TimerList (the workqueue and CPU its timer queues on) and _color holds its expiry.
+ * - A Work has eight fields (func, data, _flags, _pwq, _next, _prev, _list, _worker); its priority, disable
+ *   depth, flush color and function record live in flag bits and side tables. A DelayedWork adds none: while
+ *   armed, its _list is a TimerList (the workqueue and CPU its timer queues on) and _pwq holds its expiry.
  * - work._worker !== null iff its handler is executing; one pointer, so an item never runs twice at once, across
  *   every workqueue and pool of the thread.
  * - pwq.nrActive = items of the pwq on a worklist or a scheduled list or executing; it exceeds maxActive only

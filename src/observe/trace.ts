@@ -274,7 +274,8 @@ function onEnd(message: unknown): void {
     open.slice.args!.failed = true;
     open.slice.args!.error = errorText(event.error);
   }
-  sampleCounters(s, wqTrack(s, event.work._pwq!.wq), ts, false);
+  // The pwq it ran on: a delayed work that re-armed itself holds its expiry in _pwq by now.
+  sampleCounters(s, wqTrack(s, worker.currentPwq!.wq), ts, false);
 }
 
 function onHog(message: unknown): void {

@@ -62,8 +62,9 @@ export class Rescuer implements ThreadOwner, RescuerHandle {
     if (this.stopped || (this.thread === null && !this.startThread()) || this.thread!.room === 0) return false;
     const work = worker.current!;
     this.thread!.assign(worker, work, 0, payload);
-    work._pwq!.stats.rescued++;
-    if (chRescued.hasSubscribers) chRescued.publish(workEvent(work, work._pwq!, -1));
+    const pwq = worker.currentPwq!; // not work._pwq: the running work may be queued or armed again meanwhile
+    pwq.stats.rescued++;
+    if (chRescued.hasSubscribers) chRescued.publish(workEvent(work, pwq, -1));
     return true;
   }
 

@@ -330,7 +330,7 @@ export class ThreadPool implements ThreadOwner, Executor {
     const error = this.startError!;
     for (let i = 0; i < this.backlog.length; i++) {
       const { worker } = this.backlog[i];
-      if (rescuerOf(worker.current!) !== null) continue;
+      if (worker.currentPwq!.wq.rescuer !== null) continue; // the pwq it runs on, not its _pwq (see mayday())
       this.backlog.splice(i--, 1);
       remoteWorkDone(worker, S_FAILED, 0, error);
     }
@@ -341,9 +341,9 @@ export class ThreadPool implements ThreadOwner, Executor {
     for (let i = 0; i < this.backlog.length; i++) {
       const { worker, payload } = this.backlog[i];
       const work = worker.current!;
-      const rescuer = rescuerOf(work);
+      const rescuer = worker.currentPwq!.wq.rescuer;
       if (rescuer === null) continue;
-      const pwq = work._pwq!;
+      const pwq = worker.currentPwq!; // not work._pwq: the running work may be queued or armed again meanwhile
       pwq.stats.mayday++;
       if (chMayday.hasSubscribers) chMayday.publish(workEvent(work, pwq, -1));
       if (rescuer.adopt(worker, payload)) this.backlog.splice(i--, 1);

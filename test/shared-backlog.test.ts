@@ -48,7 +48,9 @@ after(async () => {
 /** Attaches pool node `index` to queue; its call() then acts on that queue. */
 async function attach(queue: string, index: number, init: Record<string, unknown>): Promise<TestNode> {
   const node = pool[index]!;
-  await node.call('init', { url: server.url, queue, maxActive: MAX_ACTIVE, pollMs: 200, ...init });
+  // Leases of 10 s: nothing here waits for one to expire, and a loaded machine once stalled a node past the 2 s
+  // default between a claim and its completion, so a flush saw no live lease and returned before the run ended.
+  await node.call('init', { url: server.url, queue, maxActive: MAX_ACTIVE, pollMs: 200, leaseMs: 10_000, ...init });
   return onQueue(node, queue);
 }
 

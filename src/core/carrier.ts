@@ -24,9 +24,19 @@ const free: Work<any>[] = [];
 
 function noJob(): void {}
 
-/** A carrier for func and data: a recycled one if there is one. Not pending yet. */
+/**
+ * A carrier for func and data: a recycled one if there is one, else a new Work made with func itself (its
+ * constructor registers the name and computes the flags once). Not pending yet.
+ */
 export function takeCarrier<T>(func: JobFunc<T>, data: T): Work<T> {
-  const work = free.pop() ?? new Work<T>(noJob);
+  const work = free.pop();
+  if (work === undefined) {
+    // Made for func, not for a placeholder: funcInfo()'s one-entry cache then sees func alone, where a placeholder
+    // made it alternate between two functions and look both names up in the map for every new carrier.
+    const made = new Work<T>(func as never, data);
+    made._flags |= WorkFlag.ONESHOT;
+    return made;
+  }
   (work as { func: unknown }).func = func;
   work.data = data;
   work._flags = WorkFlag.ONESHOT | funcFlags(func as never);

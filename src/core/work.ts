@@ -254,19 +254,12 @@ export class Work<T = unknown> {
    */
   constructor(func: WorkFunc<Work<T>>, data?: T, options?: WorkOptions) {
     if (typeof func !== 'function') invalidArg(`work function must be a function, got ${describe(func)}`);
-    const priority = options?.priority ?? 0;
-    if (!Number.isFinite(priority)) invalidArg(`work priority must be a finite number, got ${describe(priority)}`);
     this.func = func;
     this.data = data as T;
-    const key = options?.key;
-    if (key !== undefined && !(typeof key === 'string' && key.length > 0 && key.length <= 512))
-      invalidArg(`work key must be a non-empty string of at most 512 characters, got ${describe(key)}`);
-    const shared = options?.workqueue;
-    if (shared !== undefined && !(shared instanceof SharedWorkqueue))
-      invalidArg(`work option workqueue must be a shared workqueue, got ${describe(shared)}`);
     this._flags = funcFlags(func);
-    if (key !== undefined || shared !== undefined) setSharedIdentity(this, key, shared ?? null);
-    if (priority !== 0) this.priority = priority;
+    // Options are rare: their checks live in a function of their own, so that this constructor stays small enough
+    // for V8 to inline where works are made per item (queueFunc's carriers, `queueWork(wq, new Work(fn))`).
+    if (options !== undefined && options !== null) applyOptions(this, options);
     // Register the function's name now: the watchdog thread must know it before a first run that blocks the loop.
     funcInfo(func);
   }
@@ -332,6 +325,20 @@ export class Work<T = unknown> {
   get funcName(): string {
     return this.func.name || '<anonymous>';
   }
+}
+
+/** A new work's options: validated (throwing before the work is handed out), then applied. */
+function applyOptions(work: Work<any>, options: WorkOptions): void {
+  const priority = options.priority ?? 0;
+  if (!Number.isFinite(priority)) invalidArg(`work priority must be a finite number, got ${describe(priority)}`);
+  const key = options.key;
+  if (key !== undefined && !(typeof key === 'string' && key.length > 0 && key.length <= 512))
+    invalidArg(`work key must be a non-empty string of at most 512 characters, got ${describe(key)}`);
+  const shared = options.workqueue;
+  if (shared !== undefined && !(shared instanceof SharedWorkqueue))
+    invalidArg(`work option workqueue must be a shared workqueue, got ${describe(shared)}`);
+  if (key !== undefined || shared !== undefined) setSharedIdentity(work, key, shared ?? null);
+  if (priority !== 0) work.priority = priority;
 }
 
 export function checkWork(work: unknown): asserts work is Work {

@@ -147,6 +147,15 @@ export class WorkerPool {
   workerIdle(worker: Worker): void {
     worker.idleGen = this.idleGen;
     this.idle.push(worker);
+    // A pool to free and a surplus of idle workers are rare: their code is a call away (idleChanged()).
+    if (this.reap !== null || (this.idle.length > 2 && this.idleTimer === null)) this.idleChanged();
+  }
+
+  /**
+   * workerIdle() for a pool that is to be freed once idle, or that may have more idle workers than it keeps: kept
+   * out of workerIdle() so that the settle path, which inlines it, has V8's inlining budget left for the next item.
+   */
+  private idleChanged(): void {
     if (this.reap !== null && this.nrSleeping === 0) queueMicrotask(this.reap);
     if (this.idle.length > 2 && this.idleTimer === null && this.tooManyWorkers()) {
       this.idleTimer = this.clock().setTimer(this.onIdleTimer, IDLE_WORKER_TIMEOUT_MS, false);

@@ -58,7 +58,7 @@ export class Worker {
    * The settle callbacks of a native promise, made once per worker: a native promise calls exactly one of them,
    * once, so unlike a hand-written thenable it needs no per-item closure to guard against a second call.
    */
-  readonly onFulfilled = (): void => workerSettled(this, undefined, false);
+  readonly onFulfilled = (): void => this.pool.loop.settled(finishFulfilled, this);
   readonly onRejected = (error: unknown): void => workerSettled(this, error, true);
 
   constructor(
@@ -245,6 +245,11 @@ function workerSettled(worker: Worker, error: unknown, failed: boolean): void {
   worker.pool.loop.settled(finishSleeper, worker);
 }
 
+/** A sleeping worker's native promise fulfilled (the common case: no outcome to carry through the worker). */
+function finishFulfilled(worker: Worker): void {
+  sleeperDone(worker, undefined, false);
+}
+
 function finishSleeper(worker: Worker): void {
   const error = worker.outcome;
   worker.outcome = undefined;
@@ -274,13 +279,11 @@ function finishWork(
   startedAt: number,
 ): void {
   pwq.completed++;
-  if (startedAt >= 0) pwq.runHist.record(config.clock.now() - startedAt);
-  if (failed) reportFailure(pwq, work, error);
-  if (chExecuteEnd.hasSubscribers) {
-    const event = workEvent(work, pwq, -1);
-    if (failed) event.error = error;
-    chExecuteEnd.publish(event);
-  }
+  // A sampled run, a failure and a watched tracepoint are rare: one test, and their code stays out of this
+  // function's bytecode, so that V8's cumulative inlining budget for the settle path (which inlines this) still
+  // reaches decActive's shift of the next inactive item.
+  if (startedAt >= 0 || failed === true || chExecuteEnd.hasSubscribers)
+    endReported(work, pwq, error, failed, startedAt);
   work._worker = null;
   worker.current = null;
   // An abort controller and flushers waiting are rare: one test of the flags.
@@ -288,6 +291,17 @@ function finishWork(
   if ((flags & (WorkFlag.SIGNAL | WorkFlag.FLUSHED)) !== 0) endMarked(work, flags);
   if ((flags & WorkFlag.ONESHOT) !== 0) recycleCarrier(work);
   pwq.decActive(color);
+}
+
+/** finishWork() for a sampled run, a failed one, or while execute_end is watched: time it, report it, trace it. */
+function endReported(work: Work<any>, pwq: PoolWorkqueue, error: unknown, failed: boolean, startedAt: number): void {
+  if (startedAt >= 0) pwq.runHist.record(config.clock.now() - startedAt);
+  if (failed) reportFailure(pwq, work, error);
+  if (chExecuteEnd.hasSubscribers) {
+    const event = workEvent(work, pwq, -1);
+    if (failed) event.error = error;
+    chExecuteEnd.publish(event);
+  }
 }
 
 /** finishWork() for an item with an abort controller or flushers waiting. */

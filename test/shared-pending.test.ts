@@ -12,6 +12,7 @@ import pg from 'pg';
 import {
   allocWorkqueue,
   applyWorkqueueAttrs,
+  cancelWorkSync,
   DelayedWork,
   flushWork,
   flushWorkqueue,
@@ -239,6 +240,24 @@ test('flushWorkqueue, drainWorkqueue and cancelWorkSync across nodes', async () 
   assert.equal(eventsOf('end', 'long').length, 1);
   assert.ok(Date.now() - t < 20_000);
   assert.equal(eventsOf('start', 'long')[0]!.pid, runner!.pid);
+});
+
+test('flushWorkqueue waits for an item queued just before it, in the same millisecond too', async () => {
+  // The flush's mark time goes back to the database as text, to the microsecond: a JS Date keeps milliseconds,
+  // and an item queued earlier in the same millisecond would look queued after a truncated mark. Each round has
+  // the queue to itself: the item, then the flush (which must wait: nothing runs the queue), then a cancel.
+  const wq = allocWorkqueue('flushms', WQ_UNBOUND, 16, { backend, nodeMaxActive: 0 });
+  const run = workFunc(jobs, 'run');
+  for (let i = 0; i < 12; i++) {
+    const work = new Work(run, {}, { key: `fm-${i}`, workqueue: wq });
+    assert.equal(await queueWork(wq, work), true);
+    const flush = flushWorkqueue(wq);
+    const first = await Promise.race([flush.then(() => 'returned'), sleep(20).then(() => 'waiting')]);
+    assert.equal(first, 'waiting', `flush ${i} waits: nothing runs the queue`);
+    assert.equal(await cancelWorkSync(work), true);
+    await flush; // nothing is pending any more
+  }
+  assert.equal(eventsOf('start').filter((e) => e.key.startsWith('fm-')).length, 0);
 });
 
 test('drainWorkqueue is cluster-wide: other nodes are refused, chained work on any node is not', async () => {

@@ -565,7 +565,7 @@ export class PgSharedWorkqueue extends SharedWorkqueue {
     if (this.ordered && currentWork()?._shared === this)
       throw new WorkqueueError('ERR_WQ_DEADLOCK', `flushWorkqueue: called from a handler of ordered ${this.name}`);
     return this.db(undefined).then(async (db) => {
-      const { rows } = await run<{ seq: string; at: Date }>(db, 'flushWorkqueue', sql.FLUSH_MARK, []);
+      const { rows } = await run<{ seq: string; at: string }>(db, 'flushWorkqueue', sql.FLUSH_MARK, []);
       const { seq, at } = rows[0]!;
       await this.waitUntil(async () => {
         const busy = await run(db, 'flushWorkqueue', sql.QUEUE_BUSY_UPTO, [this.name, seq, at]);

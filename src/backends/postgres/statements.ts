@@ -194,8 +194,12 @@ export const ITEM_BUSY_UPTO = `
   SELECT 1 AS busy FROM cmwq.items i WHERE i.queue = $1 AND i.key = $2
     AND ((i.pending AND i.seq <= $3) OR (${LIVE} AND i.run_seq <= $3))`;
 
-/** flushWorkqueue's mark: a sequence number above every committed queueing, and the database's time. */
-export const FLUSH_MARK = `SELECT nextval('cmwq.queue_seq') AS seq, now() AS at`;
+/**
+ * flushWorkqueue's mark: a sequence number above every committed queueing, and the database's time as text, so it
+ * goes back to QUEUE_BUSY_UPTO to the microsecond (a JS Date keeps milliseconds, and an item queued earlier in the
+ * same millisecond, as most are on a quiet machine, would be after the truncated mark).
+ */
+export const FLUSH_MARK = `SELECT nextval('cmwq.queue_seq') AS seq, now()::text AS at`;
 
 /**
  * flushWorkqueue's test: $1 queue, $2 mark sequence, $3 mark time. Whether an instance queued before the mark

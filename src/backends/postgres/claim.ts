@@ -241,14 +241,12 @@ export class Runner {
     return this.stopped || (this.freezable && freezer.freezing);
   }
 
-  /** Claims now if this node has a free slot (coalesced: not while a trip is out; another after it if asked). */
+  /** Claims now if this node has a free slot and a free connection (else once a round trip is back). */
   kick(): void {
     if (this.holdingOff || this.config.nodeMaxActive === 0) return;
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    this.cycle(1);
+    // A wake-up goes out on a free connection at once: behind a completion's round trip it waited a trip longer.
+    const sent = this.idleConns.length > 0 && this.cycle(1);
+    if (!sent && this.busy) this.again = true;
   }
 
   /**
@@ -268,9 +266,10 @@ export class Runner {
 
   /**
    * One round trip: the completions gathered so far and, when at least minFree items are wanted (or a slot is
-   * idle with no backlog), a claim. Does nothing when there is neither.
+   * idle with no backlog), a claim. Does nothing when there is neither, or no connection is free.
+   * @returns whether a round trip went out.
    */
-  private cycle(minFree: number): void {
+  private cycle(minFree: number): boolean {
     const { nodeMaxActive } = this.config;
     let free = 0;
     let ahead = 0;
@@ -283,9 +282,9 @@ export class Runner {
       const idle = free > 0 && held === this.running() && minFree !== Number.POSITIVE_INFINITY;
       if (free + ahead < minFree && !idle) free = ahead = 0;
     }
-    if (free + ahead === 0 && this.completions.length === 0) return;
+    if (free + ahead === 0 && this.completions.length === 0) return false;
     const conn = this.idleConns.pop();
-    if (conn === undefined) return;
+    if (conn === undefined) return false;
     this.trips++;
     this.askedFree += free;
     this.again = false;
@@ -299,6 +298,7 @@ export class Runner {
       if (this.completions.length > 0 && this.sendOnEnd) this.cycle(this.refill());
       if (!this.busy) this.settle();
     });
+    return true;
   }
 
   /**

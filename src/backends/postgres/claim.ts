@@ -4,12 +4,9 @@
  * spinlock held by one CPU).
  *
  * How:
- * - Round trips (cycle()): cmwq.complete_claim() writes every completion gathered since the last one and, when
- *   this node wants items, claims the next batch, in one statement. Completions pile up while a round trip is on
- *   the wire, so the busier the node, the bigger the batches. On an unordered queue a second round trip goes out
- *   while one is on the wire (on a second connection, opened when first needed) once as many items have ended
- *   as the node still holds, so the next claim is on its way while the rest run: with one, a node that ran its
- *   grant faster than a round trip sat idle until the claim came back. An ordered queue keeps one at a time.
+ * - One round trip at a time (cycle()): cmwq.complete_claim() writes every completion gathered since the last
+ *   one and, when this node wants items, claims the next batch, in one statement. Completions pile up while a
+ *   round trip is on the wire, so the busier the node, the bigger the batches.
  * - Claim ahead: a node holds up to nodeMaxActive items running plus a local backlog sized to what it ran in the
  *   last AHEAD_MS (at most AHEAD_MAX), queued on the local workqueue's inactive list, so the next item starts
  *   the moment a slot frees instead of a round trip later. A node running slow items keeps (almost) no backlog,
@@ -46,8 +43,6 @@ import { CHANNEL, PinnedClient, run } from './connection.js';
 import type pg from 'pg';
 import { COMPLETE_CLAIM, NOTIFY, RENEW } from './statements.js';
 
-/** Round trips a node keeps on the wire at once on an unordered queue, each on a connection of its own. */
-const TRIPS_MAX = 2;
 /** At most one `d:` (done) notification per node and queue in this many ms; the last one is never dropped. */
 const DONE_NOTIFY_MS = 25;
 /** A node's backlog covers what it ran in this many ms (measured over windows of this length). */
@@ -157,15 +152,12 @@ export class Runner {
   readonly stats: RunnerStats = { claimed: 0, completed: 0, refused: 0, lost: 0 };
   /** The local workqueue the items run on. */
   readonly local: Workqueue;
-  /** The connections the round trips run on, kept open and warm: those not carrying a round trip now. */
-  private readonly idleConns: PinnedClient[];
-  private readonly conns: readonly PinnedClient[];
-  /** Round trips on the wire (at most TRIPS_MAX; one on an ordered queue). */
-  private trips = 0;
-  /** Free slots asked for by the round trips on the wire (a second trip does not ask for the same slots). */
-  private askedFree = 0;
+  /** The connection the round trips run on (one at a time), kept open and warm. */
+  private readonly conn: PinnedClient;
   /** Every item this node holds a lease on (backlog and running), by lease. */
   private readonly claimed = new Map<string, Claimed>();
+  /** A round trip is on the wire. */
+  private busy = false;
   /** Another round trip is wanted after this one, claiming whenever a slot is free (minFree 1). */
   private again = false;
   /** The last claim left due items behind (max_active reached elsewhere): completions elsewhere wake it. */
@@ -205,30 +197,13 @@ export class Runner {
         onError: config.onError,
       },
     );
-    const trips = (config.queue.flags & __WQ_ORDERED) !== 0 || config.nodeMaxActive === 0 ? 1 : TRIPS_MAX;
-    this.conns = Array.from({ length: trips }, () => new PinnedClient(config.pool));
-    this.idleConns = [...this.conns];
+    this.conn = new PinnedClient(config.pool);
     if (config.nodeMaxActive > 0) {
       this.pollTimer = setInterval(() => this.kick(), config.pollMs);
       this.pollTimer.unref();
     }
     this.renewTimer = setInterval(() => void this.renew(), Math.max(10, Math.floor(config.leaseMs / 3)));
     this.renewTimer.unref();
-  }
-
-  /** A round trip is on the wire. */
-  private get busy(): boolean {
-    return this.trips > 0;
-  }
-
-  /**
-   * Whether an item's end sends a round trip now: when none is on the wire, or when one is, a connection is free
-   * and as many items have ended as this node still holds (half of its grant, so the claim arrives while the
-   * rest run).
-   */
-  private get sendOnEnd(): boolean {
-    if (this.trips === 0) return true;
-    return this.idleConns.length > 0 && this.completions.length >= Math.max(1, this.claimed.size);
   }
 
   /** Items this node holds a lease on (running, or waiting in its backlog). */
@@ -241,12 +216,14 @@ export class Runner {
     return this.stopped || (this.freezable && freezer.freezing);
   }
 
-  /** Claims now if this node has a free slot and a free connection (else once a round trip is back). */
+  /** Claims now if this node has a free slot (coalesced: one round trip at a time, another after it if asked). */
   kick(): void {
     if (this.holdingOff || this.config.nodeMaxActive === 0) return;
-    // A wake-up goes out on a free connection at once: behind a completion's round trip it waited a trip longer.
-    const sent = this.idleConns.length > 0 && this.cycle(1);
-    if (!sent && this.busy) this.again = true;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.cycle(1);
   }
 
   /**
@@ -266,39 +243,32 @@ export class Runner {
 
   /**
    * One round trip: the completions gathered so far and, when at least minFree items are wanted (or a slot is
-   * idle with no backlog), a claim. Does nothing when there is neither, or no connection is free.
-   * @returns whether a round trip went out.
+   * idle with no backlog), a claim. Does nothing when there is neither.
    */
-  private cycle(minFree: number): boolean {
+  private cycle(minFree: number): void {
     const { nodeMaxActive } = this.config;
     let free = 0;
     let ahead = 0;
     if (!this.holdingOff && nodeMaxActive > 0) {
       const held = this.claimed.size;
       const target = this.aheadTarget();
-      free = Math.max(0, nodeMaxActive - held - this.askedFree);
+      free = Math.max(0, nodeMaxActive - held);
       ahead = Math.max(0, target - Math.max(0, held - nodeMaxActive));
       // Below minFree only a slot idle with nothing waiting for it claims (never when minFree is infinite).
       const idle = free > 0 && held === this.running() && minFree !== Number.POSITIVE_INFINITY;
       if (free + ahead < minFree && !idle) free = ahead = 0;
     }
-    if (free + ahead === 0 && this.completions.length === 0) return false;
-    const conn = this.idleConns.pop();
-    if (conn === undefined) return false;
-    this.trips++;
-    this.askedFree += free;
+    if (free + ahead === 0 && this.completions.length === 0) return;
+    this.busy = true;
     this.again = false;
     const batch = this.completions;
     this.completions = [];
-    void this.roundTrip(conn, batch, free, ahead).finally(() => {
-      this.trips--;
-      this.askedFree -= free;
-      this.idleConns.push(conn);
+    void this.roundTrip(batch, free, ahead).finally(() => {
+      this.busy = false;
       if (this.again) this.kick();
-      if (this.completions.length > 0 && this.sendOnEnd) this.cycle(this.refill());
+      if (!this.busy && this.completions.length > 0) this.cycle(this.refill());
       if (!this.busy) this.settle();
     });
-    return true;
   }
 
   /**
@@ -318,7 +288,7 @@ export class Runner {
     return n;
   }
 
-  private async roundTrip(conn: PinnedClient, batch: Completion[], free: number, ahead: number): Promise<void> {
+  private async roundTrip(batch: Completion[], free: number, ahead: number): Promise<void> {
     const { queue, leaseMs, nodeMaxActive } = this.config;
     const minActive = this.minActive;
     const retry = this.config.retry;
@@ -328,7 +298,7 @@ export class Runner {
     if (notifyNow) this.lastDoneNotify = now;
     let rows: CycleRow[];
     try {
-      ({ rows } = await conn.query<CycleRow>('claim', COMPLETE_CLAIM, [
+      ({ rows } = await this.conn.query<CycleRow>('claim', COMPLETE_CLAIM, [
         queue.name,
         this.node,
         batch.map((c) => c.key),
@@ -424,7 +394,7 @@ export class Runner {
     this.claimed.delete(claimed.lease);
     const text = error === null ? null : error instanceof Error ? (error.stack ?? error.message) : String(error);
     this.completions.push({ key: claimed.key, lease: claimed.lease, error: text, kind });
-    if (this.sendOnEnd) this.cycle(this.refill());
+    if (!this.busy) this.cycle(this.refill());
   }
 
   /** Takes a claimed item that has not started off the local backlog; false when it has started (or ended). */
@@ -541,7 +511,7 @@ export class Runner {
       this.doneTimer = null;
       await run(this.config.pool, 'notify', NOTIFY, [`d:${this.config.queue.name}`]).catch(() => undefined);
     }
-    for (const conn of this.conns) conn.release();
+    this.conn.release();
     await destroyWorkqueue(this.local);
   }
 }

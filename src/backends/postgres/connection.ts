@@ -53,13 +53,12 @@ export async function run<R extends pg.QueryResultRow>(
 }
 
 /**
- * One connection of its own for a caller that runs one statement at a time (a node's round trips; a node on an
- * unordered queue has two, one per round trip it keeps on the wire): a wake-up goes
+ * One connection of its own for a caller that runs one statement at a time (a node's round trips): a wake-up goes
  * straight into a claim on a connection that is open and has the claim function planned, never waiting for a free
  * pool client or for a new connection to be made (the pool closes clients idle for 10 s, and a fresh one costs a
  * connection set-up and a plan of the function: the slow tail of the queue-to-start latency).
- * Why not a client checked out of the pool: every attached shared workqueue keeps one or two for good, so five
- * of them would hold a default pool of ten and every pooled call (queueing, flush, stats) would wait forever. The
+ * Why not a client checked out of the pool: every attached shared workqueue keeps one for good, so ten of them
+ * would hold a default pool of ten and every pooled call (queueing, flush, stats) would wait forever. The
  * connection is made from the pool's settings, outside it. A failed statement closes it; the next call opens a
  * fresh one.
  */

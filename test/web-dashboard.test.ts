@@ -92,6 +92,8 @@ test('cmwq web serves a live dashboard: rows, worker states and timeline slices 
       (before) => Number(document.querySelector('tr[data-wq="webwq"] td:nth-child(2)')?.textContent) > before,
       first,
     );
+    // the canvas is redrawn on the next animation frame, which may come after the table's update
+    await page.waitForFunction((before) => Number(document.querySelector('canvas')?.dataset.now) > before, now1);
     const now2 = Number(await page.$eval('canvas', (c) => c.dataset.now));
     assert.ok(now2 > now1, 'the timeline scrolls');
     assert.match(await page.$eval('#pools-list', (p) => p.textContent ?? ''), /pool 0: cpus=0 nice=0 workers=\d+/);

@@ -7,8 +7,8 @@
  * both from one snapshot (backend.clusterView()), so a row's in-flight count is the number of its lanes. The
  * figures become wqMonitor rows (started = runs completed + in flight, failed, pending, in flight; the columns only
  * a process measures, CPU time, CMW, rescues and the percentiles, are 0). Each node holding leases is a pool (an
- * unbound one: cpu -1) and each item it runs a worker lane `<pool id>/<node>#<slot>`; slots are reused as items end, so lanes stay put. An item seen running
- * at one read and gone (or running under another lease) at the next becomes an execution on the timeline, from
+ * unbound one: cpu -1) and each item it runs a worker lane `<pool id>/<node>#<slot>`; slots are reused as items
+ * end, so lanes stay put. An item seen running at one read and gone (or running under another lease) at the next becomes an execution on the timeline, from
  * the read that first saw it to the read that saw it gone: the timeline has the interval's resolution, and items
  * shorter than an interval may not appear at all (the counts in the table are exact). A failed read is logged on
  * the page and retried at the next interval (the backend's pool reconnects by itself).

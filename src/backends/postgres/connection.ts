@@ -38,7 +38,10 @@ export function prepared(text: string, values: unknown[]): pg.QueryConfig {
   return { name, text, values };
 }
 
-/** Runs query and maps a failure to ERR_WQ_BACKEND; on a pool (the backend's, made or given) it is prepared (prepared()). */
+/**
+ * Runs query and maps a failure to ERR_WQ_BACKEND; on a pool (the backend's, made or given) it runs as a prepared
+ * statement (prepared()).
+ */
 export async function run<R extends pg.QueryResultRow>(
   db: pg.Pool | pg.ClientBase,
   what: string,

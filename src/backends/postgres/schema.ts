@@ -2,11 +2,12 @@
  * The schema of shared workqueues and its versioned migrations.
  *
  * Tables: `cmwq.queues` (one row per shared workqueue: max_active, ordered; every claim makes its final count of
- * live leases under this row's lock, taken last and held to the commit, so the cluster-wide check cannot race) and `cmwq.items` (ONE row per work item, keyed by (queue, key), reused by
- * every queueing: the pending bit, the queueing sequence number, the expiry on the database clock, the lease with
- * its fencing token, the cancel flag, the disable depth and the failure record). Tables never grow with traffic:
- * a keyed item has one row for good; a keyless one (a key made up for `new Work()`) has a row from its queueing
- * until it has run and nothing holds it (not pending, not disabled, never failed), then the row is deleted.
+ * live leases under this row's lock, held to the commit, so the cluster-wide check cannot race) and `cmwq.items`
+ * (ONE row per work item, keyed by (queue, key), reused by every queueing: the pending bit, the queueing sequence
+ * number, the expiry on the database clock, the lease with its fencing token, the cancel flag, the disable depth
+ * and the failure record). Tables never grow with traffic: a keyed item has one row for good; a keyless one (a key
+ * made up for `new Work()`) has a row from its queueing until it has run and nothing holds it (not pending, not
+ * disabled, never failed), then the row is deleted.
  *
  * Migrations run under a session advisory lock, each in its own transaction, recorded in `cmwq.migrations`: many
  * processes may start at once; the first applies what is missing, the others wait for the lock and find nothing
@@ -491,8 +492,9 @@ ${NEXT_DUE}  END $$;
       -- (queueWorks' batch, renewals): two such statements never wait on each other in a cycle. A row is the
       -- batch's when both its key and its lease are in it (a lease belongs to one item: no join of the batch to
       -- the rows, whose join filter compared every key with every key). What is read is the row as locked (a
-      -- queueing that made it pending since is seen), and a locked row stays put, so its tuple id reaches it. A keyless item nothing holds any more (idle, enabled, never failed: no record
-      -- worth keeping) leaves no row: deleted at once, not updated first.
+      -- queueing that made it pending since is seen), and a locked row stays put, so its tuple id reaches it. A
+      -- keyless item nothing holds any more (idle, enabled, never failed: no record worth keeping) leaves no row:
+      -- deleted at once, not updated first.
       SELECT array_agg(l.tid) FILTER (WHERE l.gone), array_agg(l.tid) FILTER (WHERE NOT l.gone),
           array_agg(l.lease)
         INTO v_gone, v_done, v_accepted
@@ -521,8 +523,9 @@ ${ACCEPTED}      END IF;
     IF v_ordered THEN v_n := least(v_n, 1 - v_running); END IF;
     v_want := v_n;
     -- First items whose lease expired (their node died or froze; not those being cancelled), oldest expiry first
-    -- (the index's order: no sort, no walk of the rest), then pending due items in queueing order; an ordered queue waits for a locked row instead of skipping it (skipping would
-    -- reorder). Each claims by tuple id what it locked (a Tid Scan: see migration 4).
+    -- (the index's order: no sort, no walk of the rest), then pending due items in queueing order; an ordered
+    -- queue waits for a locked row instead of skipping it (skipping would reorder). Each claims by tuple id what it
+    -- locked (a Tid Scan: see migration 4).
     IF v_n > 0 THEN
       WITH c AS (
         SELECT i.ctid AS tid FROM cmwq.items i

@@ -103,8 +103,8 @@ export const QUEUE_BATCH = `
 
 /**
  * modDelayedWork: $1..$9 as QUEUE. (`old` is read, and locked, before the upsert: the upsert's WHERE refers to
- * it; a row locked after the same statement updated it would not be returned.) Re-arms a pending item to the new expiry (keeping its place in queueing
- * order) or queues an idle one; returns was_pending (null when the item did not exist) and refused (the queue is
+ * it; a row locked after the same statement updated it would not be returned.) Re-arms a pending item to the new
+ * expiry (keeping its place in queueing order) or queues an idle one; returns was_pending (null when the item did not exist) and refused (the queue is
  * draining: nothing changed).
  */
 export const MOD_DELAYED = `

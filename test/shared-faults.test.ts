@@ -1,7 +1,9 @@
 /**
  * Shared workqueues when things break: a node SIGKILLed mid-item (its item runs again elsewhere), a node frozen
  * past its lease (its late completion is refused by the fencing token), and the database server restarted
- * mid-run (calls during the outage fail with ERR_WQ_BACKEND, nothing acknowledged is lost, nodes reconnect); and
+ * mid-run (calls during the outage fail with ERR_WQ_BACKEND, nothing acknowledged is lost, nodes reconnect), an
+ * outage longer than the lease (a running handler's signal aborts), every node killed and the server restarted (a
+ * node started afterwards runs every item); and
  * the tools that watch a cluster from the database alone (`cmwq top --backend`, `cmwq web --backend`); and a
  * database of the previous schema version migrated with leases in flight.
  */
@@ -121,6 +123,54 @@ test('restart the database server mid-run: calls fail with ERR_WQ_BACKEND meanwh
   assert.equal(row.items, 120);
   assert.equal(await backend.itemRecord('restart', 'during'), null, 'the failed call queued nothing');
   await runner.call('flush');
+});
+
+test('a database outage longer than the lease: the running handler’s signal aborts, and the item runs again after', async () => {
+  const runner = await node('outage', { nodeMaxActive: 2 });
+  const producer = await node('outage', { nodeMaxActive: 0 });
+  assert.equal(await producer.call('queue', { key: 'held', data: { ms: 10_000 } }), 1);
+  await waitFor(() => eventsOf('start', 'held').length === 1, 20_000, 'the long item started');
+  // Renewals fail while the server is down; past leaseMs (1 s here) the node gives the lease up and says so.
+  await server.restart(() => waitFor(() => eventsOf('aborted', 'held').length === 1, 20_000, 'signal aborted'));
+  assert.equal(eventsOf('start', 'held').length, 1, 'nothing ran it during the outage');
+  // The node reconnects by itself and claims again.
+  assert.equal(await producer.call('queue', { key: 'after' }), 1);
+  await waitFor(() => eventsOf('end', 'after').length === 1, 30_000, 'a new item ran after the outage');
+  // The aborted instance's completion counts if its lease was still the database's, else the item runs again
+  // (at least once): either way it ends up run, neither pending nor running, and never lost.
+  const deadline = Date.now() + 40_000;
+  for (;;) {
+    const record = await backend.itemRecord('outage', 'held');
+    if (record !== null && !record.pending && !record.running && record.runs >= 1) break;
+    assert.ok(Date.now() < deadline, `the held item settles: ${JSON.stringify(record)}`);
+    await sleep(100);
+  }
+  assert.ok(eventsOf('start', 'held').length <= 2);
+  await runner.call('flush');
+});
+
+test('every node dies and the server restarts: a node started afterwards runs every queued item', async () => {
+  const a = await node('alldie', { nodeMaxActive: 1 });
+  const producer = await node('alldie', { nodeMaxActive: 0 });
+  assert.equal(await producer.call('queue', { key: 'mid', data: { ms: 60_000 } }), 1);
+  await waitFor(() => eventsOf('start', 'mid').length === 1, 20_000, 'the long item started');
+  assert.equal(await producer.call('queueSeq', { prefix: 'dead', n: 5, ms: 0 }), 5);
+  assert.equal(await producer.call('queue', { key: 'dead-late', delayed: true, delay: 300 }), 1);
+  await Promise.all([a.kill('SIGKILL'), producer.kill('SIGKILL')]);
+  await server.restart();
+  const b = await node('alldie', { nodeMaxActive: 4 });
+  const keys = ['dead-0', 'dead-1', 'dead-2', 'dead-3', 'dead-4', 'dead-late'];
+  await waitFor(
+    () => keys.every((k) => eventsOf('end', k).some((e) => e.pid === b.pid)),
+    30_000,
+    'the new node ran every item queued before the deaths',
+  );
+  // The mid-item one runs again once its dead holder's lease lapses (at least once).
+  await waitFor(() => eventsOf('start', 'mid').some((e) => e.pid === b.pid), 30_000, 'the mid-item one ran again');
+  for (const k of keys) assert.equal(eventsOf('start', k).length, 1, `${k} ran exactly once`);
+  // Running, not pending: cancelWorkSync returns false once that instance has been told and has ended.
+  assert.equal(await b.call('cancelSync', { key: 'mid' }), false);
+  assert.ok(eventsOf('aborted', 'mid').some((e) => e.pid === b.pid));
 });
 
 test('cmwq demo --shared: three processes share the dedicated workqueue; the killed one’s item runs elsewhere', async () => {

@@ -3,7 +3,7 @@
  * past its lease (its late completion is refused by the fencing token), and the database server restarted
  * mid-run (calls during the outage fail with ERR_WQ_BACKEND, nothing acknowledged is lost, nodes reconnect), an
  * outage longer than the lease (a running handler's signal aborts), every node killed and the server restarted (a
- * node started afterwards runs every item); and
+ * node started afterwards runs every item), node clocks skewed both ways (delayed work keeps the database's); and
  * the tools that watch a cluster from the database alone (`cmwq top --backend`, `cmwq web --backend`); and a
  * database of the previous schema version migrated with leases in flight.
  */
@@ -43,8 +43,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function node(queue: string, init: Record<string, unknown> = {}): Promise<TestNode> {
-  const n = await startNode({ url: server.url, queue, leaseMs: 1000, pollMs: 200, ...init });
+async function node(queue: string, init: Record<string, unknown> = {}, clockSkewMs?: number): Promise<TestNode> {
+  const n = await startNode({ url: server.url, queue, leaseMs: 1000, pollMs: 200, ...init }, { clockSkewMs });
   nodes.push(n);
   return onQueue(n, queue);
 }
@@ -171,6 +171,29 @@ test('every node dies and the server restarts: a node started afterwards runs ev
   // Running, not pending: cancelWorkSync returns false once that instance has been told and has ended.
   assert.equal(await b.call('cancelSync', { key: 'mid' }), false);
   assert.ok(eventsOf('aborted', 'mid').some((e) => e.pid === b.pid));
+});
+
+test('node clocks off by ten minutes either way change nothing: delayed work runs on the database clock', async () => {
+  const SKEW = 10 * 60_000;
+  // The runner's clock is 10 min slow, the producer's 10 min fast; the runner's event times are put back right.
+  await node('skew', { nodeMaxActive: 2 }, -SKEW);
+  const producer = await node('skew', { nodeMaxActive: 0 }, SKEW);
+  const startedAt = (key: string) => eventsOf('start', key).map((e) => e.t + SKEW);
+  const t0 = Date.now();
+  assert.equal(await producer.call('queue', { key: 'skew-late', delayed: true, delay: 400 }), 1);
+  assert.equal(await producer.call('mod', { key: 'skew-deb', delay: 60_000 }), false);
+  const t1 = Date.now();
+  assert.equal(await producer.call('mod', { key: 'skew-deb', delay: 300 }), true, 're-armed, not queued again');
+  await waitFor(() => eventsOf('end', 'skew-late').length === 1, 20_000, 'the delayed item ran');
+  await waitFor(() => eventsOf('end', 'skew-deb').length === 1, 20_000, 'the re-armed item ran');
+  const late = startedAt('skew-late')[0]! - t0;
+  const deb = startedAt('skew-deb')[0]! - t1;
+  assert.ok(late >= 400 && late < 15_000, `the delayed item started ${late} ms after queueing (400 ms delay)`);
+  assert.ok(deb >= 300 && deb < 15_000, `the re-armed item started ${deb} ms after (300 ms delay)`);
+  assert.equal(eventsOf('start', 'skew-deb').length, 1, 're-armed: one run');
+  // The skews were in effect: each node's own clock read (an event's time, flush's return) is ~10 min off.
+  assert.ok(eventsOf('start', 'skew-late')[0]!.t < Date.now() - SKEW / 2, 'the runner’s clock is slow');
+  assert.ok((await producer.call<number>('flush')) > Date.now() + SKEW / 2, 'the producer’s clock is fast');
 });
 
 test('cmwq demo --shared: three processes share the dedicated workqueue; the killed one’s item runs elsewhere', async () => {

@@ -23,6 +23,7 @@ export interface TestNode {
 }
 
 const NODE = new URL('./fixtures/shared/node.js', import.meta.url);
+const SKEW = new URL('./fixtures/shared/skew.js', import.meta.url);
 
 /** Every event of every node of this test file. */
 export const events: NodeEvent[] = [];
@@ -51,8 +52,17 @@ export function waitFor(test: () => boolean, timeoutMs = 20_000, what = 'conditi
  * Forks a node; with init, attaches it to a shared workqueue (url, queue, maxActive, nodeMaxActive, ...), as
  * node.call('init', init) does later (a node may be attached to several queues).
  */
-export async function startNode(init?: Record<string, unknown>): Promise<TestNode> {
-  const child = fork(NODE, [], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+export async function startNode(
+  init?: Record<string, unknown>,
+  options: { clockSkewMs?: number } = {},
+): Promise<TestNode> {
+  const skewed = options.clockSkewMs !== undefined;
+  const child = fork(NODE, [], {
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    // A node whose wall clock is off: its Date reads the real time plus the skew (fixtures/shared/skew.ts).
+    execArgv: skewed ? [...process.execArgv, '--import', SKEW.href] : process.execArgv,
+    env: skewed ? { ...process.env, CMWQ_TEST_CLOCK_SKEW_MS: String(options.clockSkewMs) } : process.env,
+  });
   let stderr = '';
   child.stderr!.on('data', (d) => {
     stderr += String(d);

@@ -3,7 +3,8 @@
  * past its lease (its late completion is refused by the fencing token), and the database server restarted
  * mid-run (calls during the outage fail with ERR_WQ_BACKEND, nothing acknowledged is lost, nodes reconnect), an
  * outage longer than the lease (a running handler's signal aborts), every node killed and the server restarted (a
- * node started afterwards runs every item), node clocks skewed both ways (delayed work keeps the database's); and
+ * node started afterwards runs every item), node clocks skewed both ways (delayed work keeps the database's), a
+ * node's minActive floor; and
  * the tools that watch a cluster from the database alone (`cmwq top --backend`, `cmwq web --backend`); and a
  * database of the previous schema version migrated with leases in flight.
  */
@@ -194,6 +195,26 @@ test('node clocks off by ten minutes either way change nothing: delayed work run
   // The skews were in effect: each node's own clock read (an event's time, flush's return) is ~10 min off.
   assert.ok(eventsOf('start', 'skew-late')[0]!.t < Date.now() - SKEW / 2, 'the runner’s clock is slow');
   assert.ok((await producer.call<number>('flush')) > Date.now() + SKEW / 2, 'the producer’s clock is fast');
+});
+
+test('minActive is a node’s floor: it runs that many even while other nodes hold the whole max_active', async () => {
+  const a = await node('floor', { maxActive: 2, nodeMaxActive: 4 });
+  const producer = await node('floor', { maxActive: 2, nodeMaxActive: 0 });
+  assert.equal(await producer.call('queueSeq', { prefix: 'floor', n: 2, ms: 60_000 }), 2);
+  await waitFor(
+    () => eventsOf('start', 'floor-0').length + eventsOf('start', 'floor-1').length === 2,
+    20_000,
+    'a runs 2',
+  );
+  assert.equal(await producer.call('queue', { key: 'floor-x' }), 1);
+  // a holds max_active: the new item waits (a's claims see no room, and a's polls come every 200 ms).
+  await a.call('sleep', { ms: 600 });
+  assert.equal(eventsOf('start', 'floor-x').length, 0, 'max_active is reached: no node without a floor runs it');
+  assert.equal((await backend.itemRecord('floor', 'floor-x'))?.pending, true);
+  const b = await node('floor', { maxActive: 2, nodeMaxActive: 2, minActive: 1 });
+  await waitFor(() => eventsOf('end', 'floor-x').length === 1, 20_000, 'the node with a floor ran it');
+  assert.equal(eventsOf('start', 'floor-x')[0]!.pid, b.pid);
+  await Promise.all(['floor-0', 'floor-1'].map((key) => producer.call('cancelSync', { key })));
 });
 
 test('cmwq demo --shared: three processes share the dedicated workqueue; the killed one’s item runs elsewhere', async () => {

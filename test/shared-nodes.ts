@@ -3,6 +3,7 @@
  * collects the events their handlers report (start, end, aborted, error), in arrival order.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** One reported event. */
 export interface NodeEvent {
@@ -46,6 +47,25 @@ export function waitFor(test: () => boolean, timeoutMs = 20_000, what = 'conditi
     }, timeoutMs);
     waiters.push(w);
   });
+}
+
+/**
+ * Reads read() every 50 ms until done() holds for what it read, and resolves with that value; rejects after
+ * timeoutMs with the last value (for state only a query shows, such as an item's record in the database).
+ */
+export async function pollUntil<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() >= deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(value)}`);
+    await sleep(50);
+  }
 }
 
 /**

@@ -29,7 +29,16 @@ import {
 } from 'cmwq';
 import { type PgSharedWorkqueue, postgresBackend, type PostgresBackend, queueWorks } from 'cmwq/postgres';
 import { startPostgres, type TestPostgres } from './pg-server.js';
-import { type NodeEvent, eventsOf, onQueue, startNode, stopNodes, type TestNode, waitFor } from './shared-nodes.js';
+import {
+  eventsOf,
+  type NodeEvent,
+  onQueue,
+  pollUntil,
+  startNode,
+  stopNodes,
+  type TestNode,
+  waitFor,
+} from './shared-nodes.js';
 
 let server: TestPostgres;
 let backend: PostgresBackend;
@@ -426,11 +435,12 @@ test('failures are recorded on the item and reported; retried only with the retr
   await retrying!.call('queue', { key: 'flaky', data: { fail: true } });
   await waitFor(() => eventsOf('error', 'flaky').length === 3, 20_000, 'three attempts');
   // the third failure is recorded by the node's next round trip, after the error event: wait for the record
-  let rec3 = await backend.itemRecord('fail3', 'flaky');
-  for (let i = 0; i < 400 && (rec3?.failures ?? 0) < 3; i++) {
-    await sleep(50);
-    rec3 = await backend.itemRecord('fail3', 'flaky');
-  }
+  const rec3 = await pollUntil(
+    () => backend.itemRecord('fail3', 'flaky'),
+    (record) => (record?.failures ?? 0) >= 3,
+    20_000,
+    'the third failure recorded',
+  );
   assert.equal(rec3?.runs, 3);
   assert.equal(rec3?.failures, 3);
   assert.equal(rec3?.pending, false, 'no fourth attempt');
